@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 
 pub use portcullis_reference::ImageRef;
 
+mod dockerfile;
+mod text;
+mod yaml;
+
 /// Errors that stop a whole operation (as opposed to per-file [`Problem`]s).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
