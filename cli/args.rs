@@ -1,0 +1,132 @@
+//! Command-line arguments (clap derive). Every command's `--help` carries an example.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Supply-chain gate for container builds: image allowlists, digest pins, scans, signatures.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 passed (warnings allowed), 1 policy violations, \
+2 usage or configuration error, 3 runtime failure (network, registry, scanner).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Policy file (default: `portcullis.toml` found by walking up from the checked path).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// When to color output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Less output (only errors).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More output (`-v` info, `-vv` debug); `RUST_LOG` also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never show progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+    Sarif,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every image reference against the policy.
+    #[command(after_help = "Examples:\n  portcullis check\n  portcullis check examples/monorepo --format json\n  \
+portcullis check . --resolve --format sarif --output portcullis.sarif")]
+    Check(CheckArgs),
+    /// Pin image references to digests in place (`name:tag` → `name:tag@sha256:…`).
+    #[command(after_help = "Examples:\n  portcullis pin\n  portcullis pin services/web/Dockerfile\n  \
+portcullis pin --check   # print a diff, exit 1 if anything would change")]
+    Pin(PinArgs),
+    /// Write a commented portcullis.toml to start from.
+    #[command(after_help = "Example:\n  portcullis init && portcullis check")]
+    Init(InitArgs),
+    /// Print shell completions.
+    #[command(after_help = "Example:\n  portcullis completions bash > /etc/bash_completion.d/portcullis")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Options shared by the commands that read sources.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Files or directories to check (default: the current directory).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// Skip paths matching this glob (gitignore syntax); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Override a Dockerfile `ARG` default: `NAME=VALUE`; repeatable.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Ask the registries: report pinned digests that no longer exist or that the tag left.
+    #[arg(long)]
+    pub resolve: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlatformPins {
+    /// Keep a reference pinned to a platform manifest on the same platform.
+    Keep,
+    /// Always pin the index (multi-platform) digest.
+    Index,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Change nothing: print a unified diff and exit 1 if anything would change.
+    #[arg(long)]
+    pub check: bool,
+    /// What to do with references pinned to a platform manifest.
+    #[arg(long, value_enum, default_value_t = PlatformPins::Keep)]
+    pub platform_pins: PlatformPins,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the file.
+    #[arg(default_value = "portcullis.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}

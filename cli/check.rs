@@ -1,0 +1,84 @@
+//! `portcullis check`: parse sources, optionally ask registries, evaluate, render.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use portcullis_policy::Facts;
+use portcullis_report::{Format, RenderOptions};
+use portcullis_sources::Resolution;
+
+use crate::args::{CheckArgs, Global, OutputFormat};
+use crate::exit::{self, Outcome};
+use crate::workspace::{self, Workspace};
+
+pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths)?;
+    let ws = Workspace::load(&args.sources)?;
+    let bad_input = workspace::print_problems(&ws.scan.problems);
+
+    let mut facts = Facts { files: ws.scan.files, occurrences: ws.scan.occurrences.clone(), ..Facts::default() };
+    let mut runtime_failure = false;
+    if args.resolve {
+        let images: BTreeSet<_> = ws
+            .scan
+            .occurrences
+            .iter()
+            .filter_map(|o| match &o.resolution {
+                Resolution::Image(image) => Some(image.clone()),
+                Resolution::Unresolved { .. } => None,
+            })
+            .collect();
+        let client = crate::resolve::client(&config)?;
+        let (registry, failed) = crate::resolve::facts(&client, &images)?;
+        facts.registry = Some(registry);
+        runtime_failure = failed;
+    }
+
+    let report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
+    let format = match args.format {
+        OutputFormat::Human => Format::Human,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Markdown => Format::Markdown,
+    };
+    let config_name = config.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "portcullis.toml (default)".into());
+    let to_terminal = args.output.is_none();
+    let options = RenderOptions {
+        root: &ws.root,
+        config: Some((config_name.as_str(), config.source.as_str())),
+        color: to_terminal && format == Format::Human && exit::stdout_color(global.color),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let rendered = portcullis_report::render(&report, format, &options);
+    let mut stdout = std::io::stdout().lock();
+    if let Some(path) = &args.output {
+        write_atomic(path, rendered.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))?;
+    } else {
+        stdout.write_all(rendered.as_bytes())?;
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") && (args.output.is_some() || format == Format::Human) {
+        stdout.write_all(portcullis_report::github_annotations(&report).as_bytes())?;
+    }
+    stdout.flush()?;
+
+    Ok(if bad_input {
+        Outcome::BadInput
+    } else if runtime_failure {
+        Outcome::RuntimeFailure
+    } else if report.exit_code() != 0 {
+        Outcome::Violations
+    } else {
+        Outcome::Passed
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

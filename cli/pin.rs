@@ -1,0 +1,188 @@
+//! `portcullis pin`: resolve every tagged reference and rewrite it in place to
+//! `name:tag@sha256:…`, editing only the reference's bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+
+use portcullis_reference::{Digest, ImageRef};
+use portcullis_registry::{Client, RegistryError, Resolved};
+use portcullis_sources::{Edit, Occurrence, Resolution};
+
+use crate::args::{Global, PinArgs, PlatformPins};
+use crate::exit::Outcome;
+use crate::workspace::{self, Workspace};
+
+/// One reference `pin` may rewrite.
+struct Target<'a> {
+    occurrence: &'a Occurrence,
+    image: ImageRef,
+}
+
+pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
+    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths)?;
+    let ws = Workspace::load(&args.sources)?;
+    let bad_input = workspace::print_problems(&ws.scan.problems);
+    let mut stderr = std::io::stderr().lock();
+
+    let mut targets = Vec::new();
+    for occurrence in &ws.scan.occurrences {
+        let at = format!("{}:{}:{}", occurrence.location.file, occurrence.location.line, occurrence.location.column);
+        match (&occurrence.resolution, &occurrence.literal) {
+            (Resolution::Image(image), Some(_)) => targets.push(Target { occurrence, image: image.clone() }),
+            (Resolution::Image(image), None) => {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {at}: `{}` resolves to `{image}` through a value not written here; left alone",
+                    occurrence.text
+                );
+            }
+            (Resolution::Unresolved { variable }, _) => {
+                let _ = writeln!(stderr, "warning: {at}: `{}` depends on `{variable}` with no value; left alone", occurrence.text);
+            }
+        }
+    }
+
+    // One lookup per unique tag; references without a tag resolve `latest`, as Docker does.
+    let lookups: BTreeSet<ImageRef> = targets.iter().map(|t| lookup_key(&t.image)).collect();
+    let client = crate::resolve::client(&config)?;
+    let rt = crate::resolve::runtime()?;
+    let lookups: Vec<ImageRef> = lookups.into_iter().collect();
+    let resolved = rt.block_on(client.resolve_all(&lookups));
+
+    let mut runtime_failure = false;
+    let mut edits: BTreeMap<&str, Vec<Edit>> = BTreeMap::new();
+    let mut reported = BTreeSet::new();
+    for target in &targets {
+        let key = lookup_key(&target.image);
+        let result = match resolved.get(&key) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                if reported.insert(key.clone()) {
+                    report_failure(&mut stderr, target.occurrence, &key, e);
+                    runtime_failure = true;
+                }
+                continue;
+            }
+            None => continue,
+        };
+        let digest = match choose_digest(&rt, &client, target, result, args.platform_pins) {
+            Ok(Some(d)) => d,
+            Ok(None) => continue,
+            Err(e) => {
+                report_failure(&mut stderr, target.occurrence, &target.image, &e);
+                runtime_failure = true;
+                continue;
+            }
+        };
+        let literal = target.occurrence.literal.as_ref().expect("targets have a literal");
+        let replacement = format!("{}@{digest}", strip_digest(&literal.text));
+        if replacement != literal.text {
+            edits.entry(target.occurrence.location.file.as_str()).or_default().push(Edit {
+                span: literal.span.clone(),
+                expected: literal.text.clone(),
+                replacement,
+            });
+        }
+    }
+    for list in edits.values_mut() {
+        list.sort_by_key(|e| e.span.start);
+        list.dedup_by(|a, b| a.span == b.span);
+    }
+
+    let changed = edits.len();
+    let count: usize = edits.values().map(Vec::len).sum();
+    if args.check {
+        let mut stdout = std::io::stdout().lock();
+        for (file, list) in &edits {
+            let path = ws.path_of(file);
+            let before = std::fs::read(&path)?;
+            let after = portcullis_sources::apply(&path, &before, list)?;
+            let diff = similar::TextDiff::from_lines(&String::from_utf8_lossy(&before).into_owned(), &String::from_utf8_lossy(&after).into_owned())
+                .unified_diff()
+                .context_radius(2)
+                .header(&format!("a/{file}"), &format!("b/{file}"))
+                .to_string();
+            stdout.write_all(diff.as_bytes())?;
+        }
+        stdout.flush()?;
+        if !global.quiet {
+            let _ = writeln!(stderr, "{count} reference(s) in {changed} file(s) would be pinned");
+        }
+    } else {
+        for (file, list) in &edits {
+            portcullis_sources::rewrite(&ws.path_of(file), list)?;
+        }
+        if !global.quiet {
+            let _ = writeln!(stderr, "pinned {count} reference(s) in {changed} file(s)");
+        }
+    }
+    Ok(if bad_input {
+        Outcome::BadInput
+    } else if runtime_failure {
+        Outcome::RuntimeFailure
+    } else if args.check && changed > 0 {
+        Outcome::Violations
+    } else {
+        Outcome::Passed
+    })
+}
+
+/// The reference to resolve: the tag (or `latest`), without any digest.
+fn lookup_key(image: &ImageRef) -> ImageRef {
+    let base = image.without_digest();
+    if base.tag().is_some() { base } else { base.with_tag("latest") }
+}
+
+/// `nginx:1.27@sha256:…` → `nginx:1.27`.
+fn strip_digest(text: &str) -> &str {
+    text.split_once('@').map_or(text, |(name, _)| name)
+}
+
+/// The digest to write: the index digest, or, for a reference pinned to one platform's
+/// manifest, the manifest of the same platform in the tag's current index.
+fn choose_digest(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    target: &Target<'_>,
+    resolved: &Resolved,
+    mode: PlatformPins,
+) -> Result<Option<Digest>, RegistryError> {
+    let Some(current) = target.image.digest() else {
+        return Ok(Some(resolved.digest.clone()));
+    };
+    if *current == resolved.digest || resolved.platforms.iter().any(|p| p.digest == *current) && mode == PlatformPins::Keep {
+        // Already pinned to the tag's index, or to one of its platforms: nothing to do.
+        return Ok(Some(current.clone()));
+    }
+    if mode == PlatformPins::Index || resolved.platforms.is_empty() {
+        return Ok(Some(resolved.digest.clone()));
+    }
+    // The pin is not the index digest: was it a platform manifest of an older index?
+    let Some(platform) = rt.block_on(client.platform_of(&target.image))? else {
+        return Ok(Some(resolved.digest.clone()));
+    };
+    let same = resolved.platforms.iter().find(|p| p.platform.as_ref() == Some(&platform));
+    if let Some(p) = same {
+        Ok(Some(p.digest.clone()))
+    } else {
+        let loc = &target.occurrence.location;
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "warning: {}:{}:{}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
+            loc.file, loc.line, loc.column, target.occurrence.text
+        );
+        Ok(None)
+    }
+}
+
+fn report_failure(out: &mut impl std::io::Write, occurrence: &Occurrence, image: &ImageRef, error: &RegistryError) {
+    let loc = &occurrence.location;
+    let _ = write!(out, "error: {}:{}:{}: cannot resolve `{image}`: {error}", loc.file, loc.line, loc.column);
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let _ = write!(out, ": {cause}");
+        source = cause.source();
+    }
+    let _ = writeln!(out);
+}
