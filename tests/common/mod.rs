@@ -1,0 +1,41 @@
+//! Shared helpers for the end-to-end tests of the `portcullis` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `portcullis` command with a fixed date and no ambient CI or color settings.
+pub fn portcullis() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.env("PORTCULLIS_TODAY", "2026-11-27")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `portcullis ARGS` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    portcullis().current_dir(dir).args(args).output().expect("run portcullis")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the process did not panic and exited with `code`.
+pub fn assert_exit(out: &Output, code: i32) {
+    let err = stderr(out);
+    assert!(!err.contains("panicked"), "panic:\n{err}");
+    assert_eq!(out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{err}", stdout(out));
+}
