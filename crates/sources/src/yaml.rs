@@ -1,10 +1,231 @@
 //! YAML sources: compose files, Kubernetes manifests, GitHub workflows, GitLab CI.
-//! Owned by the YAML implementation; `lib.rs` only calls [`parse`].
+//!
+//! Every YAML kind goes through one reader ([`tree`]) that keeps the exact byte span of each
+//! scalar, so `pin` can write a digest inside the very quotes the user wrote. The walkers for
+//! each kind ([`compose`], [`kubernetes`], [`github`], [`gitlab`]) only know where image
+//! values live; turning a value into an [`Occurrence`] or a [`Problem`] happens once, here.
+//!
+//! Rules shared by every kind:
+//! - each scalar is reported once, even when aliases or merge keys reach it from several
+//!   places (the occurrence sits at the anchor's text, which is what `pin` must edit);
+//! - `literal` is the value's own span for plain or quoted one-line scalars written without
+//!   escapes; block scalars, folded or escaped text give `literal: None`;
+//! - invalid YAML is one [`Problem`] with the parser's message, except for files of kind
+//!   [`SourceKind::Kubernetes`] that contain `{{`: those are Helm/Go templates, skipped quietly.
+//!
+//! Files that discovery classifies as [`SourceKind::Kubernetes`] (any other YAML) are read per
+//! document: a document with top-level `apiVersion` and `kind` is a manifest; otherwise a
+//! document shaped like GitLab CI (see [`gitlab::looks_like`]) is read as GitLab CI, which
+//! covers files pulled in by `include: local`; anything else is ignored.
 
-use crate::{Occurrence, Problem, SourceFile};
+mod compose;
+mod github;
+mod gitlab;
+mod interpolate;
+mod kubernetes;
+mod tree;
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::rc::Rc;
+
+use portcullis_reference::ImageRef;
+
+use crate::text::LineIndex;
+use crate::{Context, Literal, Occurrence, Problem, Resolution, SourceFile, SourceKind};
+use interpolate::{GitlabVars, Resolved};
+use tree::{Kind, Node};
 
 /// Parses one YAML source file of any YAML kind.
 pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Problem>) {
-    let _ = (file, text);
-    (Vec::new(), Vec::new())
+    let mut sink = Sink::new(file, text);
+    match tree::parse_documents(text) {
+        Ok(docs) => {
+            for doc in &docs {
+                match file.kind {
+                    SourceKind::Compose => compose::extract(doc, &mut sink),
+                    SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
+                    SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
+                    SourceKind::Kubernetes if kubernetes::is_manifest(doc) => kubernetes::extract(doc, &mut sink),
+                    SourceKind::Kubernetes if gitlab::looks_like(doc) => gitlab::extract(doc, &mut sink),
+                    SourceKind::Kubernetes | SourceKind::Dockerfile => {}
+                }
+            }
+        }
+        Err(_) if file.kind == SourceKind::Kubernetes && text.contains("{{") => {}
+        Err(error) => sink.problem(error.offset, format!("invalid YAML: {}", error.message)),
+    }
+    sink.finish()
+}
+
+/// How variables inside an image value are read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Flavor<'v> {
+    Compose,
+    Kubernetes,
+    Github,
+    Gitlab(&'v GitlabVars),
+}
+
+/// What the walker knows about an image value it hands over.
+#[derive(Debug, Clone)]
+pub(crate) struct Want<'v> {
+    pub(crate) context: Context,
+    pub(crate) flavor: Flavor<'v>,
+    pub(crate) platform: Option<String>,
+    /// Bytes of the value to skip (`docker://`).
+    pub(crate) prefix: usize,
+}
+
+impl<'v> Want<'v> {
+    pub(crate) fn new(context: Context, flavor: Flavor<'v>) -> Self {
+        Self { context, flavor, platform: None, prefix: 0 }
+    }
+}
+
+/// Collects occurrences and problems of one file.
+#[derive(Debug)]
+pub(crate) struct Sink<'a> {
+    file: &'a SourceFile,
+    text: &'a str,
+    lines: LineIndex<'a>,
+    /// Spans of scalars already reported (aliases reach the same scalar more than once).
+    seen: HashSet<(usize, usize)>,
+    /// Nodes already walked where aliases could make the walk repeat (Kubernetes lists).
+    visited: HashSet<*const Node>,
+    occurrences: Vec<Occurrence>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(file: &'a SourceFile, text: &'a str) -> Self {
+        Self {
+            file,
+            text,
+            lines: LineIndex::new(text),
+            seen: HashSet::new(),
+            visited: HashSet::new(),
+            occurrences: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn finish(mut self) -> (Vec<Occurrence>, Vec<Problem>) {
+        self.occurrences.sort_by_key(|o| (o.location.span.start, o.location.span.end));
+        self.problems.sort_by_key(|p| (p.line, p.column));
+        (self.occurrences, self.problems)
+    }
+
+    /// Whether `node` is walked for the first time.
+    pub(crate) fn first_visit(&mut self, node: &Rc<Node>) -> bool {
+        self.visited.insert(Rc::as_ptr(node))
+    }
+
+    /// Records a problem at byte `offset`.
+    pub(crate) fn problem(&mut self, offset: usize, message: String) {
+        let (line, column) = self.lines.line_col(offset.min(self.text.len()));
+        self.problems.push(Problem { file: self.file.rel.clone(), line: Some(line), column: Some(column), message });
+    }
+
+    /// Reads an image value at `path` (a dotted path used in messages).
+    pub(crate) fn image(&mut self, node: &Node, path: &str, want: Want<'_>) {
+        if !self.seen.insert((node.span.start, node.span.end)) {
+            return;
+        }
+        let scalar = match &node.kind {
+            Kind::Scalar(s) if s.is_null() => {
+                return self.problem(node.span.start, format!("`{path}` is empty; expected an image reference"));
+            }
+            Kind::Scalar(s) if !s.is_string() => {
+                let message = format!("`{path}` must be an image reference string, found `{}`", s.value);
+                return self.problem(node.span.start, message);
+            }
+            Kind::Scalar(s) => s,
+            Kind::Map(_) | Kind::Seq(_) => {
+                let what = if node.is_map() { "a mapping" } else { "a sequence" };
+                let message = format!("`{path}` must be an image reference string, found {what}");
+                return self.problem(node.span.start, message);
+            }
+        };
+        let value = scalar.value.get(want.prefix..).unwrap_or_default();
+        let exact = scalar.exact.clone().map(|r| (r.start + want.prefix).min(r.end)..r.end);
+        let span = exact.clone().unwrap_or_else(|| self.trimmed(node.span.clone()));
+        let at = exact.map(|r| r.start);
+        let resolved = match want.flavor {
+            Flavor::Compose => match interpolate::compose(value, at) {
+                Ok(resolved) => resolved,
+                Err(bad) => return self.problem(span.start, format!("`{path}`: {} in `{value}`", bad.0)),
+            },
+            Flavor::Kubernetes => interpolate::kubernetes(value, at),
+            Flavor::Github => interpolate::github(value, at),
+            Flavor::Gitlab(vars) => interpolate::gitlab(value, at, vars),
+        };
+        let (resolution, literal) = match resolved {
+            Resolved::Unresolved(variable) => (Resolution::Unresolved { variable }, None),
+            Resolved::Text { value, literal } => match ImageRef::parse(value.trim()) {
+                Ok(image) => (Resolution::Image(image), literal.filter(|l| self.text.get(l.clone()).is_some())),
+                Err(error) => return self.problem(span.start, format!("`{path}`: {error}")),
+            },
+        };
+        let literal = literal.map(|span| Literal { text: self.text[span.clone()].to_owned(), span });
+        self.occurrences.push(Occurrence {
+            location: self.lines.location(&self.file.rel, span.clone()),
+            text: self.text.get(span).unwrap_or_default().to_owned(),
+            resolution,
+            context: want.context,
+            platform: want.platform,
+            literal,
+        });
+    }
+
+    /// `span` without surrounding whitespace (block and multi-line scalars).
+    fn trimmed(&self, span: Range<usize>) -> Range<usize> {
+        let Some(raw) = self.text.get(span.clone()) else { return span };
+        let start = span.start + (raw.len() - raw.trim_start().len());
+        let end = span.end - (raw.len() - raw.trim_end().len());
+        start..end.max(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(kind: SourceKind, rel: &str) -> SourceFile {
+        SourceFile { path: rel.into(), rel: rel.to_owned(), kind }
+    }
+
+    #[test]
+    fn invalid_yaml_is_one_problem_with_position() {
+        let (occ, problems) = parse(&file(SourceKind::Compose, "compose.yaml"), "services:\n  web: [a\n  b: c\n");
+        assert!(occ.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.starts_with("invalid YAML: "), "{problems:?}");
+        assert_eq!(problems[0].file, "compose.yaml");
+        assert!(problems[0].line.is_some_and(|l| l >= 2));
+    }
+
+    #[test]
+    fn broken_helm_templates_are_skipped_but_broken_workflows_are_not() {
+        let text = "spec:\n  containers:\n  {{- range .Values.x }}\n  - image: {{ .image }}\n";
+        assert_eq!(parse(&file(SourceKind::Kubernetes, "chart/templates/d.yaml"), text), (vec![], vec![]));
+        let (_, problems) = parse(&file(SourceKind::GithubWorkflow, ".github/workflows/ci.yml"), "jobs: [\n{{ x");
+        assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn non_string_image_values_are_problems_naming_the_value() {
+        let text = "services:\n  a:\n    image: 42\n  b:\n    image: {name: x}\n  c:\n    image:\n";
+        let (occ, problems) = parse(&file(SourceKind::Compose, "compose.yaml"), text);
+        assert!(occ.is_empty());
+        let messages: Vec<_> = problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (Some(3), "`services.a.image` must be an image reference string, found `42`"),
+                (Some(5), "`services.b.image` must be an image reference string, found a mapping"),
+                (Some(7), "`services.c.image` is empty; expected an image reference"),
+            ]
+        );
+    }
 }

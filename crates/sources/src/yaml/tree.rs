@@ -1,0 +1,441 @@
+//! A small YAML node tree that remembers where every scalar's text sits in the file.
+//!
+//! `pin` edits references in place, so each scalar carries the exact byte span of its value
+//! when the source text equals the value (plain or quoted, single line, no escapes). The
+//! tree is built from `saphyr-parser` events (whose markers count characters, converted here
+//! to byte offsets), iteratively so deep nesting cannot overflow the stack. Aliases share the
+//! anchored node (`Rc`), so an aliased scalar keeps the anchor's span, and lookups honour
+//! merge keys (`<<: *base`).
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::rc::Rc;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// Deepest nesting accepted; deeper documents are refused instead of risking the stack.
+const MAX_DEPTH: usize = 256;
+/// How many `<<` merge levels a lookup follows.
+const MAX_MERGE_DEPTH: usize = 16;
+
+/// A YAML node.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) kind: Kind,
+    /// Byte span of the node as the parser reports it (properties and quotes included).
+    pub(crate) span: Range<usize>,
+}
+
+/// The three YAML node kinds.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Scalar(Scalar),
+    Seq(Vec<Rc<Node>>),
+    Map(Vec<(Rc<Node>, Rc<Node>)>),
+}
+
+/// A scalar value with what `pin` needs to know about its source text.
+#[derive(Debug)]
+pub(crate) struct Scalar {
+    pub(crate) value: String,
+    pub(crate) style: ScalarStyle,
+    /// Whether a tag such as `!!str` was written.
+    pub(crate) tagged: bool,
+    /// Byte span of the value text when the source text is exactly the value.
+    pub(crate) exact: Option<Range<usize>>,
+}
+
+/// The parser refused the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxError {
+    /// Byte offset of the error.
+    pub(crate) offset: usize,
+    pub(crate) message: String,
+}
+
+impl Node {
+    /// The scalar, if this is one.
+    pub(crate) fn scalar(&self) -> Option<&Scalar> {
+        match &self.kind {
+            Kind::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The scalar's value when it is a string (not null, bool or number).
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        self.scalar().filter(|s| s.is_string()).map(|s| s.value.as_str())
+    }
+
+    /// Whether the node is a mapping.
+    pub(crate) fn is_map(&self) -> bool {
+        matches!(self.kind, Kind::Map(_))
+    }
+
+    /// Whether the node is a null scalar (`~`, `null`, or nothing).
+    pub(crate) fn is_null(&self) -> bool {
+        self.scalar().is_some_and(Scalar::is_null)
+    }
+
+    /// Items of a sequence (empty for other nodes).
+    pub(crate) fn items(&self) -> &[Rc<Node>] {
+        match &self.kind {
+            Kind::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    /// The node at a path of mapping keys.
+    pub(crate) fn at(&self, keys: &[&str]) -> Option<&Rc<Node>> {
+        let (first, rest) = keys.split_first()?;
+        let mut node = self.get(first)?;
+        for key in rest {
+            node = node.get(key)?;
+        }
+        Some(node)
+    }
+
+    /// The value of `key` in a mapping, own keys first, then merged (`<<`) mappings.
+    pub(crate) fn get(&self, key: &str) -> Option<&Rc<Node>> {
+        self.get_at(key, 0)
+    }
+
+    fn get_at(&self, key: &str, depth: usize) -> Option<&Rc<Node>> {
+        let Kind::Map(entries) = &self.kind else { return None };
+        // The last duplicate wins, as in most loaders.
+        if let Some((_, v)) = entries.iter().rev().find(|(k, _)| !is_merge_key(k) && k.key_str() == Some(key)) {
+            return Some(v);
+        }
+        if depth >= MAX_MERGE_DEPTH {
+            return None;
+        }
+        entries.iter().filter(|(k, _)| is_merge_key(k)).find_map(|(_, v)| {
+            merge_sources(v).find_map(|m| m.get_at(key, depth + 1))
+        })
+    }
+
+    /// The entries of a mapping with string keys, merged mappings included (own keys win,
+    /// then earlier merge sources). Empty for other nodes.
+    pub(crate) fn entries(&self) -> Vec<(&str, &Rc<Node>)> {
+        let mut out = Vec::new();
+        let mut keys = HashSet::new();
+        let mut visited = HashSet::new();
+        self.collect_entries(&mut out, &mut keys, &mut visited, 0);
+        out
+    }
+
+    fn collect_entries<'n>(
+        &'n self,
+        out: &mut Vec<(&'n str, &'n Rc<Node>)>,
+        keys: &mut HashSet<&'n str>,
+        visited: &mut HashSet<*const Node>,
+        depth: usize,
+    ) {
+        let Kind::Map(entries) = &self.kind else { return };
+        if !visited.insert(std::ptr::from_ref(self)) {
+            return;
+        }
+        let own: Vec<_> = entries.iter().filter(|(k, _)| !is_merge_key(k)).collect();
+        // Last duplicate wins: walk backwards, keep the first seen, then restore order.
+        let mut mine = Vec::new();
+        for (k, v) in own.iter().rev() {
+            if let Some(key) = k.key_str() {
+                if keys.insert(key) {
+                    mine.push((key, v));
+                }
+            }
+        }
+        mine.reverse();
+        out.extend(mine);
+        if depth >= MAX_MERGE_DEPTH {
+            return;
+        }
+        for (_, v) in entries.iter().filter(|(k, _)| is_merge_key(k)) {
+            for source in merge_sources(v) {
+                source.collect_entries(out, keys, visited, depth + 1);
+            }
+        }
+    }
+
+    /// A mapping key as text (scalars only; `null`/numbers keep their written form).
+    fn key_str(&self) -> Option<&str> {
+        self.scalar().map(|s| s.value.as_str())
+    }
+}
+
+fn is_merge_key(node: &Node) -> bool {
+    node.scalar().is_some_and(|s| s.style == ScalarStyle::Plain && s.value == "<<")
+}
+
+/// The mappings a `<<` value merges in: one mapping or a sequence of mappings.
+fn merge_sources(value: &Rc<Node>) -> impl Iterator<Item = &Rc<Node>> {
+    let list: Vec<&Rc<Node>> = match &value.kind {
+        Kind::Map(_) => vec![value],
+        Kind::Seq(items) => items.iter().filter(|n| n.is_map()).collect(),
+        Kind::Scalar(_) => Vec::new(),
+    };
+    list.into_iter()
+}
+
+impl Scalar {
+    /// Null under the YAML 1.2 core schema.
+    pub(crate) fn is_null(&self) -> bool {
+        self.style == ScalarStyle::Plain && !self.tagged && matches!(self.value.as_str(), "" | "~" | "null" | "Null" | "NULL")
+    }
+
+    /// A string (not null, bool, int or float) under the YAML 1.2 core schema.
+    pub(crate) fn is_string(&self) -> bool {
+        self.style != ScalarStyle::Plain || self.tagged || !(self.is_null() || is_core_non_string(&self.value))
+    }
+}
+
+/// Plain scalars that the YAML 1.2 core schema reads as bool, int or float.
+fn is_core_non_string(v: &str) -> bool {
+    if matches!(v, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") {
+        return true;
+    }
+    let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    if let Some(oct) = v.strip_prefix("0o") {
+        return !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    }
+    if let Some(hex) = v.strip_prefix("0x") {
+        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    // [0-9]+ ( . [0-9]* )? ( [eE] [-+]? [0-9]+ )?  or  . [0-9]+ ...
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = digits(int) && frac.is_none_or(digits) && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()));
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok && !mantissa.is_empty()
+}
+
+/// Maps the parser's character indices to byte offsets of `text`.
+struct CharToByte {
+    /// Byte offset of every character, plus the end; empty when the text is ASCII.
+    offsets: Vec<usize>,
+    len: usize,
+}
+
+impl CharToByte {
+    fn new(text: &str) -> Self {
+        let offsets = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect()
+        };
+        Self { offsets, len: text.len() }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.offsets.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.offsets.get(char_index).copied().unwrap_or(self.len)
+        }
+    }
+}
+
+/// An open collection while events are read.
+enum Frame {
+    Seq { items: Vec<Rc<Node>>, start: usize, anchor: usize },
+    Map { entries: Vec<(Rc<Node>, Rc<Node>)>, key: Option<Rc<Node>>, start: usize, anchor: usize },
+}
+
+/// Parses every document of `text` into a tree. Empty documents yield a null scalar.
+pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> {
+    let map = CharToByte::new(text);
+    let mut docs = Vec::new();
+    let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| SyntaxError {
+            offset: map.byte(e.marker().index()),
+            message: e.info().to_owned(),
+        })?;
+        let range = map.byte(span.start.index())..map.byte(span.end.index()).max(map.byte(span.start.index()));
+        let complete = match event {
+            Event::DocumentStart(_) => {
+                anchors.clear();
+                None
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let exact = exact_span(text, &range, &value, style);
+                let node = Rc::new(Node {
+                    kind: Kind::Scalar(Scalar { value: value.into_owned(), style, tagged: tag.is_some(), exact }),
+                    span: range,
+                });
+                Some((node, anchor))
+            }
+            Event::Alias(id) => {
+                let node = anchors.get(&id).cloned().unwrap_or_else(|| {
+                    // An alias to an anchor still open (a recursive structure): read as null.
+                    Rc::new(Node {
+                        kind: Kind::Scalar(Scalar { value: String::new(), style: ScalarStyle::Plain, tagged: false, exact: None }),
+                        span: range,
+                    })
+                });
+                Some((node, 0))
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(SyntaxError {
+                        offset: range.start,
+                        message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq { items: Vec::new(), start: range.start, anchor }
+                } else {
+                    Frame::Map { entries: Vec::new(), key: None, start: range.start, anchor }
+                });
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                Some(Frame::Seq { items, start, anchor }) => {
+                    Some((Rc::new(Node { kind: Kind::Seq(items), span: start..range.end.max(start) }), anchor))
+                }
+                Some(Frame::Map { entries, start, anchor, .. }) => {
+                    Some((Rc::new(Node { kind: Kind::Map(entries), span: start..range.end.max(start) }), anchor))
+                }
+                None => None,
+            },
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => None,
+        };
+        let Some((node, anchor)) = complete else { continue };
+        if anchor != 0 {
+            anchors.insert(anchor, Rc::clone(&node));
+        }
+        match stack.last_mut() {
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                Some(k) => entries.push((k, node)),
+                None => *key = Some(node),
+            },
+            None => docs.push(node),
+        }
+    }
+    Ok(docs)
+}
+
+/// The byte span of a scalar's value inside `span` when the source text is exactly the value
+/// (plain or quoted, one line, no escapes, optional `&anchor`/`!tag` before it).
+fn exact_span(text: &str, span: &Range<usize>, value: &str, style: ScalarStyle) -> Option<Range<usize>> {
+    if value.contains(['\n', '\r']) {
+        return None;
+    }
+    let raw = text.get(span.clone())?;
+    let (body, quote) = match style {
+        ScalarStyle::Plain => (raw, None),
+        ScalarStyle::SingleQuoted => (raw.strip_suffix('\'')?, Some('\'')),
+        ScalarStyle::DoubleQuoted => (raw.strip_suffix('"')?, Some('"')),
+        _ => return None,
+    };
+    let start = body.len().checked_sub(value.len())?;
+    if body.get(start..)? != value {
+        return None;
+    }
+    let before = &body[..start];
+    let properties = match quote {
+        Some(q) => before.strip_suffix(q)?,
+        None => before,
+    };
+    let only_properties = properties.is_empty()
+        || (properties.starts_with(['!', '&']) && properties.ends_with([' ', '\t', '\n', '\r']));
+    only_properties.then(|| span.start + start..span.start + body.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Rc<Node> {
+        parse_documents(text).unwrap().remove(0)
+    }
+
+    fn exact<'t>(text: &'t str, node: &Node) -> Option<&'t str> {
+        node.scalar().unwrap().exact.clone().map(|r| &text[r])
+    }
+
+    #[test]
+    fn exact_spans_of_plain_quoted_and_property_scalars() {
+        let text = "a: plain # c\nb: \"dq é\"\nc: 'sq'\nd: &x !!str \"t\"\ne: \"esc\\\"\"\nf: 'it''s'\ng: |\n  block\nh: two\n  lines\n";
+        let root = doc(text);
+        let get = |k: &str| exact(text, root.get(k).unwrap());
+        assert_eq!(get("a"), Some("plain"));
+        assert_eq!(get("b"), Some("dq é"));
+        assert_eq!(get("c"), Some("sq"));
+        assert_eq!(get("d"), Some("t"));
+        assert_eq!(get("e"), None);
+        assert_eq!(get("f"), None);
+        assert_eq!(get("g"), None);
+        assert_eq!(get("h"), None);
+    }
+
+    #[test]
+    fn escaped_quote_is_not_mistaken_for_the_opening_quote() {
+        // `"\"b"` is `"b`: the suffix `"b` matches but its leading quote is escaped.
+        let text = "k: \"\\\"b\"\n";
+        assert_eq!(exact(text, doc(text).get("k").unwrap()), None);
+    }
+
+    #[test]
+    fn aliases_share_the_anchor_and_merge_keys_are_followed() {
+        let text = "base: &b {image: x, n: 1}\nuse: *b\nm:\n  <<: [*b, {z: 2}]\n  n: 3\n";
+        let root = doc(text);
+        let alias = root.get("use").unwrap();
+        assert!(Rc::ptr_eq(alias, root.get("base").unwrap()));
+        let m = root.get("m").unwrap();
+        assert_eq!(m.get("image").unwrap().as_str(), Some("x"));
+        assert_eq!(m.get("n").unwrap().as_str(), None);
+        assert_eq!(m.get("n").unwrap().scalar().unwrap().value, "3");
+        let keys: Vec<_> = m.entries().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["n", "image", "z"]);
+    }
+
+    #[test]
+    fn core_schema_types() {
+        for v in ["1", "-2", "0x1f", "0o7", "1.5", ".5", "1e3", "true", "NULL", "~", "", ".inf", "-.inf", ".nan"] {
+            let s = Scalar { value: v.into(), style: ScalarStyle::Plain, tagged: false, exact: None };
+            assert!(!s.is_string(), "{v}");
+        }
+        for v in ["nginx", "1.2.3", "0x", "e5", "1e", "-", ".", "yes"] {
+            let s = Scalar { value: v.into(), style: ScalarStyle::Plain, tagged: false, exact: None };
+            assert!(s.is_string(), "{v}");
+        }
+    }
+
+    #[test]
+    fn char_indices_become_byte_offsets() {
+        let text = "é: ñ\nk: vâlue\n";
+        let root = doc(text);
+        assert_eq!(exact(text, root.get("k").unwrap()), Some("vâlue"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let text = "[".repeat(100_000);
+        // The parser's own limit or ours, whichever comes first: an error, not a crash.
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("nesting") || err.message.contains("recursion"), "{err:?}");
+    }
+
+    #[test]
+    fn syntax_error_offset_and_message() {
+        let err = parse_documents("a: [b\nc: \"x").unwrap_err();
+        assert!(!err.message.is_empty());
+        assert!(err.offset <= 11);
+    }
+}
