@@ -1,136 +1,27 @@
 //! The policy: `portcullis.toml` (parsed with spans, validated, every error reported at once)
 //! and the pure evaluation of facts (image occurrences, registry lookups, scan results)
 //! into findings. No I/O beyond reading the config file the caller names.
-//!
-//! INTERFACE STUB: the public API below is the contract other crates build against.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use portcullis_reference::Digest;
 use portcullis_sources::Occurrence;
 use serde::Serialize;
 
+pub mod config;
+mod evaluate;
+pub mod rules;
 pub mod vuln;
+pub mod waiver;
 
-/// Every problem found in a config file, collected before failing.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-pub struct ConfigErrors {
-    pub errors: Vec<ConfigError>,
-}
-
-/// One config problem at `file:line:col`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct ConfigError {
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    /// Names the offending key or value in backticks.
-    pub message: String,
-}
-
-/// Where a config value is written, for the secondary label of a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct ConfigSite {
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    /// Byte range in the config file.
-    pub span: std::ops::Range<usize>,
-    /// What the label says, e.g. "`deny-tags` set here".
-    pub label: String,
-}
-
-/// The loaded policy. Construct with [`Config::load`], [`Config::from_str`] or
-/// [`Config::embedded_default`].
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The file it came from; `None` for the embedded default.
-    pub path: Option<PathBuf>,
-    /// The source text (for diagnostics).
-    pub source: String,
-    // Further fields are private to the implementation.
-}
-
-impl Config {
-    /// Reads and validates a file.
-    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        todo!("{}", path.display())
-    }
-    /// Parses and validates text; `name` is used in error messages.
-    pub fn parse(name: &str, text: &str) -> Result<Self, ConfigErrors> {
-        todo!("{name} {}", text.len())
-    }
-    /// Require digests, deny `latest`, allow everything.
-    #[must_use]
-    pub fn embedded_default() -> Self {
-        todo!()
-    }
-    /// Walks up from `start` looking for `portcullis.toml`.
-    #[must_use]
-    pub fn find(start: &Path) -> Option<PathBuf> {
-        todo!("{}", start.display())
-    }
-    /// The commented starter file `portcullis init` writes (it must pass validation).
-    #[must_use]
-    pub fn starter() -> &'static str {
-        todo!()
-    }
-}
-
-/// Stable rule codes (DESIGN.md). Each has one description used everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    ImageNotAllowed,
-    DigestNotPinned,
-    TagMissing,
-    TagDenied,
-    UnresolvedVariable,
-    DigestNotFound,
-    DigestStale,
-    SignatureMissing,
-    SignatureInvalid,
-    Vulnerability,
-    WaiverExpired,
-    WaiverUnused,
-    ImageStale,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 13] = [
-        Rule::ImageNotAllowed,
-        Rule::DigestNotPinned,
-        Rule::TagMissing,
-        Rule::TagDenied,
-        Rule::UnresolvedVariable,
-        Rule::DigestNotFound,
-        Rule::DigestStale,
-        Rule::SignatureMissing,
-        Rule::SignatureInvalid,
-        Rule::Vulnerability,
-        Rule::WaiverExpired,
-        Rule::WaiverUnused,
-        Rule::ImageStale,
-    ];
-    /// The kebab-case code.
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        todo!("{self:?}")
-    }
-    /// One-sentence description (docs, `--help`, SARIF rules, PR comment).
-    #[must_use]
-    pub fn description(self) -> &'static str {
-        todo!("{self:?}")
-    }
-    /// SARIF `security-severity` (0.0–10.0) for code scanning.
-    #[must_use]
-    pub fn security_severity(self) -> f32 {
-        todo!("{self:?}")
-    }
-}
+pub use config::{
+    settings, CommentMode, Config, ConfigError, ConfigErrors, ConfigSite, FailOn, HookCommand,
+    HookSettings, ImagesSettings, MirrorSettings, Platforms, RegistrySettings, ReportFormat,
+    ReportSettings, ScanSettings, Settings, SignFormat, SignMode, SignSettings, Signer, Spanned,
+    StaleSettings, Trigger, TrustSettings, Waiver, BUILTIN_HOOKS, CONFIG_FILE_NAME,
+};
+pub use evaluate::{counts as vulnerability_counts, evaluate};
+pub use rules::{Rule, UnknownRule};
 
 /// Finding severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -169,6 +60,30 @@ pub struct Finding {
     /// The config entry that caused the finding (or the waiver that waived it).
     pub cause: Option<ConfigSite>,
     pub vulnerability: Option<vuln::VulnerabilityFinding>,
+}
+
+impl Finding {
+    /// SARIF `security-severity`: the CVSS score of a vulnerability when known, else a score
+    /// from its severity, else the rule's.
+    #[must_use]
+    pub fn security_severity(&self) -> f32 {
+        use vuln::VulnSeverity;
+        let Some(vuln) = &self.vulnerability else {
+            return self.rule.security_severity();
+        };
+        #[allow(clippy::cast_possible_truncation)]
+        if let Some(cvss) = vuln.cvss.filter(|score| (0.0..=10.0).contains(score)) {
+            return cvss as f32;
+        }
+        match vuln.severity {
+            VulnSeverity::Critical => 9.5,
+            VulnSeverity::High => 8.0,
+            VulnSeverity::Medium => 5.5,
+            VulnSeverity::Low => 3.0,
+            VulnSeverity::Negligible => 1.0,
+            VulnSeverity::Unknown => self.rule.security_severity(),
+        }
+    }
 }
 
 /// One image reference seen, for the report's `images` list.
@@ -228,10 +143,4 @@ pub struct Facts {
     /// `--resolve` results by normalized image reference (`ImageRef` Display).
     pub registry: Option<BTreeMap<String, RegistryFact>>,
     pub scans: Vec<vuln::ScanResult>,
-}
-
-/// Evaluates facts against the policy. `today` decides waiver expiry.
-#[must_use]
-pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
-    todo!("{config:?} {facts:?} {today}")
 }

@@ -1,0 +1,481 @@
+//! The typed settings of `portcullis.toml`, one struct per section with public fields, so
+//! that every crate reads the same validated values. Each value remembers where it is
+//! written ([`Spanned`]) for diagnostics. The same types generate the JSON schema.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use portcullis_reference::{ImageRef, Pattern};
+use schemars::JsonSchema;
+
+use super::ConfigSite;
+use crate::vuln::VulnSeverity;
+use crate::{FindingLocation, Rule};
+
+/// A value and where it is written (`None` for defaults and the embedded policy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub site: Option<ConfigSite>,
+}
+
+impl<T> Spanned<T> {
+    /// A value that is not written anywhere (a default).
+    #[must_use]
+    pub fn unsited(value: T) -> Self {
+        Self { value, site: None }
+    }
+}
+
+/// The schema of a spanned value is the schema of the value.
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn schema_name() -> String {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        T::json_schema(generator)
+    }
+    fn is_referenceable() -> bool {
+        T::is_referenceable()
+    }
+}
+
+/// A closed set of string values (`fail-on`, `mode`, ...).
+pub trait Choice: Copy + Sized + 'static {
+    /// Every value with its spelling in the file.
+    const CHOICES: &'static [(&'static str, Self)];
+    /// The spellings, in order.
+    #[must_use]
+    fn names() -> Vec<&'static str> {
+        Self::CHOICES.iter().map(|(name, _)| *name).collect()
+    }
+    /// The value spelled `name`.
+    #[must_use]
+    fn from_name(name: &str) -> Option<Self> {
+        Self::CHOICES
+            .iter()
+            .find(|(candidate, _)| *candidate == name)
+            .map(|(_, value)| *value)
+    }
+}
+
+macro_rules! choice {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema, serde::Serialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+        impl Choice for $name {
+            const CHOICES: &'static [(&'static str, Self)] = &[$(($text, Self::$variant),)+];
+        }
+        impl $name {
+            /// The spelling in `portcullis.toml`.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)+ }
+            }
+        }
+    };
+}
+
+choice! {
+    /// The lowest vulnerability severity that fails the gate.
+    FailOn {
+        /// Only critical.
+        Critical = "critical",
+        /// High and critical.
+        High = "high",
+        /// Medium and above.
+        Medium = "medium",
+        /// Low and above.
+        Low = "low",
+        /// Vulnerabilities never fail the gate (they are still listed).
+        None = "none",
+    }
+}
+
+impl FailOn {
+    /// The lowest severity that counts, `None` when nothing does.
+    #[must_use]
+    pub fn threshold(self) -> Option<VulnSeverity> {
+        match self {
+            Self::Critical => Some(VulnSeverity::Critical),
+            Self::High => Some(VulnSeverity::High),
+            Self::Medium => Some(VulnSeverity::Medium),
+            Self::Low => Some(VulnSeverity::Low),
+            Self::None => None,
+        }
+    }
+}
+
+choice! {
+    /// The report format a scanner hook writes.
+    ReportFormat {
+        TrivyJson = "trivy-json",
+        GrypeJson = "grype-json",
+        Sarif = "sarif",
+        CyclonedxVex = "cyclonedx-vex",
+        Openvex = "openvex",
+        Cyclonedx = "cyclonedx",
+        SpdxJson = "spdx-json",
+    }
+}
+
+choice! {
+    /// How images are signed.
+    SignMode {
+        /// Sigstore keyless: Fulcio certificate from the CI's OIDC token, logged in Rekor.
+        Keyless = "keyless",
+        /// A key pair.
+        Key = "key",
+    }
+}
+
+choice! {
+    /// Where signatures are stored.
+    SignFormat {
+        /// Sigstore bundle as an OCI 1.1 referrer (what cosign v3 reads first).
+        Bundle = "bundle",
+        /// The `sha256-<hex>.sig` tag.
+        Legacy = "legacy",
+        /// Both.
+        Both = "both",
+    }
+}
+
+choice! {
+    /// How `portcullis stale --trigger` asks for a rebuild.
+    Trigger {
+        GithubDispatch = "github-dispatch",
+        GithubWorkflow = "github-workflow",
+        GitlabPipeline = "gitlab-pipeline",
+        None = "none",
+    }
+}
+
+choice! {
+    /// What happens to the pull/merge request comment.
+    CommentMode {
+        /// Edit the one sticky comment.
+        Update = "update",
+        /// Post a new comment each run.
+        New = "new",
+        /// No comment.
+        Off = "off",
+    }
+}
+
+/// `[images]`: which images may be used and how they must be referenced.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ImagesSettings {
+    /// Patterns of allowed images; absent means every image is allowed.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub allow: Option<Vec<Spanned<Pattern>>>,
+    /// Where `allow` is written (the cause when nothing matches).
+    #[schemars(skip)]
+    pub allow_site: Option<ConfigSite>,
+    /// Patterns of denied images (checked before `allow`).
+    #[schemars(with = "Vec<String>")]
+    pub deny: Vec<Spanned<Pattern>>,
+    /// Every reference must carry an `@sha256:` digest (default `true`).
+    #[schemars(with = "bool")]
+    pub require_digest: Spanned<bool>,
+    /// Tags that may not be used (default `["latest"]`).
+    #[schemars(with = "Vec<String>")]
+    pub deny_tags: Vec<Spanned<String>>,
+}
+
+impl Default for ImagesSettings {
+    fn default() -> Self {
+        Self {
+            allow: None,
+            allow_site: None,
+            deny: Vec::new(),
+            require_digest: Spanned::unsited(true),
+            deny_tags: vec![Spanned::unsited("latest".to_owned())],
+        }
+    }
+}
+
+/// `[[waiver]]`: an expiring exception to any rule or vulnerability.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Waiver {
+    /// Rule codes it waives.
+    #[schemars(with = "Vec<Rule>")]
+    pub rules: Vec<Spanned<Rule>>,
+    /// Vulnerability ids (or aliases) it waives.
+    #[schemars(with = "Vec<String>")]
+    pub ids: Vec<Spanned<String>>,
+    /// Only findings about images matching one of these patterns (empty: any image).
+    #[schemars(with = "Vec<String>")]
+    pub images: Vec<Spanned<Pattern>>,
+    /// Only vulnerabilities in these packages (empty: any package).
+    #[schemars(with = "Vec<String>")]
+    pub packages: Vec<Spanned<String>>,
+    /// Why the exception exists (required).
+    #[schemars(with = "String")]
+    pub reason: Spanned<String>,
+    /// Last day the waiver applies, `YYYY-MM-DD` (required).
+    #[schemars(with = "String")]
+    pub expires: Spanned<jiff::civil::Date>,
+    /// The `[[waiver]]` header.
+    #[schemars(skip)]
+    pub site: Option<ConfigSite>,
+    /// The header as a finding location (for `waiver-expired` and `waiver-unused`).
+    #[schemars(skip)]
+    pub location: Option<FindingLocation>,
+}
+
+/// `[trust]`: whose signatures are accepted.
+#[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TrustSettings {
+    /// `[[trust.signer]]` entries.
+    #[schemars(rename = "signer")]
+    pub signers: Vec<Signer>,
+}
+
+/// `[[trust.signer]]`: a Sigstore identity trusted for some images.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Signer {
+    /// Images this signer vouches for (empty: every image).
+    #[schemars(with = "Vec<String>")]
+    pub images: Vec<Spanned<Pattern>>,
+    /// Exact OIDC issuer.
+    #[schemars(with = "Option<String>")]
+    pub issuer: Option<Spanned<String>>,
+    /// Issuer regular expression.
+    #[schemars(with = "Option<String>")]
+    pub issuer_regex: Option<Spanned<String>>,
+    /// Exact certificate identity (SAN).
+    #[schemars(with = "Option<String>")]
+    pub identity: Option<Spanned<String>>,
+    /// Identity regular expression.
+    #[schemars(with = "Option<String>")]
+    pub identity_regex: Option<Spanned<String>>,
+    #[schemars(skip)]
+    pub site: Option<ConfigSite>,
+}
+
+/// A scanner hook's command: one shell string or an argument vector.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum HookCommand {
+    /// Run through `sh -c`.
+    Shell(String),
+    /// Program and arguments, no shell.
+    Argv(Vec<String>),
+}
+
+/// `[[scan.hook]]`: a custom scanner command.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HookSettings {
+    /// The name `hooks` and `--hook` refer to.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// `{image}` is replaced by the image reference.
+    #[schemars(with = "HookCommand")]
+    pub command: Spanned<HookCommand>,
+    /// What the command writes on stdout.
+    #[schemars(with = "ReportFormat")]
+    pub format: Spanned<ReportFormat>,
+    /// Like `5m` or `30s`.
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<Duration>>,
+    #[schemars(skip)]
+    pub site: Option<ConfigSite>,
+}
+
+/// `[scan]`: which scanners run and what fails the gate.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ScanSettings {
+    /// Hooks to run: built-ins `trivy`, `grype`, `syft`, or `[[scan.hook]]` names.
+    #[schemars(with = "Vec<String>")]
+    pub hooks: Vec<Spanned<String>>,
+    /// Lowest severity that fails (default `high`).
+    #[schemars(with = "FailOn")]
+    pub fail_on: Spanned<FailOn>,
+    /// Only vulnerabilities with a fix fail the gate.
+    #[schemars(with = "bool")]
+    pub only_fixed: Spanned<bool>,
+    /// VEX documents (paths relative to the config file).
+    #[schemars(with = "Vec<String>")]
+    pub vex: Vec<Spanned<PathBuf>>,
+    /// Custom hooks.
+    pub hook: Vec<HookSettings>,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        Self {
+            hooks: Vec::new(),
+            fail_on: Spanned::unsited(FailOn::High),
+            only_fixed: Spanned::unsited(false),
+            vex: Vec::new(),
+            hook: Vec::new(),
+        }
+    }
+}
+
+/// Scanners built into portcullis (`hooks = ["trivy"]`).
+pub const BUILTIN_HOOKS: [&str; 3] = ["trivy", "grype", "syft"];
+
+/// `[sign]`: how `sign`, `attest` and `promote` sign.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SignSettings {
+    #[schemars(with = "SignMode")]
+    pub mode: Spanned<SignMode>,
+    #[schemars(with = "SignFormat")]
+    pub format: Spanned<SignFormat>,
+    /// Private Fulcio instance.
+    #[schemars(with = "Option<String>")]
+    pub fulcio_url: Option<Spanned<String>>,
+    /// Private Rekor instance.
+    #[schemars(with = "Option<String>")]
+    pub rekor_url: Option<Spanned<String>>,
+    /// `trusted_root.json` for a private Sigstore deployment.
+    #[schemars(with = "Option<String>")]
+    pub trusted_root: Option<Spanned<PathBuf>>,
+    /// Sigstore `signing_config.json`.
+    #[schemars(with = "Option<String>")]
+    pub signing_config: Option<Spanned<PathBuf>>,
+}
+
+impl Default for SignSettings {
+    fn default() -> Self {
+        Self {
+            mode: Spanned::unsited(SignMode::Keyless),
+            format: Spanned::unsited(SignFormat::Bundle),
+            fulcio_url: None,
+            rekor_url: None,
+            trusted_root: None,
+            signing_config: None,
+        }
+    }
+}
+
+/// Platforms to mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Platforms {
+    /// `"all"`: every platform of the index.
+    All,
+    /// Only these `os/arch[/variant]`.
+    List(Vec<String>),
+}
+
+/// `"all"` or a list of platforms.
+impl JsonSchema for Platforms {
+    fn schema_name() -> String {
+        "Platforms".to_owned()
+    }
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        let schema = serde_json::json!({
+            "description": "`\"all\"` or a list of `os/arch[/variant]` platforms.",
+            "anyOf": [
+                { "type": "string", "enum": ["all"] },
+                { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" } }
+            ]
+        });
+        serde_json::from_value(schema).unwrap_or(schemars::schema::Schema::Bool(true))
+    }
+}
+
+/// `[[mirror]]`: copy a public repository into a private registry.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct MirrorSettings {
+    /// Source repository (no tag, no digest).
+    #[schemars(with = "String")]
+    pub from: Spanned<ImageRef>,
+    /// Target repository (no tag, no digest).
+    #[schemars(with = "String")]
+    pub to: Spanned<ImageRef>,
+    /// Tags to copy.
+    #[schemars(with = "Vec<String>")]
+    pub tags: Vec<Spanned<String>>,
+    /// Tags matching this regular expression are copied too.
+    #[schemars(with = "Option<String>")]
+    pub tag_regex: Option<Spanned<String>>,
+    /// `"all"` (default) or a list like `["linux/amd64"]`.
+    #[schemars(with = "Platforms")]
+    pub platforms: Spanned<Platforms>,
+    #[schemars(skip)]
+    pub site: Option<ConfigSite>,
+}
+
+/// `[stale]`: when an image counts as stale and what to do.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StaleSettings {
+    /// Like `30d`.
+    #[schemars(with = "Option<String>")]
+    pub max_age: Option<Spanned<Duration>>,
+    #[schemars(with = "Trigger")]
+    pub trigger: Spanned<Trigger>,
+}
+
+impl Default for StaleSettings {
+    fn default() -> Self {
+        Self {
+            max_age: None,
+            trigger: Spanned::unsited(Trigger::None),
+        }
+    }
+}
+
+/// `[report]`: pull/merge request comment behaviour.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ReportSettings {
+    #[schemars(with = "CommentMode")]
+    pub comment: Spanned<CommentMode>,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            comment: Spanned::unsited(CommentMode::Update),
+        }
+    }
+}
+
+/// `[registries."host:port"]`: transport settings for one registry.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Plain HTTP.
+    #[schemars(with = "bool")]
+    pub insecure: Spanned<bool>,
+    /// Extra CA certificate (PEM), relative to the config file.
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<Spanned<PathBuf>>,
+    #[schemars(skip)]
+    pub site: Option<ConfigSite>,
+}
+
+/// The whole file, for the JSON schema.
+#[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(
+    title = "portcullis.toml",
+    description = "Policy file of portcullis, a supply-chain gate for container builds."
+)]
+pub struct Settings {
+    pub images: ImagesSettings,
+    pub waiver: Vec<Waiver>,
+    pub trust: TrustSettings,
+    pub scan: ScanSettings,
+    pub sign: SignSettings,
+    pub mirror: Vec<MirrorSettings>,
+    pub stale: StaleSettings,
+    pub report: ReportSettings,
+    pub registries: BTreeMap<String, RegistrySettings>,
+}
