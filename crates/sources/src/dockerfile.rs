@@ -1,9 +1,391 @@
-//! Dockerfile/Containerfile parsing.
+//! Dockerfile/Containerfile parsing: the image references of `# syntax=`, `FROM`,
+//! `COPY/ADD --from=` and `--mount=…,from=`, with `BuildKit`'s rules for stages (aliases and
+//! indexes are not images, nor is `scratch`) and for `ARG` scoping (global `ARG`s before the
+//! first `FROM` feed every `FROM`; inside a stage only `ARG`s declared there are visible).
 
-use crate::{Occurrence, ParseOptions, Problem, SourceFile};
+mod expand;
+mod lexer;
+mod words;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use portcullis_reference::ImageRef;
+
+use self::expand::{expand, single_variable, Expanded, Lookup};
+use self::lexer::Instruction;
+use self::words::{csv_fields, extract_flags, flag, split_quoted, split_whitespace, Piece};
+use crate::text::LineIndex;
+use crate::{Context, Literal, Occurrence, ParseOptions, Problem, Resolution, SourceFile};
+
+/// Build arguments `BuildKit` defines in the global scope; their value depends on the build.
+const PLATFORM_ARGS: [&str; 8] = [
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+];
+
+/// A declared build argument.
+#[derive(Debug, Clone)]
+struct Var {
+    /// The value, or the name of the variable that leaves it without one.
+    value: Result<String, String>,
+    /// Where the value is written in this file, when it is a plain literal default.
+    literal: Option<Literal>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Global,
+    Stage,
+}
 
 /// Parses one Dockerfile.
-pub(crate) fn parse(file: &SourceFile, text: &str, options: &ParseOptions) -> (Vec<Occurrence>, Vec<Problem>) {
-    let _ = (file, text, options);
-    (Vec::new(), Vec::new())
+pub(crate) fn parse(
+    file: &SourceFile,
+    text: &str,
+    options: &ParseOptions,
+) -> (Vec<Occurrence>, Vec<Problem>) {
+    let lexed = lexer::lex(text);
+    let mut parser = Parser::new(file, text, options, lexed.escape);
+    for (offset, message) in &lexed.problems {
+        parser.problem(*offset, message.clone());
+    }
+    if let Some(syntax) = lexed.directives.iter().find(|d| d.name == "syntax") {
+        parser.syntax(syntax.value.clone());
+    }
+    parser.all_stages = lexed.instructions.iter().filter_map(stage_name).collect();
+    for instruction in &lexed.instructions {
+        match instruction.keyword.as_str() {
+            "from" => parser.from(instruction),
+            "arg" => parser.arg(instruction),
+            "copy" | "add" | "run" => parser.flags(instruction),
+            _ => {}
+        }
+    }
+    (parser.occurrences, parser.problems)
+}
+
+/// The `AS name` of a `FROM`, lower-cased as `BuildKit` compares stage names.
+fn stage_name(instruction: &Instruction) -> Option<String> {
+    if instruction.keyword != "from" {
+        return None;
+    }
+    let (_, rest) = extract_flags(&instruction.logical, instruction.args_start);
+    let args = split_whitespace(&instruction.logical, rest);
+    match args.as_slice() {
+        [_, r#as, name] if r#as.text.eq_ignore_ascii_case("as") => Some(name.text.to_lowercase()),
+        _ => None,
+    }
+}
+
+struct Parser<'a> {
+    file: &'a SourceFile,
+    text: &'a str,
+    index: LineIndex<'a>,
+    options: &'a ParseOptions,
+    escape: char,
+    global: BTreeMap<String, Var>,
+    stage: BTreeMap<String, Var>,
+    in_stage: bool,
+    /// Stage names defined so far (what `FROM` may refer to).
+    earlier_stages: BTreeSet<String>,
+    /// Every stage name in the file (what `--from` may refer to).
+    all_stages: BTreeSet<String>,
+    occurrences: Vec<Occurrence>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(file: &'a SourceFile, text: &'a str, options: &'a ParseOptions, escape: char) -> Self {
+        let global = PLATFORM_ARGS
+            .iter()
+            .map(|&name| {
+                let value = options
+                    .build_args
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| name.to_owned());
+                (
+                    name.to_owned(),
+                    Var {
+                        value,
+                        literal: None,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            file,
+            text,
+            index: LineIndex::new(text),
+            options,
+            escape,
+            global,
+            stage: BTreeMap::new(),
+            in_stage: false,
+            earlier_stages: BTreeSet::new(),
+            all_stages: BTreeSet::new(),
+            occurrences: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, offset: usize, message: String) {
+        let (line, column) = self.index.line_col(offset);
+        self.problems.push(Problem {
+            file: self.file.rel.clone(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        });
+    }
+
+    fn vars(&self, scope: Scope) -> &BTreeMap<String, Var> {
+        match scope {
+            Scope::Global => &self.global,
+            Scope::Stage => &self.stage,
+        }
+    }
+
+    fn expand(&self, word: &Piece, scope: Scope) -> Result<Expanded, String> {
+        let vars = self.vars(scope);
+        let lookup = |name: &str| match vars.get(name) {
+            Some(Var { value: Ok(v), .. }) => Lookup::Value(v.clone()),
+            Some(Var {
+                value: Err(root), ..
+            }) => Lookup::NoValue(root.clone()),
+            None => Lookup::Undeclared,
+        };
+        expand(word, self.escape, &lookup)
+    }
+
+    /// `# syntax=<image>`: the `BuildKit` frontend image.
+    fn syntax(&mut self, span: Range<usize>) {
+        let value = &self.text[span.clone()];
+        match ImageRef::parse(value) {
+            Ok(image) => self.occurrences.push(Occurrence {
+                location: self.index.location(&self.file.rel, span.clone()),
+                text: value.to_owned(),
+                resolution: Resolution::Image(image),
+                context: Context::DockerfileSyntax,
+                platform: None,
+                literal: Some(Literal {
+                    span,
+                    text: value.to_owned(),
+                }),
+            }),
+            Err(err) => self.problem(span.start, err.to_string()),
+        }
+    }
+
+    fn from(&mut self, instruction: &Instruction) {
+        let (flags, rest) = extract_flags(&instruction.logical, instruction.args_start);
+        let mut platform = None;
+        for word in &flags {
+            if let Some(("platform", value)) = flag(word) {
+                // `$BUILDPLATFORM`-style values stay as written: they are not known here.
+                platform = Some(match self.expand(&value, Scope::Global) {
+                    Ok(e) if e.unresolved.is_none() => e.value.text,
+                    _ => value.text.clone(),
+                });
+            }
+        }
+        self.in_stage = true;
+        self.stage.clear();
+        let args = split_whitespace(&instruction.logical, rest);
+        let Some(image) = args.first() else {
+            self.problem(instruction.start, "`FROM` needs an image".to_owned());
+            return;
+        };
+        let well_formed =
+            args.len() == 1 || args.len() == 3 && args[1].text.eq_ignore_ascii_case("as");
+        if !well_formed {
+            let written: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
+            let message = format!(
+                "`FROM {}`: expected `FROM image [AS name]`",
+                written.join(" ")
+            );
+            self.problem(instruction.start, message);
+        }
+        self.reference(
+            image,
+            Scope::Global,
+            Context::DockerfileFrom,
+            platform,
+            instruction.start,
+        );
+        if let [_, _, name] = args.as_slice() {
+            self.earlier_stages.insert(name.text.to_lowercase());
+        }
+    }
+
+    fn arg(&mut self, instruction: &Instruction) {
+        let scope = if self.in_stage {
+            Scope::Stage
+        } else {
+            Scope::Global
+        };
+        for word in split_quoted(&instruction.logical, instruction.args_start, self.escape) {
+            let (name, default) = match word.text.find('=') {
+                Some(eq) => (
+                    word.text[..eq].to_owned(),
+                    Some(word.slice(eq + 1..word.text.len())),
+                ),
+                None => (word.text.clone(), None),
+            };
+            if name.is_empty() {
+                self.problem(word.src[0], format!("`ARG {}`: missing name", word.text));
+                continue;
+            }
+            let var = if let Some(value) = self.options.build_args.get(&name) {
+                Var {
+                    value: Ok(value.clone()),
+                    literal: None,
+                }
+            } else if let Some(default) = default {
+                match self.expand(&default, scope) {
+                    Ok(e) => {
+                        let literal = if e.uses_variables {
+                            None
+                        } else {
+                            e.value.verbatim(self.text).map(|span| Literal {
+                                span,
+                                text: e.value.text.clone(),
+                            })
+                        };
+                        Var {
+                            value: e.unresolved.map_or(Ok(e.value.text), Err),
+                            literal,
+                        }
+                    }
+                    Err(message) => {
+                        self.problem(word.src[0], format!("`{}`: {message}", word.text));
+                        Var {
+                            value: Err(name.clone()),
+                            literal: None,
+                        }
+                    }
+                }
+            } else {
+                // `ARG NAME` in a stage takes the global value; globally it has none.
+                self.global.get(&name).cloned().unwrap_or(Var {
+                    value: Err(name.clone()),
+                    literal: None,
+                })
+            };
+            match scope {
+                Scope::Global => self.global.insert(name, var),
+                Scope::Stage => self.stage.insert(name, var),
+            };
+        }
+    }
+
+    /// `COPY/ADD --from=` and `--mount=…,from=`.
+    fn flags(&mut self, instruction: &Instruction) {
+        let (flags, _) = extract_flags(&instruction.logical, instruction.args_start);
+        for word in &flags {
+            match flag(word) {
+                Some(("from", value)) if instruction.keyword != "run" && !value.text.is_empty() => {
+                    self.reference(
+                        &value,
+                        Scope::Stage,
+                        Context::DockerfileCopyFrom,
+                        None,
+                        instruction.start,
+                    );
+                }
+                Some(("mount", value)) => {
+                    for field in csv_fields(&value) {
+                        let Some(eq) = field.text.find('=') else {
+                            continue;
+                        };
+                        if field.text[..eq].eq_ignore_ascii_case("from")
+                            && eq + 1 < field.text.len()
+                        {
+                            let value = field.slice(eq + 1..field.text.len());
+                            self.reference(
+                                &value,
+                                Scope::Stage,
+                                Context::DockerfileRunMount,
+                                None,
+                                instruction.start,
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Records the image reference written as `word`, unless it names a stage or `scratch`.
+    fn reference(
+        &mut self,
+        word: &Piece,
+        scope: Scope,
+        context: Context,
+        platform: Option<String>,
+        fallback: usize,
+    ) {
+        let span = word.extent().unwrap_or(fallback..fallback);
+        let written = &self.text[span.clone()];
+        let text = if written.contains('\n') {
+            word.text.clone()
+        } else {
+            written.to_owned()
+        };
+        let expanded = match self.expand(word, scope) {
+            Ok(e) => e,
+            Err(message) => return self.problem(span.start, format!("`{text}`: {message}")),
+        };
+        let resolution = if let Some(variable) = expanded.unresolved.clone() {
+            Resolution::Unresolved { variable }
+        } else {
+            let value = &expanded.value.text;
+            let is_stage = if context == Context::DockerfileFrom {
+                self.earlier_stages.contains(&value.to_lowercase())
+            } else {
+                self.all_stages.contains(&value.to_lowercase())
+                    || !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
+            };
+            if is_stage || value == "scratch" {
+                return;
+            }
+            match ImageRef::parse(value) {
+                Ok(image) => Resolution::Image(image),
+                Err(err) => {
+                    let message = if *value == text {
+                        err.to_string()
+                    } else {
+                        format!("`{text}` expands to `{value}`: {err}")
+                    };
+                    return self.problem(span.start, message);
+                }
+            }
+        };
+        let literal = if expanded.uses_variables {
+            single_variable(&word.text)
+                .and_then(|name| self.vars(scope).get(name))
+                .and_then(|var| var.literal.clone())
+        } else {
+            expanded.value.verbatim(self.text).map(|span| Literal {
+                span,
+                text: expanded.value.text.clone(),
+            })
+        };
+        self.occurrences.push(Occurrence {
+            location: self.index.location(&self.file.rel, span),
+            text,
+            resolution,
+            context,
+            platform,
+            literal,
+        });
+    }
 }

@@ -2,7 +2,8 @@
 //! Kubernetes manifests, GitHub workflows, GitLab CI), extracts every image reference with
 //! its exact byte span, and rewrites references in place for `pin`. No network.
 //!
-//! INTERFACE STUB: the public API below is the contract other crates build against.
+//! The entry points are [`scan`] (discover + read + parse a tree in parallel), [`discover`],
+//! [`parse`] (one file's bytes), and [`rewrite`]/[`apply`] (byte-span edits for `pin`).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 pub use portcullis_reference::ImageRef;
 
+mod discover;
 mod dockerfile;
+mod rewrite;
 mod text;
 mod yaml;
 
@@ -33,7 +36,25 @@ pub enum SourceError {
     },
     /// The file changed since it was parsed: the text at an edit's span is not what was expected.
     #[error("`{path}` changed since it was read: expected `{expected}` at byte {offset}")]
-    Stale { path: PathBuf, expected: String, offset: usize },
+    Stale {
+        path: PathBuf,
+        expected: String,
+        offset: usize,
+    },
+    /// Two edits of one file overlap, so applying both is ambiguous.
+    #[error("`{path}`: edits at bytes {first:?} and {second:?} overlap")]
+    Overlap {
+        path: PathBuf,
+        first: Range<usize>,
+        second: Range<usize>,
+    },
+    /// An `--exclude` pattern is not a valid gitignore-style glob.
+    #[error("invalid exclude pattern `{pattern}`")]
+    Exclude {
+        pattern: String,
+        #[source]
+        source: ignore::Error,
+    },
 }
 
 /// What kind of file a source is.
@@ -181,19 +202,97 @@ pub struct Scan {
 }
 
 /// Finds source files under `root` (a directory or a single file), honouring `.gitignore`.
-pub fn discover(root: &Path, options: &DiscoverOptions) -> Result<(Vec<SourceFile>, Vec<Problem>), SourceError> {
-    todo!("{} {options:?}", root.display())
+///
+/// Hidden directories such as `.github` are walked, `.git` is not, symbolic links are not
+/// followed, and the result is sorted by [`SourceFile::rel`]. Unreadable directories become
+/// [`Problem`]s. When `root` is a file, it is classified by its name (a file that matches no
+/// known name is read as a Dockerfile, since it was named explicitly) and its `rel` is the
+/// path as given.
+pub fn discover(
+    root: &Path,
+    options: &DiscoverOptions,
+) -> Result<(Vec<SourceFile>, Vec<Problem>), SourceError> {
+    discover::discover(root, options)
 }
 
+/// Files larger than this are refused with a [`Problem`] instead of being parsed.
+pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
 /// Parses one file's bytes.
+///
+/// Byte spans in the result index `bytes` as given (a leading UTF-8 byte-order mark is
+/// skipped but counted); columns do not count the byte-order mark.
 #[must_use]
-pub fn parse(file: &SourceFile, bytes: &[u8], options: &ParseOptions) -> (Vec<Occurrence>, Vec<Problem>) {
-    todo!("{file:?} {} {options:?}", bytes.len())
+pub fn parse(
+    file: &SourceFile,
+    bytes: &[u8],
+    options: &ParseOptions,
+) -> (Vec<Occurrence>, Vec<Problem>) {
+    let text = match decode(file, bytes) {
+        Ok(text) => text,
+        Err(problem) => return (Vec::new(), vec![problem]),
+    };
+    let (body, shift) = match text.strip_prefix('\u{feff}') {
+        Some(body) => (body, '\u{feff}'.len_utf8()),
+        None => (text, 0),
+    };
+    let (mut occurrences, problems) = match file.kind {
+        SourceKind::Dockerfile => dockerfile::parse(file, body, options),
+        _ => yaml::parse(file, body),
+    };
+    if shift > 0 {
+        for occurrence in &mut occurrences {
+            let span = &mut occurrence.location.span;
+            *span = span.start + shift..span.end + shift;
+            if let Some(literal) = &mut occurrence.literal {
+                literal.span = literal.span.start + shift..literal.span.end + shift;
+            }
+        }
+    }
+    occurrences.sort_by_key(|a| (a.location.line, a.location.column));
+    (occurrences, problems)
+}
+
+/// Checks that `bytes` are text parsers may read: not too large, no NUL byte, UTF-8.
+fn decode<'a>(file: &SourceFile, bytes: &'a [u8]) -> Result<&'a str, Problem> {
+    let problem = |message: String| Problem {
+        file: file.rel.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(problem(format!(
+            "`{}`: file is {} bytes, larger than the {MAX_FILE_SIZE}-byte limit",
+            file.rel,
+            bytes.len()
+        )));
+    }
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(problem(format!(
+            "`{}`: binary file (NUL byte at offset {offset})",
+            file.rel
+        )));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        problem(format!(
+            "`{}`: not UTF-8 text (invalid byte at offset {})",
+            file.rel,
+            e.valid_up_to()
+        ))
+    })
 }
 
 /// Discovers and parses every source under `root`, in parallel.
-pub fn scan(root: &Path, discover: &DiscoverOptions, parse: &ParseOptions) -> Result<Scan, SourceError> {
-    todo!("{} {discover:?} {parse:?}", root.display())
+///
+/// `files` counts the files that were read and handed to a parser; files that could not be
+/// read are [`Problem`]s instead.
+pub fn scan(
+    root: &Path,
+    discover: &DiscoverOptions,
+    parse: &ParseOptions,
+) -> Result<Scan, SourceError> {
+    discover::scan(root, discover, parse)
 }
 
 /// One replacement in a file.
@@ -208,10 +307,10 @@ pub struct Edit {
 /// Applies `edits` (non-overlapping) to `path` and replaces the file atomically (temp file in
 /// the same directory + rename, permissions kept). Returns whether the content changed.
 pub fn rewrite(path: &Path, edits: &[Edit]) -> Result<bool, SourceError> {
-    todo!("{} {edits:?}", path.display())
+    rewrite::rewrite(path, edits)
 }
 
 /// The new content after applying `edits` to `content`, without writing (for `pin --check`).
 pub fn apply(path: &Path, content: &[u8], edits: &[Edit]) -> Result<Vec<u8>, SourceError> {
-    todo!("{} {} {edits:?}", path.display(), content.len())
+    rewrite::apply(path, content, edits)
 }

@@ -23,7 +23,10 @@ impl<'a> LineIndex<'a> {
     pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         let start = self.starts[line];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
         (line as u32 + 1, col as u32 + 1)
     }
 
@@ -31,7 +34,14 @@ impl<'a> LineIndex<'a> {
     pub(crate) fn location(&self, file: &str, span: Range<usize>) -> Location {
         let (line, column) = self.line_col(span.start);
         let (end_line, end_column) = self.line_col(span.end);
-        Location { file: file.to_owned(), line, column, end_line, end_column, span }
+        Location {
+            file: file.to_owned(),
+            line,
+            column,
+            end_line,
+            end_column,
+            span,
+        }
     }
 }
 

@@ -1,0 +1,343 @@
+//! Finding the files that name images (walking the tree the way git sees it) and scanning
+//! them in parallel. Everything that can go wrong with one path is a [`Problem`], so one
+//! unreadable directory never hides the findings of the rest of the tree.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ignore::overrides::OverrideBuilder;
+use ignore::WalkBuilder;
+
+use crate::{
+    DiscoverOptions, Occurrence, ParseOptions, Problem, Scan, SourceError, SourceFile, SourceKind,
+    MAX_FILE_SIZE,
+};
+
+/// See [`crate::discover`].
+pub(crate) fn discover(
+    root: &Path,
+    options: &DiscoverOptions,
+) -> Result<(Vec<SourceFile>, Vec<Problem>), SourceError> {
+    let meta = fs::metadata(root).map_err(|source| SourceError::Read {
+        path: root.to_owned(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        let rel = display_path(root);
+        let kind = classify(root, Path::new(&rel)).unwrap_or_else(|| fallback_kind(root));
+        return Ok((
+            vec![SourceFile {
+                path: root.to_owned(),
+                rel,
+                kind,
+            }],
+            Vec::new(),
+        ));
+    }
+
+    let mut overrides = OverrideBuilder::new(root);
+    for pattern in &options.exclude {
+        // In override globs a leading `!` means "ignore"; an exclude is exactly that.
+        let negated = format!("!{pattern}");
+        overrides
+            .add(&negated)
+            .map_err(|source| SourceError::Exclude {
+                pattern: pattern.clone(),
+                source,
+            })?;
+    }
+    let overrides = overrides.build().map_err(|source| SourceError::Exclude {
+        pattern: options.exclude.join(" "),
+        source,
+    })?;
+
+    let walker = WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .git_global(false)
+        .follow_links(false)
+        .overrides(overrides)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build();
+
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for result in walker {
+        match result {
+            Ok(entry) => {
+                if !entry.file_type().is_some_and(|t| t.is_file()) {
+                    continue;
+                }
+                let path = entry.path();
+                let Ok(rel_path) = path.strip_prefix(root) else {
+                    continue;
+                };
+                if let Some(kind) = classify(path, rel_path) {
+                    files.push(SourceFile {
+                        path: path.to_owned(),
+                        rel: slash_path(rel_path),
+                        kind,
+                    });
+                }
+            }
+            Err(err) => problems.push(walk_problem(root, &err)),
+        }
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    problems.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok((files, problems))
+}
+
+/// The kind of a file from its name, or `None` when it names no images.
+fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
+    let name = rel.file_name().or_else(|| path.file_name())?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let extension = Path::new(&lower).extension().and_then(|e| e.to_str());
+    let yaml = matches!(extension, Some("yaml" | "yml"));
+    if is_dockerfile(name) {
+        return Some(SourceKind::Dockerfile);
+    }
+    if !yaml {
+        return None;
+    }
+    let stem = lower.trim_end_matches(".yaml").trim_end_matches(".yml");
+    if stem == "compose" || stem.starts_with("compose.") || stem.starts_with("docker-compose") {
+        return Some(SourceKind::Compose);
+    }
+    if stem == ".gitlab-ci" {
+        return Some(SourceKind::GitlabCi);
+    }
+    let mut parents = path.ancestors().skip(1).filter_map(Path::file_name);
+    if parents.next().is_some_and(|p| p == "workflows")
+        && parents.next().is_some_and(|p| p == ".github")
+    {
+        return Some(SourceKind::GithubWorkflow);
+    }
+    Some(SourceKind::Kubernetes)
+}
+
+fn is_dockerfile(name: &str) -> bool {
+    if name.ends_with(".dockerignore") {
+        // `Dockerfile.dockerignore` is the per-Dockerfile ignore file, not a Dockerfile.
+        return false;
+    }
+    let lower = name.to_ascii_lowercase();
+    ["dockerfile", "containerfile"].iter().any(|base| {
+        lower == *base
+            || lower
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+            || lower
+                .strip_suffix(base)
+                .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
+    })
+}
+
+/// A file named explicitly on the command line is read even if its name is unusual.
+fn fallback_kind(path: &Path) -> SourceKind {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("yaml" | "yml") => SourceKind::Kubernetes,
+        _ => SourceKind::Dockerfile,
+    }
+}
+
+/// `/`-separated path relative to the root.
+fn slash_path(rel: &Path) -> String {
+    let parts: Vec<String> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    parts.join("/")
+}
+
+/// A path as the user gave it, `/`-separated, without a leading `./`.
+fn display_path(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut text = text.as_str();
+    while let Some(rest) = text.strip_prefix("./") {
+        text = rest;
+    }
+    text.to_owned()
+}
+
+/// Turns a walk error into a problem naming the path it happened at.
+fn walk_problem(root: &Path, err: &ignore::Error) -> Problem {
+    fn path_of(err: &ignore::Error) -> Option<&Path> {
+        match err {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::Loop { child, .. } => Some(child),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            ignore::Error::Partial(errs) => errs.iter().find_map(path_of),
+            _ => None,
+        }
+    }
+    let file = path_of(err).map_or_else(
+        || display_path(root),
+        |p| {
+            p.strip_prefix(root)
+                .map_or_else(|_| display_path(p), slash_path)
+        },
+    );
+    let what = match err {
+        ignore::Error::Loop { .. } => "symbolic link loop",
+        _ => "cannot read",
+    };
+    Problem {
+        file: file.clone(),
+        line: None,
+        column: None,
+        message: format!("`{file}`: {what}: {err}"),
+    }
+}
+
+/// See [`crate::scan`].
+pub(crate) fn scan(
+    root: &Path,
+    discover_options: &DiscoverOptions,
+    options: &ParseOptions,
+) -> Result<Scan, SourceError> {
+    let (files, mut problems) = discover(root, discover_options)?;
+    let next = AtomicUsize::new(0);
+    let parsed = AtomicUsize::new(0);
+    let results: Mutex<Vec<(Vec<Occurrence>, Vec<Problem>)>> =
+        Mutex::new(Vec::with_capacity(files.len()));
+    let workers = std::thread::available_parallelism()
+        .map_or(4, usize::from)
+        .min(files.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let result = match read(file) {
+                    Ok(bytes) => {
+                        parsed.fetch_add(1, Ordering::Relaxed);
+                        crate::parse(file, &bytes, options)
+                    }
+                    Err(problem) => (Vec::new(), vec![problem]),
+                };
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(result);
+            });
+        }
+    });
+    let mut occurrences = Vec::new();
+    for (occ, probs) in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        occurrences.extend(occ);
+        problems.extend(probs);
+    }
+    occurrences.sort_by(|a, b| {
+        (&a.location.file, a.location.line, a.location.column).cmp(&(
+            &b.location.file,
+            b.location.line,
+            b.location.column,
+        ))
+    });
+    problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    Ok(Scan {
+        files: parsed.into_inner(),
+        occurrences,
+        problems,
+    })
+}
+
+/// Reads a file, refusing ones over [`MAX_FILE_SIZE`] without loading them.
+fn read(file: &SourceFile) -> Result<Vec<u8>, Problem> {
+    let problem = |message: String| Problem {
+        file: file.rel.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    let cannot = |e: std::io::Error| problem(format!("`{}`: cannot read: {e}", file.rel));
+    let handle = fs::File::open(&file.path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    // Read one byte past the limit so `parse` reports the oversize file without us holding more.
+    handle
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(rel: &str) -> Option<SourceKind> {
+        classify(Path::new("/repo").join(rel).as_path(), Path::new(rel))
+    }
+
+    #[test]
+    fn classifies_by_name() {
+        for name in [
+            "Dockerfile",
+            "Containerfile",
+            "web.Dockerfile",
+            "x.dockerfile",
+            "Dockerfile.prod",
+            "Containerfile.dev",
+            "a/b/dockerfile",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Dockerfile), "{name}");
+        }
+        for name in [
+            "Dockerfile.dockerignore",
+            "README.md",
+            "Dockerfile.",
+            ".dockerfile",
+            "NotADockerfile",
+            "src/main.rs",
+        ] {
+            assert_eq!(kind(name), None, "{name}");
+        }
+        for name in [
+            "compose.yaml",
+            "compose.yml",
+            "docker-compose.yml",
+            "docker-compose.prod.yaml",
+            "compose.override.yaml",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Compose), "{name}");
+        }
+        assert_eq!(
+            kind(".github/workflows/ci.yml"),
+            Some(SourceKind::GithubWorkflow)
+        );
+        assert_eq!(
+            kind(".github/workflows/ci.yaml"),
+            Some(SourceKind::GithubWorkflow)
+        );
+        assert_eq!(kind(".github/dependabot.yml"), Some(SourceKind::Kubernetes));
+        assert_eq!(
+            kind(".github/workflows/sub/ci.yml"),
+            Some(SourceKind::Kubernetes)
+        );
+        assert_eq!(kind(".gitlab-ci.yml"), Some(SourceKind::GitlabCi));
+        assert_eq!(kind("k8s/deploy.yaml"), Some(SourceKind::Kubernetes));
+    }
+
+    #[test]
+    fn display_path_is_slash_separated_without_dot_prefix() {
+        assert_eq!(display_path(Path::new("./a/Dockerfile")), "a/Dockerfile");
+        assert_eq!(slash_path(Path::new("a/b/c.yml")), "a/b/c.yml");
+    }
+}

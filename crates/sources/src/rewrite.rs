@@ -1,0 +1,150 @@
+//! Byte-span edits for `pin`: check that each edit still matches the file, apply them, and
+//! replace the file atomically so an interrupted run never leaves a half-written source.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{Edit, SourceError};
+
+/// The new content after applying `edits` to `content`.
+pub(crate) fn apply(path: &Path, content: &[u8], edits: &[Edit]) -> Result<Vec<u8>, SourceError> {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.span.start, e.span.end));
+    for pair in sorted.windows(2) {
+        if pair[1].span.start < pair[0].span.end || pair[1].span.start == pair[0].span.start {
+            return Err(SourceError::Overlap {
+                path: path.to_owned(),
+                first: pair[0].span.clone(),
+                second: pair[1].span.clone(),
+            });
+        }
+    }
+    for edit in &sorted {
+        let found = content.get(edit.span.clone());
+        if edit.span.start > edit.span.end || found != Some(edit.expected.as_bytes()) {
+            return Err(SourceError::Stale {
+                path: path.to_owned(),
+                expected: edit.expected.clone(),
+                offset: edit.span.start,
+            });
+        }
+    }
+    let mut out = content.to_vec();
+    for edit in sorted.iter().rev() {
+        out.splice(edit.span.clone(), edit.replacement.bytes());
+    }
+    Ok(out)
+}
+
+/// Applies `edits` to the file at `path`; writes only when the content changes.
+pub(crate) fn rewrite(path: &Path, edits: &[Edit]) -> Result<bool, SourceError> {
+    // Write through a symbolic link instead of replacing the link with a regular file.
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let read_err = |source| SourceError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let content = fs::read(&target).map_err(read_err)?;
+    let permissions = fs::metadata(&target).map_err(read_err)?.permissions();
+    let new = apply(path, &content, edits)?;
+    if new == content {
+        return Ok(false);
+    }
+    replace(&target, &new, permissions).map_err(|source| SourceError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Writes `content` to a temporary file next to `target`, syncs it and renames it over `target`.
+fn replace(target: &Path, content: &[u8], permissions: fs::Permissions) -> std::io::Result<()> {
+    let dir = parent_dir(target);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".portcullis-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.write_all(content)?;
+    tmp.flush()?;
+    fs::set_permissions(tmp.path(), permissions)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    // Make the rename itself durable; not every platform can open a directory, so best effort.
+    if let Ok(dir) = fs::File::open(&dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(span: std::ops::Range<usize>, expected: &str, replacement: &str) -> Edit {
+        Edit {
+            span,
+            expected: expected.into(),
+            replacement: replacement.into(),
+        }
+    }
+
+    #[test]
+    fn applies_edits_in_any_order_keeping_other_bytes() {
+        let content = b"FROM a:1\nFROM b:2\n";
+        let edits = [
+            edit(14..17, "b:2", "b:2@sha256:x"),
+            edit(5..8, "a:1", "a:1@d"),
+        ];
+        let out = apply(Path::new("Dockerfile"), content, &edits).unwrap();
+        assert_eq!(out, b"FROM a:1@d\nFROM b:2@sha256:x\n");
+    }
+
+    #[test]
+    fn stale_edit_is_rejected_with_offset() {
+        let err = apply(
+            Path::new("Dockerfile"),
+            b"FROM a:1\n",
+            &[edit(5..8, "a:2", "x")],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SourceError::Stale { offset: 5, .. }), "{err}");
+        assert!(err.to_string().contains("`a:2`"));
+    }
+
+    #[test]
+    fn out_of_range_and_reversed_spans_are_stale_not_panics() {
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 6..5;
+        for span in [5..80, reversed, 100..100] {
+            let err = apply(Path::new("f"), b"FROM a:1\n", &[edit(span, "", "x")]).unwrap_err();
+            assert!(matches!(err, SourceError::Stale { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn overlapping_edits_are_rejected() {
+        let err = apply(
+            Path::new("f"),
+            b"abcdef",
+            &[edit(0..3, "abc", "x"), edit(2..4, "cd", "y")],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SourceError::Overlap { .. }), "{err}");
+        // Two insertions at the same point have no defined order either.
+        let err = apply(
+            Path::new("f"),
+            b"abcdef",
+            &[edit(1..1, "", "x"), edit(1..1, "", "y")],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SourceError::Overlap { .. }), "{err}");
+    }
+}
