@@ -164,6 +164,14 @@ impl ImageRef {
         let mut out = if self.is_docker_hub() {
             match self.repository.strip_prefix("library/") {
                 Some(short) if !short.contains('/') => short.to_owned(),
+                // `docker.io/a.b/c` must keep its host: `a.b/c` would name registry `a.b`.
+                _ if self
+                    .repository
+                    .split_once('/')
+                    .is_some_and(|(first, _)| is_registry_component(first)) =>
+                {
+                    self.name()
+                }
                 _ => self.repository.clone(),
             }
         } else {
