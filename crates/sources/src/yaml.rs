@@ -26,7 +26,6 @@ mod kubernetes;
 mod tree;
 
 use std::collections::HashSet;
-use std::ops::Range;
 use std::rc::Rc;
 
 use portcullis_reference::ImageRef;
@@ -46,8 +45,12 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Prob
                     SourceKind::Compose => compose::extract(doc, &mut sink),
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
                     SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
-                    SourceKind::Kubernetes if kubernetes::is_manifest(doc) => kubernetes::extract(doc, &mut sink),
-                    SourceKind::Kubernetes if gitlab::looks_like(doc) => gitlab::extract(doc, &mut sink),
+                    SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
+                        kubernetes::extract(doc, &mut sink)
+                    }
+                    SourceKind::Kubernetes if gitlab::looks_like(doc) => {
+                        gitlab::extract(doc, &mut sink)
+                    }
                     SourceKind::Kubernetes | SourceKind::Dockerfile => {}
                 }
             }
@@ -79,7 +82,12 @@ pub(crate) struct Want<'v> {
 
 impl<'v> Want<'v> {
     pub(crate) fn new(context: Context, flavor: Flavor<'v>) -> Self {
-        Self { context, flavor, platform: None, prefix: 0 }
+        Self {
+            context,
+            flavor,
+            platform: None,
+            prefix: 0,
+        }
     }
 }
 
@@ -111,7 +119,8 @@ impl<'a> Sink<'a> {
     }
 
     fn finish(mut self) -> (Vec<Occurrence>, Vec<Problem>) {
-        self.occurrences.sort_by_key(|o| (o.location.span.start, o.location.span.end));
+        self.occurrences
+            .sort_by_key(|o| (o.location.span.start, o.location.span.end));
         self.problems.sort_by_key(|p| (p.line, p.column));
         (self.occurrences, self.problems)
     }
@@ -124,7 +133,12 @@ impl<'a> Sink<'a> {
     /// Records a problem at byte `offset`.
     pub(crate) fn problem(&mut self, offset: usize, message: String) {
         let (line, column) = self.lines.line_col(offset.min(self.text.len()));
-        self.problems.push(Problem { file: self.file.rel.clone(), line: Some(line), column: Some(column), message });
+        self.problems.push(Problem {
+            file: self.file.rel.clone(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        });
     }
 
     /// Reads an image value at `path` (a dotted path used in messages).
@@ -134,27 +148,42 @@ impl<'a> Sink<'a> {
         }
         let scalar = match &node.kind {
             Kind::Scalar(s) if s.is_null() => {
-                return self.problem(node.span.start, format!("`{path}` is empty; expected an image reference"));
+                return self.problem(
+                    node.span.start,
+                    format!("`{path}` is empty; expected an image reference"),
+                );
             }
             Kind::Scalar(s) if !s.is_string() => {
-                let message = format!("`{path}` must be an image reference string, found `{}`", s.value);
+                let message = format!(
+                    "`{path}` must be an image reference string, found `{}`",
+                    s.value
+                );
                 return self.problem(node.span.start, message);
             }
             Kind::Scalar(s) => s,
             Kind::Map(_) | Kind::Seq(_) => {
-                let what = if node.is_map() { "a mapping" } else { "a sequence" };
+                let what = if node.is_map() {
+                    "a mapping"
+                } else {
+                    "a sequence"
+                };
                 let message = format!("`{path}` must be an image reference string, found {what}");
                 return self.problem(node.span.start, message);
             }
         };
         let value = scalar.value.get(want.prefix..).unwrap_or_default();
-        let exact = scalar.exact.clone().map(|r| (r.start + want.prefix).min(r.end)..r.end);
-        let span = exact.clone().unwrap_or_else(|| self.trimmed(node.span.clone()));
+        let exact = scalar
+            .exact
+            .clone()
+            .map(|r| (r.start + want.prefix).min(r.end)..r.end);
+        let span = exact.clone().unwrap_or_else(|| scalar.source.clone());
         let at = exact.map(|r| r.start);
         let resolved = match want.flavor {
             Flavor::Compose => match interpolate::compose(value, at) {
                 Ok(resolved) => resolved,
-                Err(bad) => return self.problem(span.start, format!("`{path}`: {} in `{value}`", bad.0)),
+                Err(bad) => {
+                    return self.problem(span.start, format!("`{path}`: {} in `{value}`", bad.0))
+                }
             },
             Flavor::Kubernetes => interpolate::kubernetes(value, at),
             Flavor::Github => interpolate::github(value, at),
@@ -163,11 +192,17 @@ impl<'a> Sink<'a> {
         let (resolution, literal) = match resolved {
             Resolved::Unresolved(variable) => (Resolution::Unresolved { variable }, None),
             Resolved::Text { value, literal } => match ImageRef::parse(value.trim()) {
-                Ok(image) => (Resolution::Image(image), literal.filter(|l| self.text.get(l.clone()).is_some())),
+                Ok(image) => (
+                    Resolution::Image(image),
+                    literal.filter(|l| self.text.get(l.clone()).is_some()),
+                ),
                 Err(error) => return self.problem(span.start, format!("`{path}`: {error}")),
             },
         };
-        let literal = literal.map(|span| Literal { text: self.text[span.clone()].to_owned(), span });
+        let literal = literal.map(|span| Literal {
+            text: self.text[span.clone()].to_owned(),
+            span,
+        });
         self.occurrences.push(Occurrence {
             location: self.lines.location(&self.file.rel, span.clone()),
             text: self.text.get(span).unwrap_or_default().to_owned(),
@@ -177,14 +212,6 @@ impl<'a> Sink<'a> {
             literal,
         });
     }
-
-    /// `span` without surrounding whitespace (block and multi-line scalars).
-    fn trimmed(&self, span: Range<usize>) -> Range<usize> {
-        let Some(raw) = self.text.get(span.clone()) else { return span };
-        let start = span.start + (raw.len() - raw.trim_start().len());
-        let end = span.end - (raw.len() - raw.trim_end().len());
-        start..end.max(start)
-    }
 }
 
 #[cfg(test)]
@@ -192,15 +219,25 @@ mod tests {
     use super::*;
 
     fn file(kind: SourceKind, rel: &str) -> SourceFile {
-        SourceFile { path: rel.into(), rel: rel.to_owned(), kind }
+        SourceFile {
+            path: rel.into(),
+            rel: rel.to_owned(),
+            kind,
+        }
     }
 
     #[test]
     fn invalid_yaml_is_one_problem_with_position() {
-        let (occ, problems) = parse(&file(SourceKind::Compose, "compose.yaml"), "services:\n  web: [a\n  b: c\n");
+        let (occ, problems) = parse(
+            &file(SourceKind::Compose, "compose.yaml"),
+            "services:\n  web: [a\n  b: c\n",
+        );
         assert!(occ.is_empty());
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].message.starts_with("invalid YAML: "), "{problems:?}");
+        assert!(
+            problems[0].message.starts_with("invalid YAML: "),
+            "{problems:?}"
+        );
         assert_eq!(problems[0].file, "compose.yaml");
         assert!(problems[0].line.is_some_and(|l| l >= 2));
     }
@@ -208,8 +245,17 @@ mod tests {
     #[test]
     fn broken_helm_templates_are_skipped_but_broken_workflows_are_not() {
         let text = "spec:\n  containers:\n  {{- range .Values.x }}\n  - image: {{ .image }}\n";
-        assert_eq!(parse(&file(SourceKind::Kubernetes, "chart/templates/d.yaml"), text), (vec![], vec![]));
-        let (_, problems) = parse(&file(SourceKind::GithubWorkflow, ".github/workflows/ci.yml"), "jobs: [\n{{ x");
+        assert_eq!(
+            parse(
+                &file(SourceKind::Kubernetes, "chart/templates/d.yaml"),
+                text
+            ),
+            (vec![], vec![])
+        );
+        let (_, problems) = parse(
+            &file(SourceKind::GithubWorkflow, ".github/workflows/ci.yml"),
+            "jobs: [\n{{ x",
+        );
         assert_eq!(problems.len(), 1);
     }
 
@@ -218,13 +264,25 @@ mod tests {
         let text = "services:\n  a:\n    image: 42\n  b:\n    image: {name: x}\n  c:\n    image:\n";
         let (occ, problems) = parse(&file(SourceKind::Compose, "compose.yaml"), text);
         assert!(occ.is_empty());
-        let messages: Vec<_> = problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        let messages: Vec<_> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
         assert_eq!(
             messages,
             [
-                (Some(3), "`services.a.image` must be an image reference string, found `42`"),
-                (Some(5), "`services.b.image` must be an image reference string, found a mapping"),
-                (Some(7), "`services.c.image` is empty; expected an image reference"),
+                (
+                    Some(3),
+                    "`services.a.image` must be an image reference string, found `42`"
+                ),
+                (
+                    Some(5),
+                    "`services.b.image` must be an image reference string, found a mapping"
+                ),
+                (
+                    Some(7),
+                    "`services.c.image` is empty; expected an image reference"
+                ),
             ]
         );
     }

@@ -11,11 +11,18 @@ use crate::Context;
 
 /// Reads the services of one compose document.
 pub(crate) fn extract(doc: &Rc<Node>, sink: &mut Sink<'_>) {
-    let Some(services) = doc.get("services") else { return };
+    let Some(services) = doc.get("services") else {
+        return;
+    };
     for (name, service) in services.entries() {
-        let Some(image) = service.get("image") else { continue };
+        let Some(image) = service.get("image") else {
+            continue;
+        };
         let mut want = Want::new(Context::ComposeImage, Flavor::Compose);
-        want.platform = service.get("platform").and_then(|p| p.as_str()).map(str::to_owned);
+        want.platform = service
+            .get("platform")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned);
         sink.image(image, &format!("services.{name}.image"), want);
     }
 }

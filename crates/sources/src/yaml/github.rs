@@ -39,14 +39,22 @@ fn job_images(id: &str, job: &Node, sink: &mut Sink<'_>) {
             (Some(container), format!("jobs.{id}.container"))
         };
         if let Some(image) = image.filter(|i| i.as_str() != Some("")) {
-            sink.image(image, &path, Want::new(Context::GithubContainer, Flavor::Github));
+            sink.image(
+                image,
+                &path,
+                Want::new(Context::GithubContainer, Flavor::Github),
+            );
         }
     }
     if let Some(services) = job.get("services") {
         for (name, service) in services.entries() {
             if let Some(image) = service.get("image").filter(|i| i.as_str() != Some("")) {
                 let path = format!("jobs.{id}.services.{name}.image");
-                sink.image(image, &path, Want::new(Context::GithubService, Flavor::Github));
+                sink.image(
+                    image,
+                    &path,
+                    Want::new(Context::GithubService, Flavor::Github),
+                );
             }
         }
     }
@@ -54,7 +62,9 @@ fn job_images(id: &str, job: &Node, sink: &mut Sink<'_>) {
 }
 
 fn steps(parent: &Node, path: &str, sink: &mut Sink<'_>) {
-    let Some(steps) = parent.get("steps") else { return };
+    let Some(steps) = parent.get("steps") else {
+        return;
+    };
     for (i, step) in steps.items().iter().enumerate() {
         if let Some(uses) = step.get("uses") {
             docker_uses(uses, &format!("{path}.steps[{i}].uses"), sink);

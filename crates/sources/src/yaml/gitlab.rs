@@ -42,8 +42,17 @@ const RESERVED: &[&str] = &[
 const JOB_KEYS: &[&str] = &["script", "extends", "trigger", "run"];
 
 /// Keys of `default:` that make it GitLab's.
-const DEFAULT_KEYS: &[&str] =
-    &["image", "services", "before_script", "after_script", "tags", "retry", "interruptible", "cache", "artifacts"];
+const DEFAULT_KEYS: &[&str] = &[
+    "image",
+    "services",
+    "before_script",
+    "after_script",
+    "tags",
+    "retry",
+    "interruptible",
+    "cache",
+    "artifacts",
+];
 
 /// Whether a document that is not a Kubernetes manifest is GitLab CI configuration: it has
 /// `stages`, `include` or `workflow`; a `default` with GitLab keys; a top-level `image` that
@@ -53,23 +62,36 @@ pub(crate) fn looks_like(doc: &Node) -> bool {
     if !doc.is_map() {
         return false;
     }
-    if ["stages", "include", "workflow"].iter().any(|k| doc.get(k).is_some()) {
+    if ["stages", "include", "workflow"]
+        .iter()
+        .any(|k| doc.get(k).is_some())
+    {
         return true;
     }
-    if doc.get("default").is_some_and(|d| DEFAULT_KEYS.iter().any(|k| d.get(k).is_some())) {
+    if doc
+        .get("default")
+        .is_some_and(|d| DEFAULT_KEYS.iter().any(|k| d.get(k).is_some()))
+    {
         return true;
     }
-    if doc.get("image").is_some_and(|i| i.as_str().is_some() || i.get("name").is_some()) {
+    if doc
+        .get("image")
+        .is_some_and(|i| i.as_str().is_some() || i.get("name").is_some())
+    {
         return true;
     }
-    if doc.get("services").is_some_and(|s| matches!(s.kind, Kind::Seq(_))) {
+    if doc
+        .get("services")
+        .is_some_and(|s| matches!(s.kind, Kind::Seq(_)))
+    {
         return true;
     }
     doc.entries().into_iter().any(|(name, job)| {
         !RESERVED.contains(&name)
             && job.is_map()
             && (JOB_KEYS.iter().any(|k| job.get(k).is_some())
-                || (name.starts_with('.') && (job.get("image").is_some() || job.get("services").is_some())))
+                || (name.starts_with('.')
+                    && (job.get("image").is_some() || job.get("services").is_some())))
     })
 }
 
@@ -99,7 +121,10 @@ fn add_variables(variables: Option<&Rc<Node>>, vars: &mut GitlabVars) {
     let Some(variables) = variables else { return };
     for (name, value) in variables.entries() {
         let (node, raw) = if value.is_map() {
-            let raw = value.get("expand").and_then(|e| e.scalar()).is_some_and(|s| s.value == "false");
+            let raw = value
+                .get("expand")
+                .and_then(|e| e.scalar())
+                .is_some_and(|s| s.value == "false");
             match value.get("value") {
                 Some(v) => (v, raw),
                 None => continue,
@@ -107,25 +132,51 @@ fn add_variables(variables: Option<&Rc<Node>>, vars: &mut GitlabVars) {
         } else {
             (value, false)
         };
-        let Some(scalar) = node.scalar() else { continue };
-        vars.insert(name.to_owned(), GitlabVar { value: scalar.value.clone(), span: scalar.exact.clone(), raw });
+        let Some(scalar) = node.scalar() else {
+            continue;
+        };
+        vars.insert(
+            name.to_owned(),
+            GitlabVar {
+                value: scalar.value.clone(),
+                span: scalar.exact.clone(),
+                raw,
+            },
+        );
     }
 }
 
 /// The `image` and `services` of the top level, `default:` or a job.
 fn images(node: &Node, prefix: &str, sink: &mut Sink<'_>, vars: &GitlabVars) {
     if let Some(image) = node.get("image") {
-        entry(image, &format!("{prefix}image"), Context::GitlabImage, sink, vars);
+        entry(
+            image,
+            &format!("{prefix}image"),
+            Context::GitlabImage,
+            sink,
+            vars,
+        );
     }
-    let Some(services) = node.get("services") else { return };
+    let Some(services) = node.get("services") else {
+        return;
+    };
     match &services.kind {
         Kind::Seq(items) => {
             for (i, service) in items.iter().enumerate() {
-                entry(service, &format!("{prefix}services[{i}]"), Context::GitlabService, sink, vars);
+                entry(
+                    service,
+                    &format!("{prefix}services[{i}]"),
+                    Context::GitlabService,
+                    sink,
+                    vars,
+                );
             }
         }
         _ if services.is_null() => {}
-        _ => sink.problem(services.span.start, format!("`{prefix}services` must be a list of images")),
+        _ => sink.problem(
+            services.span.start,
+            format!("`{prefix}services` must be a list of images"),
+        ),
     }
 }
 
@@ -135,9 +186,15 @@ fn entry(node: &Node, path: &str, context: Context, sink: &mut Sink<'_>, vars: &
     if !node.is_map() {
         return sink.image(node, path, want);
     }
-    want.platform = node.at(&["docker", "platform"]).and_then(|p| p.as_str()).map(str::to_owned);
+    want.platform = node
+        .at(&["docker", "platform"])
+        .and_then(|p| p.as_str())
+        .map(str::to_owned);
     match node.get("name") {
         Some(name) => sink.image(name, &format!("{path}.name"), want),
-        None => sink.problem(node.span.start, format!("`{path}` has no `name`; expected an image reference")),
+        None => sink.problem(
+            node.span.start,
+            format!("`{path}` has no `name`; expected an image reference"),
+        ),
     }
 }

@@ -13,7 +13,10 @@ use std::ops::Range;
 pub(crate) enum Resolved {
     /// The reference text after substitution, and the byte span (in the file) of the text
     /// `pin` must edit, when there is one.
-    Text { value: String, literal: Option<Range<usize>> },
+    Text {
+        value: String,
+        literal: Option<Range<usize>>,
+    },
     /// A variable with no value: its name (`VAR`) or the whole placeholder (`${{ x }}`).
     Unresolved(String),
 }
@@ -23,7 +26,10 @@ pub(crate) enum Resolved {
 pub(crate) struct BadSyntax(pub(crate) String);
 
 fn plain(value: &str, at: Option<usize>) -> Resolved {
-    Resolved::Text { value: value.to_owned(), literal: at.map(|a| a..a + value.len()) }
+    Resolved::Text {
+        value: value.to_owned(),
+        literal: at.map(|a| a..a + value.len()),
+    }
 }
 
 fn is_name_char(c: char) -> bool {
@@ -62,11 +68,18 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
         return Ok(plain(value, at));
     }
     // The whole value is `${VAR:-default}`: the default's text is what `pin` edits.
-    if let Some(inner) = value.strip_prefix("${").filter(|_| braced_len(value) == Some(value.len())) {
+    if let Some(inner) = value
+        .strip_prefix("${")
+        .filter(|_| braced_len(value) == Some(value.len()))
+    {
         let inner = &inner[..inner.len() - 1];
         let name_len = inner.find(|c| !is_name_char(c)).unwrap_or(inner.len());
         let rest = &inner[name_len..];
-        let op = if rest.starts_with(":-") { 2 } else { usize::from(rest.starts_with('-')) };
+        let op = if rest.starts_with(":-") {
+            2
+        } else {
+            usize::from(rest.starts_with('-'))
+        };
         if name_len > 0 && op > 0 && !rest[op..].contains('$') {
             let default = &rest[op..];
             let offset = 2 + name_len + op;
@@ -82,12 +95,16 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
             out.push('$');
             rest = r;
         } else if rest.starts_with("${") {
-            let len = braced_len(rest).ok_or_else(|| BadSyntax(format!("unterminated `{rest}`")))?;
+            let len =
+                braced_len(rest).ok_or_else(|| BadSyntax(format!("unterminated `{rest}`")))?;
             let inner = &rest[2..len - 1];
             let name_len = inner.find(|c| !is_name_char(c)).unwrap_or(inner.len());
             let (name, op) = inner.split_at(name_len);
             if name.is_empty() {
-                return Err(BadSyntax(format!("invalid interpolation `{}`", &rest[..len])));
+                return Err(BadSyntax(format!(
+                    "invalid interpolation `{}`",
+                    &rest[..len]
+                )));
             }
             if op.is_empty() || op.starts_with(":?") || op.starts_with('?') {
                 return Ok(Resolved::Unresolved(name.to_owned()));
@@ -97,11 +114,16 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
                     unresolved @ Resolved::Unresolved(_) => return Ok(unresolved),
                 }
             } else if !(op.starts_with(":+") || op.starts_with('+')) {
-                return Err(BadSyntax(format!("invalid interpolation `{}`", &rest[..len])));
+                return Err(BadSyntax(format!(
+                    "invalid interpolation `{}`",
+                    &rest[..len]
+                )));
             }
             rest = &rest[len..];
         } else {
-            let name_len = rest[1..].find(|c| !is_name_char(c)).unwrap_or(rest.len() - 1);
+            let name_len = rest[1..]
+                .find(|c| !is_name_char(c))
+                .unwrap_or(rest.len() - 1);
             if name_len == 0 {
                 out.push('$');
                 rest = &rest[1..];
@@ -111,7 +133,10 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
         }
     }
     out.push_str(rest);
-    Ok(Resolved::Text { value: out, literal: None })
+    Ok(Resolved::Text {
+        value: out,
+        literal: None,
+    })
 }
 
 /// GitHub Actions: any `${{ … }}` leaves the reference unresolved.
@@ -170,11 +195,17 @@ pub(crate) fn gitlab(value: &str, at: Option<usize>, vars: &GitlabVars) -> Resol
         .filter(|n| !n.is_empty() && n.chars().all(is_name_char));
     if let Some(var) = whole.and_then(|n| vars.get(n)) {
         if !var.value.contains('$') {
-            return Resolved::Text { value: var.value.clone(), literal: var.span.clone() };
+            return Resolved::Text {
+                value: var.value.clone(),
+                literal: var.span.clone(),
+            };
         }
     }
     match expand(value, vars, 0) {
-        Ok(value) => Resolved::Text { value, literal: None },
+        Ok(value) => Resolved::Text {
+            value,
+            literal: None,
+        },
         Err(name) => Resolved::Unresolved(name),
     }
 }
@@ -205,7 +236,9 @@ fn expand(value: &str, vars: &GitlabVars, depth: usize) -> Result<String, String
         }
         match vars.get(name) {
             Some(var) if var.raw => out.push_str(&var.value),
-            Some(var) if depth < MAX_EXPANSION_DEPTH => out.push_str(&expand(&var.value, vars, depth + 1)?),
+            Some(var) if depth < MAX_EXPANSION_DEPTH => {
+                out.push_str(&expand(&var.value, vars, depth + 1)?)
+            }
             _ => return Err(name.to_owned()),
         }
         rest = after;
@@ -219,21 +252,48 @@ mod tests {
     use super::*;
 
     fn text(value: &str, literal: Option<Range<usize>>) -> Resolved {
-        Resolved::Text { value: value.to_owned(), literal }
+        Resolved::Text {
+            value: value.to_owned(),
+            literal,
+        }
     }
 
     #[test]
     fn compose_defaults_and_unset_variables() {
-        assert_eq!(compose("nginx:1", Some(10)), Ok(text("nginx:1", Some(10..17))));
-        assert_eq!(compose("${IMG:-nginx:1}", Some(0)), Ok(text("nginx:1", Some(7..14))));
-        assert_eq!(compose("${IMG-nginx:1}", Some(0)), Ok(text("nginx:1", Some(6..13))));
-        assert_eq!(compose("${REG:-docker.io}/app:${TAG:-2}", Some(0)), Ok(text("docker.io/app:2", None)));
+        assert_eq!(
+            compose("nginx:1", Some(10)),
+            Ok(text("nginx:1", Some(10..17)))
+        );
+        assert_eq!(
+            compose("${IMG:-nginx:1}", Some(0)),
+            Ok(text("nginx:1", Some(7..14)))
+        );
+        assert_eq!(
+            compose("${IMG-nginx:1}", Some(0)),
+            Ok(text("nginx:1", Some(6..13)))
+        );
+        assert_eq!(
+            compose("${REG:-docker.io}/app:${TAG:-2}", Some(0)),
+            Ok(text("docker.io/app:2", None))
+        );
         assert_eq!(compose("app:${TAG:+x}1", None), Ok(text("app:1", None)));
         assert_eq!(compose("${A:-${B:-x}}", None), Ok(text("x", None)));
-        assert_eq!(compose("${A:-${B}}", None), Ok(Resolved::Unresolved("B".into())));
-        assert_eq!(compose("$IMAGE", None), Ok(Resolved::Unresolved("IMAGE".into())));
-        assert_eq!(compose("reg/${NAME}:1", None), Ok(Resolved::Unresolved("NAME".into())));
-        assert_eq!(compose("${NAME:?required}", None), Ok(Resolved::Unresolved("NAME".into())));
+        assert_eq!(
+            compose("${A:-${B}}", None),
+            Ok(Resolved::Unresolved("B".into()))
+        );
+        assert_eq!(
+            compose("$IMAGE", None),
+            Ok(Resolved::Unresolved("IMAGE".into()))
+        );
+        assert_eq!(
+            compose("reg/${NAME}:1", None),
+            Ok(Resolved::Unresolved("NAME".into()))
+        );
+        assert_eq!(
+            compose("${NAME:?required}", None),
+            Ok(Resolved::Unresolved("NAME".into()))
+        );
         assert_eq!(compose("a$$b", Some(0)), Ok(text("a$b", None)));
         assert!(compose("${IMG", None).is_err());
         assert!(compose("${}", None).is_err());
@@ -241,30 +301,82 @@ mod tests {
 
     #[test]
     fn github_expressions_are_unresolved() {
-        assert_eq!(github("node:${{ matrix.node }}-alpine", None), Resolved::Unresolved("${{ matrix.node }}".into()));
+        assert_eq!(
+            github("node:${{ matrix.node }}-alpine", None),
+            Resolved::Unresolved("${{ matrix.node }}".into())
+        );
         assert_eq!(github("redis:7", Some(3)), text("redis:7", Some(3..10)));
     }
 
     #[test]
     fn kubernetes_templates_are_unresolved() {
-        assert_eq!(kubernetes("{{ .Values.image }}", None), Resolved::Unresolved("{{ .Values.image }}".into()));
-        assert_eq!(kubernetes("reg/app:${TAG}", None), Resolved::Unresolved("TAG".into()));
+        assert_eq!(
+            kubernetes("{{ .Values.image }}", None),
+            Resolved::Unresolved("{{ .Values.image }}".into())
+        );
+        assert_eq!(
+            kubernetes("reg/app:${TAG}", None),
+            Resolved::Unresolved("TAG".into())
+        );
     }
 
     #[test]
     fn gitlab_variables_from_the_file() {
         let mut vars = GitlabVars::new();
-        vars.insert("IMG".into(), GitlabVar { value: "alpine:3".into(), span: Some(40..48), raw: false });
-        vars.insert("TAG".into(), GitlabVar { value: "1.2".into(), span: Some(50..53), raw: false });
-        vars.insert("NESTED".into(), GitlabVar { value: "app:$TAG".into(), span: None, raw: false });
-        assert_eq!(gitlab("$IMG", Some(0), &vars), text("alpine:3", Some(40..48)));
-        assert_eq!(gitlab("${IMG}", Some(0), &vars), text("alpine:3", Some(40..48)));
+        vars.insert(
+            "IMG".into(),
+            GitlabVar {
+                value: "alpine:3".into(),
+                span: Some(40..48),
+                raw: false,
+            },
+        );
+        vars.insert(
+            "TAG".into(),
+            GitlabVar {
+                value: "1.2".into(),
+                span: Some(50..53),
+                raw: false,
+            },
+        );
+        vars.insert(
+            "NESTED".into(),
+            GitlabVar {
+                value: "app:$TAG".into(),
+                span: None,
+                raw: false,
+            },
+        );
+        assert_eq!(
+            gitlab("$IMG", Some(0), &vars),
+            text("alpine:3", Some(40..48))
+        );
+        assert_eq!(
+            gitlab("${IMG}", Some(0), &vars),
+            text("alpine:3", Some(40..48))
+        );
         assert_eq!(gitlab("app:$TAG", Some(0), &vars), text("app:1.2", None));
         assert_eq!(gitlab("$NESTED", Some(0), &vars), text("app:1.2", None));
-        assert_eq!(gitlab("$CI_REGISTRY_IMAGE:1", Some(0), &vars), Resolved::Unresolved("CI_REGISTRY_IMAGE".into()));
-        assert_eq!(gitlab("${CI_REGISTRY}/x", Some(0), &vars), Resolved::Unresolved("CI_REGISTRY".into()));
+        assert_eq!(
+            gitlab("$CI_REGISTRY_IMAGE:1", Some(0), &vars),
+            Resolved::Unresolved("CI_REGISTRY_IMAGE".into())
+        );
+        assert_eq!(
+            gitlab("${CI_REGISTRY}/x", Some(0), &vars),
+            Resolved::Unresolved("CI_REGISTRY".into())
+        );
         let mut looped = GitlabVars::new();
-        looped.insert("A".into(), GitlabVar { value: "$A".into(), span: None, raw: false });
-        assert_eq!(gitlab("$A", None, &looped), Resolved::Unresolved("A".into()));
+        looped.insert(
+            "A".into(),
+            GitlabVar {
+                value: "$A".into(),
+                span: None,
+                raw: false,
+            },
+        );
+        assert_eq!(
+            gitlab("$A", None, &looped),
+            Resolved::Unresolved("A".into())
+        );
     }
 }

@@ -28,12 +28,16 @@ pub(crate) fn extract(doc: &Rc<Node>, sink: &mut Sink<'_>) {
 }
 
 fn object(doc: &Rc<Node>, path: &str, sink: &mut Sink<'_>, depth: usize) {
-    let Some(kind) = doc.get("kind").and_then(|k| k.as_str()) else { return };
+    let Some(kind) = doc.get("kind").and_then(|k| k.as_str()) else {
+        return;
+    };
     if kind.ends_with("List") {
         if depth >= MAX_LIST_DEPTH {
             return;
         }
-        let Some(items) = doc.get("items") else { return };
+        let Some(items) = doc.get("items") else {
+            return;
+        };
         for (i, item) in items.items().iter().enumerate() {
             // Aliased items are walked once: repeated aliases must not multiply the work.
             if sink.first_visit(item) && is_manifest(item) {
@@ -59,10 +63,16 @@ fn pod_spec(spec: &Node, path: &str, sink: &mut Sink<'_>) {
         ("ephemeralContainers", Context::KubernetesEphemeralContainer),
     ];
     for (field, context) in lists {
-        let Some(list) = spec.get(field) else { continue };
+        let Some(list) = spec.get(field) else {
+            continue;
+        };
         for (i, container) in list.items().iter().enumerate() {
             if let Some(image) = container.get("image") {
-                sink.image(image, &format!("{path}.{field}[{i}].image"), Want::new(context, Flavor::Kubernetes));
+                sink.image(
+                    image,
+                    &format!("{path}.{field}[{i}].image"),
+                    Want::new(context, Flavor::Kubernetes),
+                );
             }
         }
     }

@@ -43,6 +43,9 @@ pub(crate) struct Scalar {
     pub(crate) tagged: bool,
     /// Byte span of the value text when the source text is exactly the value.
     pub(crate) exact: Option<Range<usize>>,
+    /// Byte span of the scalar's text as written (quotes included, properties and trailing
+    /// comments not).
+    pub(crate) source: Range<usize>,
 }
 
 /// The parser refused the text.
@@ -64,7 +67,9 @@ impl Node {
 
     /// The scalar's value when it is a string (not null, bool or number).
     pub(crate) fn as_str(&self) -> Option<&str> {
-        self.scalar().filter(|s| s.is_string()).map(|s| s.value.as_str())
+        self.scalar()
+            .filter(|s| s.is_string())
+            .map(|s| s.value.as_str())
     }
 
     /// Whether the node is a mapping.
@@ -101,17 +106,24 @@ impl Node {
     }
 
     fn get_at(&self, key: &str, depth: usize) -> Option<&Rc<Node>> {
-        let Kind::Map(entries) = &self.kind else { return None };
+        let Kind::Map(entries) = &self.kind else {
+            return None;
+        };
         // The last duplicate wins, as in most loaders.
-        if let Some((_, v)) = entries.iter().rev().find(|(k, _)| !is_merge_key(k) && k.key_str() == Some(key)) {
+        if let Some((_, v)) = entries
+            .iter()
+            .rev()
+            .find(|(k, _)| !is_merge_key(k) && k.key_str() == Some(key))
+        {
             return Some(v);
         }
         if depth >= MAX_MERGE_DEPTH {
             return None;
         }
-        entries.iter().filter(|(k, _)| is_merge_key(k)).find_map(|(_, v)| {
-            merge_sources(v).find_map(|m| m.get_at(key, depth + 1))
-        })
+        entries
+            .iter()
+            .filter(|(k, _)| is_merge_key(k))
+            .find_map(|(_, v)| merge_sources(v).find_map(|m| m.get_at(key, depth + 1)))
     }
 
     /// The entries of a mapping with string keys, merged mappings included (own keys win,
@@ -131,7 +143,9 @@ impl Node {
         visited: &mut HashSet<*const Node>,
         depth: usize,
     ) {
-        let Kind::Map(entries) = &self.kind else { return };
+        let Kind::Map(entries) = &self.kind else {
+            return;
+        };
         if !visited.insert(std::ptr::from_ref(self)) {
             return;
         }
@@ -164,7 +178,8 @@ impl Node {
 }
 
 fn is_merge_key(node: &Node) -> bool {
-    node.scalar().is_some_and(|s| s.style == ScalarStyle::Plain && s.value == "<<")
+    node.scalar()
+        .is_some_and(|s| s.style == ScalarStyle::Plain && s.value == "<<")
 }
 
 /// The mappings a `<<` value merges in: one mapping or a sequence of mappings.
@@ -180,12 +195,16 @@ fn merge_sources(value: &Rc<Node>) -> impl Iterator<Item = &Rc<Node>> {
 impl Scalar {
     /// Null under the YAML 1.2 core schema.
     pub(crate) fn is_null(&self) -> bool {
-        self.style == ScalarStyle::Plain && !self.tagged && matches!(self.value.as_str(), "" | "~" | "null" | "Null" | "NULL")
+        self.style == ScalarStyle::Plain
+            && !self.tagged
+            && matches!(self.value.as_str(), "" | "~" | "null" | "Null" | "NULL")
     }
 
     /// A string (not null, bool, int or float) under the YAML 1.2 core schema.
     pub(crate) fn is_string(&self) -> bool {
-        self.style != ScalarStyle::Plain || self.tagged || !(self.is_null() || is_core_non_string(&self.value))
+        self.style != ScalarStyle::Plain
+            || self.tagged
+            || !(self.is_null() || is_core_non_string(&self.value))
     }
 }
 
@@ -214,7 +233,9 @@ fn is_core_non_string(v: &str) -> bool {
         None => (mantissa, None),
     };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = digits(int) && frac.is_none_or(digits) && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()));
+    let mantissa_ok = digits(int)
+        && frac.is_none_or(digits)
+        && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()));
     let exponent_ok = exponent.is_none_or(|e| {
         let e = e.strip_prefix(['-', '+']).unwrap_or(e);
         !e.is_empty() && digits(e)
@@ -234,9 +255,15 @@ impl CharToByte {
         let offsets = if text.is_ascii() {
             Vec::new()
         } else {
-            text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect()
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(text.len()))
+                .collect()
         };
-        Self { offsets, len: text.len() }
+        Self {
+            offsets,
+            len: text.len(),
+        }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -250,8 +277,17 @@ impl CharToByte {
 
 /// An open collection while events are read.
 enum Frame {
-    Seq { items: Vec<Rc<Node>>, start: usize, anchor: usize },
-    Map { entries: Vec<(Rc<Node>, Rc<Node>)>, key: Option<Rc<Node>>, start: usize, anchor: usize },
+    Seq {
+        items: Vec<Rc<Node>>,
+        start: usize,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Rc<Node>, Rc<Node>)>,
+        key: Option<Rc<Node>>,
+        start: usize,
+        anchor: usize,
+    },
 }
 
 /// Parses every document of `text` into a tree. Empty documents yield a null scalar.
@@ -265,16 +301,24 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
             offset: map.byte(e.marker().index()),
             message: e.info().to_owned(),
         })?;
-        let range = map.byte(span.start.index())..map.byte(span.end.index()).max(map.byte(span.start.index()));
+        let range = map.byte(span.start.index())
+            ..map.byte(span.end.index()).max(map.byte(span.start.index()));
         let complete = match event {
             Event::DocumentStart(_) => {
                 anchors.clear();
                 None
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let exact = exact_span(text, &range, &value, style);
+                let source = source_span(text, &range, style);
+                let exact = exact_span(text, &source, &value, style);
                 let node = Rc::new(Node {
-                    kind: Kind::Scalar(Scalar { value: value.into_owned(), style, tagged: tag.is_some(), exact }),
+                    kind: Kind::Scalar(Scalar {
+                        value: value.into_owned(),
+                        style,
+                        tagged: tag.is_some(),
+                        exact,
+                        source,
+                    }),
                     span: range,
                 });
                 Some((node, anchor))
@@ -283,7 +327,13 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                 let node = anchors.get(&id).cloned().unwrap_or_else(|| {
                     // An alias to an anchor still open (a recursive structure): read as null.
                     Rc::new(Node {
-                        kind: Kind::Scalar(Scalar { value: String::new(), style: ScalarStyle::Plain, tagged: false, exact: None }),
+                        kind: Kind::Scalar(Scalar {
+                            value: String::new(),
+                            style: ScalarStyle::Plain,
+                            tagged: false,
+                            exact: None,
+                            source: range.clone(),
+                        }),
                         span: range,
                     })
                 });
@@ -297,24 +347,52 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                     });
                 }
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq { items: Vec::new(), start: range.start, anchor }
+                    Frame::Seq {
+                        items: Vec::new(),
+                        start: range.start,
+                        anchor,
+                    }
                 } else {
-                    Frame::Map { entries: Vec::new(), key: None, start: range.start, anchor }
+                    Frame::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        start: range.start,
+                        anchor,
+                    }
                 });
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { items, start, anchor }) => {
-                    Some((Rc::new(Node { kind: Kind::Seq(items), span: start..range.end.max(start) }), anchor))
-                }
-                Some(Frame::Map { entries, start, anchor, .. }) => {
-                    Some((Rc::new(Node { kind: Kind::Map(entries), span: start..range.end.max(start) }), anchor))
-                }
+                Some(Frame::Seq {
+                    items,
+                    start,
+                    anchor,
+                }) => Some((
+                    Rc::new(Node {
+                        kind: Kind::Seq(items),
+                        span: start..range.end.max(start),
+                    }),
+                    anchor,
+                )),
+                Some(Frame::Map {
+                    entries,
+                    start,
+                    anchor,
+                    ..
+                }) => Some((
+                    Rc::new(Node {
+                        kind: Kind::Map(entries),
+                        span: start..range.end.max(start),
+                    }),
+                    anchor,
+                )),
                 None => None,
             },
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => None,
         };
-        let Some((node, anchor)) = complete else { continue };
+        let Some((node, anchor)) = complete else {
+            continue;
+        };
         if anchor != 0 {
             anchors.insert(anchor, Rc::clone(&node));
         }
@@ -330,31 +408,89 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
     Ok(docs)
 }
 
-/// The byte span of a scalar's value inside `span` when the source text is exactly the value
-/// (plain or quoted, one line, no escapes, optional `&anchor`/`!tag` before it).
-fn exact_span(text: &str, span: &Range<usize>, value: &str, style: ScalarStyle) -> Option<Range<usize>> {
+/// The scalar's own text inside the parser's `span`: without `&anchor`/`!tag` properties,
+/// and for quoted scalars from the opening to the closing quote (the parser's span may run on
+/// over a trailing comment). Block scalars keep the span, trimmed.
+fn source_span(text: &str, span: &Range<usize>, style: ScalarStyle) -> Range<usize> {
+    let Some(raw) = text.get(span.clone()) else {
+        return span.clone();
+    };
+    let trimmed = |r: &str, offset: usize| {
+        let start = offset + (r.len() - r.trim_start().len());
+        start..(offset + r.trim_end().len()).max(start)
+    };
+    let quote = match style {
+        ScalarStyle::SingleQuoted => '\'',
+        ScalarStyle::DoubleQuoted => '"',
+        ScalarStyle::Plain => {
+            let body = skip_properties(raw);
+            let r = trimmed(body, raw.len() - body.len());
+            return span.start + r.start..span.start + r.end;
+        }
+        _ => {
+            let r = trimmed(raw, 0);
+            return span.start + r.start..span.start + r.end;
+        }
+    };
+    let Some(open) = raw.find(quote) else {
+        return span.clone();
+    };
+    let mut chars = raw[open + 1..].char_indices();
+    let mut close = None;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                chars.next();
+            }
+            c if c == quote => {
+                if quote == '\'' && raw[open + 1 + i + 1..].starts_with('\'') {
+                    chars.next();
+                } else {
+                    close = Some(open + 1 + i + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    span.start + open..span.start + close.unwrap_or(raw.len())
+}
+
+/// `raw` after any leading `&anchor` and `!tag` properties.
+fn skip_properties(raw: &str) -> &str {
+    let mut rest = raw.trim_start();
+    while rest.starts_with(['!', '&']) {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    rest
+}
+
+/// The byte span of a scalar's value when its source text (`source`, from [`source_span`])
+/// is exactly the value: plain or quoted, one line, no escapes.
+fn exact_span(
+    text: &str,
+    source: &Range<usize>,
+    value: &str,
+    style: ScalarStyle,
+) -> Option<Range<usize>> {
     if value.contains(['\n', '\r']) {
         return None;
     }
-    let raw = text.get(span.clone())?;
-    let (body, quote) = match style {
-        ScalarStyle::Plain => (raw, None),
-        ScalarStyle::SingleQuoted => (raw.strip_suffix('\'')?, Some('\'')),
-        ScalarStyle::DoubleQuoted => (raw.strip_suffix('"')?, Some('"')),
+    let raw = text.get(source.clone())?;
+    let inner = match style {
+        ScalarStyle::Plain => source.clone(),
+        ScalarStyle::SingleQuoted => {
+            raw.strip_prefix('\'')?.strip_suffix('\'')?;
+            source.start + 1..source.end - 1
+        }
+        ScalarStyle::DoubleQuoted => {
+            raw.strip_prefix('"')?.strip_suffix('"')?;
+            source.start + 1..source.end - 1
+        }
         _ => return None,
     };
-    let start = body.len().checked_sub(value.len())?;
-    if body.get(start..)? != value {
-        return None;
-    }
-    let before = &body[..start];
-    let properties = match quote {
-        Some(q) => before.strip_suffix(q)?,
-        None => before,
-    };
-    let only_properties = properties.is_empty()
-        || (properties.starts_with(['!', '&']) && properties.ends_with([' ', '\t', '\n', '\r']));
-    only_properties.then(|| span.start + start..span.start + body.len())
+    (text.get(inner.clone())? == value).then_some(inner)
 }
 
 #[cfg(test)]
@@ -371,7 +507,7 @@ mod tests {
 
     #[test]
     fn exact_spans_of_plain_quoted_and_property_scalars() {
-        let text = "a: plain # c\nb: \"dq é\"\nc: 'sq'\nd: &x !!str \"t\"\ne: \"esc\\\"\"\nf: 'it''s'\ng: |\n  block\nh: two\n  lines\n";
+        let text = "a: plain # c\nb: \"dq é\" # c\nc: 'sq'  # c\nd: &x !!str \"t\"\ne: \"esc\\\"\"\nf: 'it''s'\ng: |\n  block\nh: two\n  lines\n";
         let root = doc(text);
         let get = |k: &str| exact(text, root.get(k).unwrap());
         assert_eq!(get("a"), Some("plain"));
@@ -382,6 +518,12 @@ mod tests {
         assert_eq!(get("f"), None);
         assert_eq!(get("g"), None);
         assert_eq!(get("h"), None);
+        let source = |k: &str| &text[root.get(k).unwrap().scalar().unwrap().source.clone()];
+        assert_eq!(source("b"), "\"dq é\"");
+        assert_eq!(source("e"), "\"esc\\\"\"");
+        assert_eq!(source("f"), "'it''s'");
+        assert_eq!(source("d"), "\"t\"");
+        assert_eq!(source("g"), "block");
     }
 
     #[test]
@@ -407,12 +549,27 @@ mod tests {
 
     #[test]
     fn core_schema_types() {
-        for v in ["1", "-2", "0x1f", "0o7", "1.5", ".5", "1e3", "true", "NULL", "~", "", ".inf", "-.inf", ".nan"] {
-            let s = Scalar { value: v.into(), style: ScalarStyle::Plain, tagged: false, exact: None };
+        for v in [
+            "1", "-2", "0x1f", "0o7", "1.5", ".5", "1e3", "true", "NULL", "~", "", ".inf", "-.inf",
+            ".nan",
+        ] {
+            let s = Scalar {
+                value: v.into(),
+                style: ScalarStyle::Plain,
+                tagged: false,
+                exact: None,
+                source: 0..0,
+            };
             assert!(!s.is_string(), "{v}");
         }
         for v in ["nginx", "1.2.3", "0x", "e5", "1e", "-", ".", "yes"] {
-            let s = Scalar { value: v.into(), style: ScalarStyle::Plain, tagged: false, exact: None };
+            let s = Scalar {
+                value: v.into(),
+                style: ScalarStyle::Plain,
+                tagged: false,
+                exact: None,
+                source: 0..0,
+            };
             assert!(s.is_string(), "{v}");
         }
     }
@@ -429,7 +586,10 @@ mod tests {
         let text = "[".repeat(100_000);
         // The parser's own limit or ours, whichever comes first: an error, not a crash.
         let err = parse_documents(&text).unwrap_err();
-        assert!(err.message.contains("nesting") || err.message.contains("recursion"), "{err:?}");
+        assert!(
+            err.message.contains("nesting") || err.message.contains("recursion"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,334 @@
+//! YAML sources end to end through `portcullis_sources::parse`: every kind, exact
+//! line/column and span text, variables, anchors, and the problems users see.
+
+use portcullis_sources::{
+    parse, Occurrence, ParseOptions, Problem, Resolution, SourceFile, SourceKind,
+};
+
+fn run(kind: SourceKind, rel: &str, text: &str) -> (Vec<Occurrence>, Vec<Problem>) {
+    let file = SourceFile {
+        path: rel.into(),
+        rel: rel.to_owned(),
+        kind,
+    };
+    parse(&file, text.as_bytes(), &ParseOptions::default())
+}
+
+/// One line per occurrence: `line:col context `span text` => resolution [literal `text`]`,
+/// checking on the way that the span and literal really hold that text.
+fn show(text: &str, occurrences: &[Occurrence]) -> Vec<String> {
+    occurrences
+        .iter()
+        .map(|o| {
+            assert_eq!(&text[o.location.span.clone()], o.text, "span text of {o:?}");
+            let resolution = match &o.resolution {
+                Resolution::Image(image) => image.to_string(),
+                Resolution::Unresolved { variable } => format!("unresolved {variable}"),
+            };
+            let mut line = format!(
+                "{}:{} {} `{}` => {resolution}",
+                o.location.line,
+                o.location.column,
+                o.context.as_str(),
+                o.text
+            );
+            if let Some(literal) = &o.literal {
+                assert_eq!(
+                    &text[literal.span.clone()],
+                    literal.text,
+                    "literal text of {o:?}"
+                );
+                line.push_str(&format!(" literal `{}`", literal.text));
+                if literal.span != o.location.span {
+                    let (l, c) = line_col(text, literal.span.start);
+                    line.push_str(&format!(" at {l}:{c}"));
+                }
+            }
+            if let Some(platform) = &o.platform {
+                line.push_str(&format!(" platform {platform}"));
+            }
+            line
+        })
+        .collect()
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+fn messages(problems: &[Problem]) -> Vec<String> {
+    problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{} {}",
+                p.file,
+                p.line.unwrap_or(0),
+                p.column.unwrap_or(0),
+                p.message
+            )
+        })
+        .collect()
+}
+
+fn clean(kind: SourceKind, rel: &str, text: &str) -> Vec<String> {
+    let (occurrences, problems) = run(kind, rel, text);
+    assert_eq!(problems, [], "unexpected problems");
+    show(text, &occurrences)
+}
+
+#[test]
+fn compose_images_platforms_and_quotes() {
+    let text = "services:\n  web:\n    image: nginx:1.27\n    platform: linux/arm64\n  db:\n    image: \"postgres:16\" # pinned later\n  cache:\n    image: 'redis:7'\n  built:\n    build: .\n";
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        [
+            "3:12 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27` platform linux/arm64",
+            "6:13 compose-image `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
+            "8:13 compose-image `redis:7` => docker.io/library/redis:7 literal `redis:7`",
+        ]
+    );
+}
+
+#[test]
+fn compose_interpolation() {
+    let text = concat!(
+        "services:\n",
+        "  a:\n    image: ${IMAGE}\n",
+        "  b:\n    image: \"${WEB_IMAGE:-ghcr.io/acme/web:2}\"\n",
+        "  c:\n    image: registry.example.com/app:${TAG:-1.0}\n",
+        "  d:\n    image: $$weird\n",
+        "  e:\n    image: ${BROKEN\n",
+    );
+    let (occurrences, problems) = run(SourceKind::Compose, "docker-compose.yml", text);
+    assert_eq!(
+        show(text, &occurrences),
+        [
+            "3:12 compose-image `${IMAGE}` => unresolved IMAGE",
+            // The default's text is what `pin` edits.
+            "5:13 compose-image `${WEB_IMAGE:-ghcr.io/acme/web:2}` => ghcr.io/acme/web:2 literal `ghcr.io/acme/web:2` at 5:26",
+            "7:12 compose-image `registry.example.com/app:${TAG:-1.0}` => registry.example.com/app:1.0",
+        ]
+    );
+    let messages = messages(&problems);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with("docker-compose.yml:9:12 `services.d.image`: "),
+        "{messages:?}"
+    );
+    assert!(messages[0].contains("`$weird`"), "{messages:?}");
+    assert_eq!(
+        messages[1],
+        "docker-compose.yml:11:12 `services.e.image`: unterminated `${BROKEN` in `${BROKEN`"
+    );
+}
+
+#[test]
+fn anchors_aliases_and_merge_keys_report_each_span_once() {
+    let text = concat!(
+        "x-base: &base\n  image: &img alpine:3.20\n  restart: always\n",
+        "services:\n",
+        "  one:\n    <<: *base\n",
+        "  two:\n    <<: *base\n",
+        "  three:\n    image: *img\n",
+        "  four:\n    <<: *base\n    image: busybox:1.36\n",
+    );
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        [
+            "2:15 compose-image `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`",
+            "13:12 compose-image `busybox:1.36` => docker.io/library/busybox:1.36 literal `busybox:1.36`",
+        ]
+    );
+}
+
+#[test]
+fn kubernetes_workloads_multi_document() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/yaml/workloads.yaml"
+    ))
+    .unwrap();
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "deploy/workloads.yaml", &text),
+        [
+            "10:18 kubernetes-init-container `busybox:1.36` => docker.io/library/busybox:1.36 literal `busybox:1.36`",
+            "13:19 kubernetes-container `ghcr.io/acme/api:1.4.2` => ghcr.io/acme/api:1.4.2 literal `ghcr.io/acme/api:1.4.2`",
+            "26:16 kubernetes-container `registry.k8s.io/pause:3.9` => registry.k8s.io/pause:3.9 literal `registry.k8s.io/pause:3.9`",
+            "34:12 kubernetes-ephemeral-container `busybox:1.36-debug` => docker.io/library/busybox:1.36-debug literal `busybox:1.36-debug`",
+            "36:12 kubernetes-container `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`",
+            "44:19 kubernetes-container `quay.io/prometheus/node-exporter:v1.8.0` => quay.io/prometheus/node-exporter:v1.8.0 literal `quay.io/prometheus/node-exporter:v1.8.0`",
+            "53:16 kubernetes-container `redis:7` => docker.io/library/redis:7 literal `redis:7`",
+        ]
+    );
+}
+
+#[test]
+fn kubernetes_list_and_cronjob_and_pod_template() {
+    let text = concat!(
+        "apiVersion: v1\nkind: List\nitems:\n",
+        "- apiVersion: batch/v1\n  kind: CronJob\n  spec:\n    jobTemplate:\n      spec:\n        template:\n          spec:\n            containers:\n            - name: backup\n              image: \"alpine:3.20\"\n",
+        "- apiVersion: v1\n  kind: PodTemplate\n  template:\n    spec:\n      containers:\n      - image: debian:12\n",
+        "- apiVersion: v1\n  kind: PodList\n  items:\n  - apiVersion: v1\n    kind: Pod\n    spec:\n      containers:\n      - image: ubuntu:24.04\n",
+    );
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "all.yaml", text),
+        [
+            "13:23 kubernetes-container `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`",
+            "19:16 kubernetes-container `debian:12` => docker.io/library/debian:12 literal `debian:12`",
+            "27:16 kubernetes-container `ubuntu:24.04` => docker.io/library/ubuntu:24.04 literal `ubuntu:24.04`",
+        ]
+    );
+}
+
+#[test]
+fn helm_placeholders_and_other_yaml() {
+    // A template that still parses: the placeholder is unresolved, not an error.
+    let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "chart/templates/pod.yaml", text),
+        ["5:13 kubernetes-container `{{ .Values.image.repository }}:{{ .Values.image.tag }}` => unresolved {{ .Values.image.repository }}"]
+    );
+    // A template that is not YAML at all is skipped quietly.
+    let text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      {{- include \"c\" . | nindent 6 }}\n";
+    assert_eq!(
+        run(SourceKind::Kubernetes, "chart/templates/d.yaml", text),
+        (vec![], vec![])
+    );
+    // Helm values, random configuration: not manifests, nothing to report.
+    let text = "image:\n  repository: nginx\n  tag: 1.27\nreplicaCount: 2\nservice:\n  port: 80\n";
+    assert_eq!(
+        run(SourceKind::Kubernetes, "chart/values.yaml", text),
+        (vec![], vec![])
+    );
+    let text = "kind: Config\nclusters: []\n";
+    assert_eq!(
+        run(SourceKind::Kubernetes, "kubeconfig.yaml", text),
+        (vec![], vec![])
+    );
+}
+
+#[test]
+fn github_workflow_containers_services_and_docker_steps() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/yaml/workflow.yml"
+    ))
+    .unwrap();
+    assert_eq!(
+        clean(SourceKind::GithubWorkflow, ".github/workflows/ci.yml", &text),
+        [
+            "8:14 github-container `node:20-bookworm` => docker.io/library/node:20-bookworm literal `node:20-bookworm`",
+            "11:16 github-service `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
+            "16:16 github-service `redis:7-alpine` => docker.io/library/redis:7-alpine literal `redis:7-alpine`",
+            "19:24 github-step `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`",
+            "25:16 github-container `ghcr.io/acme/builder:${{ matrix.variant }}` => unresolved ${{ matrix.variant }}",
+            "27:25 github-step `ghcr.io/acme/lint:1` => ghcr.io/acme/lint:1 literal `ghcr.io/acme/lint:1`",
+        ]
+    );
+}
+
+#[test]
+fn github_action_docker_image() {
+    let text = "name: x\nruns:\n  using: docker\n  image: 'docker://ghcr.io/acme/action:1.2'\n";
+    assert_eq!(
+        clean(SourceKind::GithubWorkflow, "action.yml", text),
+        ["4:20 github-step `ghcr.io/acme/action:1.2` => ghcr.io/acme/action:1.2 literal `ghcr.io/acme/action:1.2`"]
+    );
+}
+
+#[test]
+fn gitlab_ci_images_services_and_variables() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/yaml/gitlab-ci.yml"
+    ))
+    .unwrap();
+    assert_eq!(
+        clean(SourceKind::GitlabCi, ".gitlab-ci.yml", &text),
+        [
+            "8:10 gitlab-image `python:3.12` => docker.io/library/python:3.12 literal `python:3.12`",
+            "10:7 gitlab-service `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
+            "11:13 gitlab-service `redis:7` => docker.io/library/redis:7 literal `redis:7`",
+            "15:10 gitlab-image `docker:27` => docker.io/library/docker:27 literal `docker:27`",
+            "17:13 gitlab-service `docker:27-dind` => docker.io/library/docker:27-dind literal `docker:27-dind`",
+            "21:10 gitlab-image `$BUILD_IMAGE` => docker.io/library/golang:1.23 literal `golang:1.23` at 4:16",
+            "25:10 gitlab-image `$CI_REGISTRY_IMAGE/tester:latest` => unresolved CI_REGISTRY_IMAGE",
+            "30:11 gitlab-image `${SCANNER}` => registry.gitlab.com/security/scanner:5 literal `registry.gitlab.com/security/scanner:5` at 34:14 platform arm64/v8",
+        ]
+    );
+}
+
+#[test]
+fn gitlab_included_file_is_recognised_by_shape() {
+    // `include: local: ci/templates.yml` pulls this in; discovery calls it plain YAML.
+    let text = ".docker:\n  image: docker:27\n  services: [docker:27-dind]\n\nbuild:\n  extends: .docker\n  script: [make]\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "ci/templates.yml", text),
+        [
+            "2:10 gitlab-image `docker:27` => docker.io/library/docker:27 literal `docker:27`",
+            "3:14 gitlab-service `docker:27-dind` => docker.io/library/docker:27-dind literal `docker:27-dind`",
+        ]
+    );
+    let text = "include:\n  - local: ci/templates.yml\nimage: alpine:3.20\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "ci/root.yml", text),
+        ["3:8 gitlab-image `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`"]
+    );
+}
+
+#[test]
+fn block_and_escaped_scalars_have_no_literal() {
+    let text =
+        "services:\n  a:\n    image: >-\n      nginx:1.27\n  b:\n    image: \"redis\\x3a7\"\n";
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        [
+            "4:7 compose-image `nginx:1.27` => docker.io/library/nginx:1.27",
+            "6:12 compose-image `\"redis\\x3a7\"` => docker.io/library/redis:7",
+        ]
+    );
+}
+
+#[test]
+fn invalid_yaml_names_file_line_and_column() {
+    let text = "services:\n  web:\n    image: \"nginx\n  db: [\n";
+    let (occurrences, problems) = run(SourceKind::Compose, "compose.yaml", text);
+    assert!(occurrences.is_empty());
+    let messages = messages(&problems);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("compose.yaml:") && messages[0].contains(" invalid YAML: "),
+        "{messages:?}"
+    );
+    assert_ne!(problems[0].line, None);
+}
+
+#[test]
+fn invalid_references_and_non_strings_are_problems() {
+    let text = "jobs:\n  a:\n    container:\n      image: 3.11\n  b:\n    container: 'UPPER/Case:1'\n  c:\n    container:\n      image: ''\n";
+    let (occurrences, problems) = run(SourceKind::GithubWorkflow, ".github/workflows/x.yml", text);
+    assert!(occurrences.is_empty(), "{occurrences:?}");
+    let messages = messages(&problems);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0], ".github/workflows/x.yml:4:14 `jobs.a.container.image` must be an image reference string, found `3.11`");
+    assert!(
+        messages[1].starts_with(".github/workflows/x.yml:6:17 `jobs.b.container`: "),
+        "{messages:?}"
+    );
+    assert!(messages[1].contains("`UPPER/Case:1`"), "{messages:?}");
+}
+
+#[test]
+fn byte_order_mark_and_non_ascii_keep_spans_right() {
+    let text = "\u{feff}# café\nservices:\n  wéb:\n    image: nginx:1.27\n";
+    let (occurrences, problems) = run(SourceKind::Compose, "compose.yaml", text);
+    assert_eq!(problems, []);
+    assert_eq!(
+        show(text, &occurrences),
+        ["4:12 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`"]
+    );
+}
