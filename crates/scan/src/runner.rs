@@ -1,0 +1,332 @@
+//! Running scanner hooks: one process group per hook, stdout captured as the report,
+//! stderr kept (truncated) for the report, a hard timeout that kills the whole group, and
+//! several hooks in parallel threads with their findings merged.
+//!
+//! The scanner's exit code never decides the gate: a parseable report is used whatever the
+//! exit code (Grype exits 2 on its own `--fail-on`, Trivy on `--exit-code`). A non-zero exit
+//! without a usable report is [`ScanError::HookFailed`], quoting the first stderr line.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use wait_timeout::ChildExt;
+
+use crate::error::excerpt;
+use crate::hook::{install_hint, program_name};
+use crate::{
+    merge, parse_document, Document, Format, HookSpec, Sbom, ScanError, ScanResult, ScannerInfo,
+    Vulnerability,
+};
+
+/// How much of a hook's stderr is kept (head and tail each).
+const STDERR_KEEP: usize = 4096;
+/// How long to wait for output pipes to close after the hook's process group is gone.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The image a scan is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanTarget {
+    /// The image reference passed to the scanners (`{image}`), normalized.
+    pub image: String,
+    /// Its manifest digest (`{digest}`), when known.
+    pub digest: Option<String>,
+}
+
+impl ScanTarget {
+    /// A target for `image`; the digest is taken from an `@sha256:` suffix when present.
+    #[must_use]
+    pub fn new(image: &str) -> Self {
+        let digest = image
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .filter(|d| d.contains(':'));
+        Self {
+            image: image.to_owned(),
+            digest,
+        }
+    }
+}
+
+/// What a hook produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookOutput {
+    /// A vulnerability report.
+    Report {
+        /// Its format.
+        format: Format,
+        /// The scanner named in the report (`trivy`, `grype`, SARIF driver).
+        scanner: String,
+        /// Findings as the scanner listed them (before merging).
+        vulnerabilities: Vec<Vulnerability>,
+    },
+    /// An SBOM, validated, bytes as produced.
+    Sbom(Sbom),
+    /// VEX statements (a hook may fetch a VEX document).
+    Vex(Vec<crate::VexStatement>),
+}
+
+/// One finished hook run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookRun {
+    /// The hook's name.
+    pub hook: String,
+    /// The command that ran (after placeholder substitution).
+    pub argv: Vec<String>,
+    /// Exit code; `None` when ended by a signal.
+    pub exit_code: Option<i32>,
+    /// Wall time.
+    pub duration: Duration,
+    /// stderr, truncated to its first and last 4 KiB.
+    pub stderr: String,
+    /// stdout as produced (the raw report, for the vuln predicate's `scanner.result`).
+    pub report: Vec<u8>,
+    /// The parsed output.
+    pub output: HookOutput,
+}
+
+impl HookRun {
+    /// Scanner name/version/database read from the raw report, for [`crate::vuln_predicate`].
+    #[must_use]
+    pub fn scanner_info(&self) -> ScannerInfo {
+        ScannerInfo::from_report(&self.report)
+    }
+}
+
+/// Everything a scan produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutcome {
+    /// Merged findings of every report-producing hook.
+    pub result: ScanResult,
+    /// Each hook's run, in the order the hooks were given.
+    pub runs: Vec<HookRun>,
+}
+
+impl ScanOutcome {
+    /// The SBOMs produced by SBOM hooks, with the hook name.
+    pub fn sboms(&self) -> impl Iterator<Item = (&str, &Sbom)> {
+        self.runs.iter().filter_map(|r| match &r.output {
+            HookOutput::Sbom(sbom) => Some((r.hook.as_str(), sbom)),
+            _ => None,
+        })
+    }
+}
+
+/// Runs every hook in parallel against `target` and merges their findings.
+/// The first failing hook (in the given order) is the error.
+pub fn run_hooks(target: &ScanTarget, hooks: &[HookSpec]) -> Result<ScanOutcome, ScanError> {
+    let results: Vec<Result<HookRun, ScanError>> = thread::scope(|scope| {
+        let handles: Vec<_> = hooks
+            .iter()
+            .map(|hook| scope.spawn(move || run_hook(hook, target)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(hooks)
+            .map(|(h, hook)| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ScanError::InvalidHook {
+                        hook: hook.name.clone(),
+                        reason: "runner thread panicked".to_owned(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut runs = Vec::with_capacity(results.len());
+    for result in results {
+        runs.push(result?);
+    }
+    let mut scanners = Vec::new();
+    let mut all = Vec::new();
+    for run in &runs {
+        if let HookOutput::Report {
+            scanner,
+            vulnerabilities,
+            ..
+        } = &run.output
+        {
+            crate::util::push_unique(&mut scanners, scanner);
+            all.extend(vulnerabilities.iter().cloned());
+        }
+    }
+    let result = ScanResult {
+        image: target.image.clone(),
+        scanners,
+        vulnerabilities: merge(all),
+    };
+    Ok(ScanOutcome { result, runs })
+}
+
+/// Runs one hook against `target` and parses its output.
+pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanError> {
+    let prepared = hook.prepare(&target.image, target.digest.as_deref())?;
+    let mut argv = vec![prepared.program.clone()];
+    argv.extend(prepared.args.iter().cloned());
+    tracing::debug!(hook = %hook.name, ?argv, "running scanner hook");
+    let started = Instant::now();
+    let mut child = Command::new(&prepared.program)
+        .args(&prepared.args)
+        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                ScanError::MissingBinary {
+                    hook: hook.name.clone(),
+                    program: prepared.program.clone(),
+                    install_hint: install_hint(&prepared.program),
+                }
+            } else {
+                ScanError::Spawn {
+                    hook: hook.name.clone(),
+                    program: prepared.program.clone(),
+                    error,
+                }
+            }
+        })?;
+    let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let stdout_rx = drain(child.stdout.take(), usize::MAX);
+    let stderr_rx = drain(child.stderr.take(), STDERR_KEEP);
+    let status = wait(&mut child, hook.timeout).map_err(|error| ScanError::Spawn {
+        hook: hook.name.clone(),
+        program: prepared.program.clone(),
+        error,
+    });
+    // The hook is done (or timed out): nothing it started may outlive it.
+    let _ = killpg(group, Signal::SIGKILL);
+    let status = match status? {
+        Some(status) => status,
+        None => {
+            let _ = child.wait();
+            return Err(ScanError::Timeout {
+                hook: hook.name.clone(),
+                timeout: hook.timeout,
+            });
+        }
+    };
+    let (Ok(stdout), Ok(stderr)) = (
+        stdout_rx.recv_timeout(DRAIN_GRACE),
+        stderr_rx.recv_timeout(DRAIN_GRACE),
+    ) else {
+        return Err(ScanError::Timeout {
+            hook: hook.name.clone(),
+            timeout: hook.timeout,
+        });
+    };
+    let duration = started.elapsed();
+    let (stdout, stderr) = (stdout.bytes, stderr.text());
+    let failed = |stderr: &str| ScanError::HookFailed {
+        hook: hook.name.clone(),
+        code: status.code(),
+        stderr_first_line: excerpt(
+            stderr
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("(no stderr)"),
+            200,
+        ),
+    };
+    if stdout.iter().all(u8::is_ascii_whitespace) {
+        return Err(if status.success() {
+            ScanError::InvalidHook {
+                hook: hook.name.clone(),
+                reason: format!(
+                    "`{}` printed no report on stdout",
+                    program_name(&prepared.program)
+                ),
+            }
+        } else {
+            failed(&stderr)
+        });
+    }
+    let source_name = format!("output of hook `{}`", hook.name);
+    let output = match parse_document(&source_name, &stdout, hook.format) {
+        Ok(Document::Report {
+            format,
+            scanner,
+            vulnerabilities,
+        }) => HookOutput::Report {
+            format,
+            scanner,
+            vulnerabilities,
+        },
+        Ok(Document::Vex(statements)) => HookOutput::Vex(statements),
+        Ok(Document::Sbom(_)) => HookOutput::Sbom(Sbom::validate(&source_name, stdout.clone())?),
+        Err(error) if status.success() => return Err(error),
+        Err(_) => return Err(failed(&stderr)),
+    };
+    Ok(HookRun {
+        hook: hook.name.clone(),
+        argv,
+        exit_code: status.code(),
+        duration,
+        stderr,
+        report: stdout,
+        output,
+    })
+}
+
+fn wait(child: &mut Child, timeout: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
+    child.wait_timeout(timeout)
+}
+
+/// Captured output of one pipe: everything, or the head and tail when `keep` is smaller.
+struct Captured {
+    bytes: Vec<u8>,
+    tail: Vec<u8>,
+    dropped: usize,
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
+        if self.dropped > 0 {
+            text.push_str(&format!("\n… ({} bytes omitted) …\n", self.dropped));
+        }
+        text.push_str(&String::from_utf8_lossy(&self.tail));
+        text
+    }
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiver<Captured> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut captured = Captured {
+            bytes: Vec::new(),
+            tail: Vec::new(),
+            dropped: 0,
+        };
+        if let Some(mut pipe) = pipe {
+            let mut chunk = vec![0_u8; 64 * 1024];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let data = &chunk[..n];
+                        let room = keep.saturating_sub(captured.bytes.len());
+                        captured.bytes.extend_from_slice(&data[..room.min(n)]);
+                        if room < n {
+                            captured.tail.extend_from_slice(&data[room.min(n)..]);
+                            if captured.tail.len() > keep {
+                                let excess = captured.tail.len() - keep;
+                                captured.tail.drain(..excess);
+                                captured.dropped += excess;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let _ = tx.send(captured);
+    });
+    rx
+}
