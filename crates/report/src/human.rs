@@ -1,0 +1,252 @@
+//! Human diagnostics, rendered by codespan-reporting (the one renderer portcullis uses):
+//! `error[rule]: message`, the offending line with a caret under the reference, a secondary
+//! label on the `portcullis.toml` entry that caused it, `= help: …`, and a closing summary
+//! line. A file that cannot be read (or a span that does not fit it) degrades to a bare
+//! `--> file:line:col`, never to a panic.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use codespan_reporting::diagnostic::{Diagnostic, Label};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::termcolor::{Ansi, NoColor, WriteColor};
+use codespan_reporting::term::{self, Chars, Config};
+use portcullis_policy::{ConfigSite, Finding, FindingLocation, Report, Severity};
+
+use crate::{code, plural, waiver_reason, RenderOptions};
+
+/// Source files read for the report, each at most once.
+struct Sources<'a> {
+    options: &'a RenderOptions<'a>,
+    files: SimpleFiles<String, String>,
+    by_name: HashMap<String, Option<usize>>,
+    config: Option<usize>,
+}
+
+impl<'a> Sources<'a> {
+    fn new(options: &'a RenderOptions<'a>) -> Self {
+        let mut files = SimpleFiles::new();
+        let config = options.config.map(|(name, text)| files.add(name.to_owned(), text.to_owned()));
+        Sources { options, files, by_name: HashMap::new(), config }
+    }
+
+    /// The file id of a checked file, reading it on first use; `None` when unreadable.
+    fn checked_file(&mut self, name: &str) -> Option<usize> {
+        if let Some(id) = self.by_name.get(name) {
+            return *id;
+        }
+        let id = std::fs::read_to_string(self.options.root.join(name))
+            .ok()
+            .map(|text| self.files.add(name.to_owned(), text));
+        self.by_name.insert(name.to_owned(), id);
+        id
+    }
+
+    fn text(&self, id: usize) -> &str {
+        self.files.get(id).map_or("", |f| f.source().as_str())
+    }
+}
+
+/// Byte offset of 1-based `line` and character `column` in `text`; a column one past the
+/// end of the line is allowed (exclusive ends).
+fn offset(text: &str, line: u32, column: u32) -> Option<usize> {
+    let line_index = usize::try_from(line.checked_sub(1)?).ok()?;
+    let column_index = usize::try_from(column.checked_sub(1)?).ok()?;
+    let start = if line_index == 0 {
+        0
+    } else {
+        text.match_indices('\n').nth(line_index - 1)?.0 + 1
+    };
+    let rest = &text[start..];
+    let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let mut chars = line_text.char_indices().map(|(i, _)| i).chain(std::iter::once(line_text.len()));
+    chars.nth(column_index).map(|i| start + i)
+}
+
+/// The byte range of a finding's location in `text`, if it fits.
+fn location_range(text: &str, location: &FindingLocation) -> Option<Range<usize>> {
+    let start = offset(text, location.line, location.column)?;
+    let end = offset(text, location.end_line, location.end_column).unwrap_or(start);
+    Some(start..end.max(start))
+}
+
+/// The config entry's range, if it lies inside the config text on character boundaries.
+fn config_range(text: &str, site: &ConfigSite) -> Option<Range<usize>> {
+    let Range { start, end } = site.span.clone();
+    (start <= end && text.get(start..end).is_some()).then_some(start..end)
+}
+
+fn diagnostic(finding: &Finding) -> Diagnostic<usize> {
+    let base = if finding.waived {
+        Diagnostic::note()
+    } else {
+        match finding.severity {
+            Severity::Error => Diagnostic::error(),
+            Severity::Warning => Diagnostic::warning(),
+            Severity::Note => Diagnostic::note(),
+        }
+    };
+    base.with_code(code(finding.rule)).with_message(finding.message.clone())
+}
+
+/// Notes under the snippet: image and vulnerability facts that have no place in a label,
+/// the fix, and the waiver.
+fn notes(finding: &Finding, cause_note: Option<String>) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(v) = &finding.vulnerability {
+        if let Some(image) = &finding.image {
+            notes.push(format!("image: `{image}`"));
+        }
+        let fixed = if v.fixed.is_empty() { "no fix available".to_owned() } else { format!("fixed in {}", v.fixed.join(", ")) };
+        notes.push(format!("package: `{}` {} ({fixed})", v.package, v.installed));
+        let severity = serde_json::to_value(v.severity).ok().and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+        let cvss = v.cvss.map(|c| format!(", CVSS {c:.1}")).unwrap_or_default();
+        notes.push(format!("severity: {severity}{cvss}; reported by {}", v.scanners.join(", ")));
+    }
+    if let Some(note) = cause_note {
+        notes.push(note);
+    }
+    if let Some(help) = &finding.help {
+        notes.push(format!("help: {help}"));
+    }
+    if finding.waived {
+        notes.push(match waiver_reason(finding) {
+            Some(reason) => format!("waived: {reason}"),
+            None => "waived".to_owned(),
+        });
+    }
+    notes
+}
+
+/// Builds one finding's diagnostic, with source labels where the sources allow, and the
+/// `file:line:col` to print in their place when the checked file cannot be quoted.
+fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Option<String>) {
+    let mut labels = Vec::new();
+    let mut locus = None;
+    if let Some(location) = &finding.location {
+        let placed = sources
+            .checked_file(&location.file)
+            .and_then(|id| location_range(sources.text(id), location).map(|range| (id, range)));
+        match placed {
+            Some((id, range)) => {
+                let label = Label::primary(id, range);
+                labels.push(match &finding.image {
+                    Some(image) => label.with_message(format!("normalized: `{image}`")),
+                    None => label,
+                });
+            }
+            None => locus = Some(format!("{}:{}:{}", location.file, location.line, location.column)),
+        }
+    }
+    let mut cause_note = None;
+    if let Some(site) = &finding.cause {
+        let placed = sources.config.and_then(|id| {
+            let name_matches = sources.options.config.is_some_and(|(name, _)| same_file(name, &site.file));
+            let range = config_range(sources.text(id), site)?;
+            name_matches.then_some((id, range))
+        });
+        match placed {
+            Some((id, range)) => labels.push(Label::secondary(id, range).with_message(site.label.clone())),
+            None => cause_note = Some(format!("{}: {}:{}:{}", site.label, site.file, site.line, site.column)),
+        }
+    }
+    (diagnostic(finding).with_labels(labels).with_notes(notes(finding, cause_note)), locus)
+}
+
+/// Whether the config file name given to the renderer and the one in a finding's cause name
+/// the same file (one may be absolute, the other relative to the root).
+fn same_file(rendered: &str, cause: &str) -> bool {
+    let rendered = rendered.replace('\\', "/");
+    let cause = cause.replace('\\', "/");
+    rendered == cause || rendered.ends_with(&format!("/{cause}")) || cause.ends_with(&format!("/{rendered}"))
+}
+
+/// One line that closes the output: `checked 12 files, 30 images: 2 errors, 1 warning, 0 waived`.
+pub(crate) fn summary_line(report: &Report) -> String {
+    let s = &report.summary;
+    format!(
+        "checked {}, {}: {}, {}, {} waived",
+        plural(s.files, "file", "files"),
+        plural(s.images, "image", "images"),
+        plural(s.errors, "error", "errors"),
+        plural(s.warnings, "warning", "warnings"),
+        s.waived
+    )
+}
+
+pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
+    let config = Config { chars: Chars::ascii(), ..Config::default() };
+    let mut sources = Sources::new(options);
+    let diagnostics: Vec<_> = report.findings.iter().map(|f| build(f, &mut sources)).collect();
+    let mut out = String::new();
+    for (diagnostic, locus) in &diagnostics {
+        let mut text = emit(&config, &sources.files, diagnostic, options.color);
+        if let Some(locus) = locus {
+            // No source to quote: the header line, then where it is, as codespan would.
+            let at = text.find('\n').map_or(text.len(), |i| i + 1);
+            text.insert_str(at, &format!("  {} {locus}\n", config.chars.snippet_start));
+        }
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    out
+}
+
+/// One diagnostic as text. Every label was checked against its file when it was built, so
+/// emitting cannot fail on ranges; should it fail anyway, the finding still shows without
+/// its source.
+fn emit(config: &Config, files: &SimpleFiles<String, String>, diagnostic: &Diagnostic<usize>, color: bool) -> String {
+    let mut buffer = Vec::new();
+    let ok = emit_to(&mut buffer, config, files, diagnostic, color);
+    if !ok {
+        buffer.clear();
+        emit_to(&mut buffer, config, files, &diagnostic.clone().with_labels(Vec::new()), color);
+    }
+    String::from_utf8_lossy(&buffer).into_owned()
+}
+
+fn emit_to(
+    buffer: &mut Vec<u8>,
+    config: &Config,
+    files: &SimpleFiles<String, String>,
+    diagnostic: &Diagnostic<usize>,
+    color: bool,
+) -> bool {
+    let mut writer: Box<dyn WriteColor + '_> = if color { Box::new(Ansi::new(buffer)) } else { Box::new(NoColor::new(buffer)) };
+    term::emit(writer.as_mut(), config, files, diagnostic).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_count_characters_and_allow_the_end_of_a_line() {
+        let text = "FROM é\nFROM nginx\n";
+        assert_eq!(offset(text, 1, 6), Some(5));
+        assert_eq!(offset(text, 1, 7), Some(7)); // after the two-byte `é`
+        assert_eq!(offset(text, 2, 6), Some(13));
+        assert_eq!(offset(text, 2, 11), Some(18));
+        assert_eq!(offset(text, 2, 12), None);
+        assert_eq!(offset(text, 4, 1), None);
+        assert_eq!(offset(text, 0, 1), None);
+        assert_eq!(offset(text, 1, 0), None);
+    }
+
+    #[test]
+    fn config_ranges_outside_the_text_or_inside_a_character_are_refused() {
+        let site = |span| ConfigSite { file: "p.toml".into(), line: 1, column: 1, span, label: String::new() };
+        assert_eq!(config_range("aé", &site(0..1)), Some(0..1));
+        assert_eq!(config_range("aé", &site(0..2)), None);
+        assert_eq!(config_range("aé", &site(2..9)), None);
+    }
+
+    #[test]
+    fn config_names_match_relative_to_absolute() {
+        assert!(same_file("/repo/portcullis.toml", "portcullis.toml"));
+        assert!(same_file("portcullis.toml", "portcullis.toml"));
+        assert!(!same_file("/repo/other.toml", "portcullis.toml"));
+    }
+}

@@ -1,0 +1,336 @@
+//! The Markdown body of the sticky pull/merge request comment and the job summary: a status
+//! heading, the counts, the findings (errors first), a vulnerability summary per scanned
+//! image, and the waived findings folded in `<details>`.
+//!
+//! GitHub refuses comment bodies over 65,536 characters, so the body is built within a
+//! budget (counted in UTF-16 code units, which is what GitHub counts, and never less than
+//! characters): whole table rows are left out, lowest priority first (waived findings, then
+//! image rows, then findings), and a note says how many. Report text is data: table cells
+//! escape HTML and `|` outside code spans, so a finding cannot inject markup.
+
+use std::fmt::Write as _;
+
+use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
+use portcullis_policy::{Finding, Report, Severity};
+
+use crate::{code, plural, waiver_reason, RenderOptions};
+
+/// The hidden marker at the top of the body, to find the sticky comment again.
+pub const MARKER: &str = "<!-- portcullis:report -->";
+
+/// The budget [`crate::render`] uses: under GitHub's 65,536-character comment limit with
+/// room for a caller's own footer.
+pub const COMMENT_LIMIT: usize = 65_000;
+
+/// Longest message cell; longer text is cut with `…` so one finding cannot eat the budget.
+const MAX_CELL: usize = 1_000;
+
+/// Length as GitHub counts it.
+fn units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Escapes text for a table cell. Code spans (backtick runs closed by a run of the same
+/// length, as CommonMark pairs them) keep their text, since Markdown shows it literally;
+/// outside them HTML-significant characters become entities; an unpaired backtick is
+/// escaped; `|` is escaped everywhere (GFM splits cells before it parses code spans) and
+/// line breaks become `<br>` (spaces inside code).
+pub(crate) fn cell(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let run_at = |i: usize| chars[i..].iter().take_while(|c| **c == '`').count();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '`' {
+            let n = run_at(i);
+            // Find a closing run of exactly `n` backticks.
+            let mut j = i + n;
+            let mut close = None;
+            while j < chars.len() {
+                if chars[j] == '`' {
+                    let m = run_at(j);
+                    if m == n {
+                        close = Some(j);
+                        break;
+                    }
+                    j += m;
+                } else {
+                    j += 1;
+                }
+            }
+            match close {
+                Some(j) => {
+                    out.extend(std::iter::repeat_n('`', n));
+                    for &inner in &chars[i + n..j] {
+                        match inner {
+                            '|' => out.push_str("\\|"),
+                            '\n' | '\r' => out.push(' '),
+                            other => out.push(other),
+                        }
+                    }
+                    out.extend(std::iter::repeat_n('`', n));
+                    i = j + n;
+                }
+                None => {
+                    for _ in 0..n {
+                        out.push_str("\\`");
+                    }
+                    i += n;
+                }
+            }
+            continue;
+        }
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '|' => out.push_str("\\|"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("<br>"),
+            '\r' => {}
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `text` in a code span that no backtick inside can close early.
+fn code_cell(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if longest > 0 { " " } else { "" };
+    cell(&format!("{fence}{pad}{text}{pad}{fence}"))
+}
+
+/// Cuts `text` to at most `MAX_CELL` characters.
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_CELL {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX_CELL - 1).collect();
+    // Do not leave a code span open: drop the text after an odd backtick.
+    if cut.matches('`').count() % 2 == 1 {
+        if let Some(at) = cut.rfind('`') {
+            cut.truncate(at);
+        }
+    }
+    cut.push('…');
+    cut
+}
+
+fn place(finding: &Finding) -> String {
+    finding.location.as_ref().map_or_else(String::new, |l| code_cell(&format!("{}:{}", l.file, l.line)))
+}
+
+fn image(finding: &Finding) -> String {
+    finding.image.as_deref().map_or_else(String::new, code_cell)
+}
+
+fn message(finding: &Finding) -> String {
+    let mut text = clip(&finding.message);
+    if let Some(help) = &finding.help {
+        text.push_str("\nhelp: ");
+        text.push_str(&clip(help));
+    }
+    cell(&text)
+}
+
+fn finding_row(finding: &Finding) -> String {
+    let mark = match finding.severity {
+        Severity::Error => "❌ error",
+        Severity::Warning => "⚠️ warning",
+        Severity::Note => "ℹ️ note",
+    };
+    format!("| {mark} | `{}` | {} | {} | {} |\n", code(finding.rule), place(finding), image(finding), message(finding))
+}
+
+fn waived_row(finding: &Finding) -> String {
+    let reason = waiver_reason(finding).map(|r| cell(&clip(r))).unwrap_or_default();
+    format!("| `{}` | {} | {} | {} | {reason} |\n", code(finding.rule), place(finding), image(finding), message(finding))
+}
+
+/// Counts per scanned image: the vulnerabilities that count (not suppressed) by severity,
+/// how many of them have a fix, and how many VEX or waivers suppressed.
+fn scan_row(scan: &ScanResult) -> String {
+    let open: Vec<_> = scan.vulnerabilities.iter().filter(|v| v.suppressed_by.is_none()).collect();
+    let count = |s: VulnSeverity| open.iter().filter(|v| v.severity == s).count();
+    let other = count(VulnSeverity::Negligible) + count(VulnSeverity::Unknown);
+    let fixable = open.iter().filter(|v| v.fix_state == FixState::Fixed || !v.fixed.is_empty()).count();
+    let suppressed = scan.vulnerabilities.len() - open.len();
+    format!(
+        "| {} | {} | {} | {} | {} | {other} | {fixable} | {suppressed} |\n",
+        code_cell(&scan.image),
+        count(VulnSeverity::Critical),
+        count(VulnSeverity::High),
+        count(VulnSeverity::Medium),
+        count(VulnSeverity::Low),
+    )
+}
+
+/// A table whose rows may be left out from the end to meet the budget.
+struct Table {
+    /// Everything before the first row (heading, header row, separator).
+    open: String,
+    rows: Vec<String>,
+    /// Everything after the last row.
+    close: String,
+    kept: usize,
+}
+
+impl Table {
+    fn new(open: String, rows: Vec<String>, close: &str) -> Self {
+        Table { open, rows, close: close.to_owned(), kept: 0 }
+    }
+
+    /// Keeps as many rows as fit in `budget`; returns what they and the frame cost.
+    fn fill(&mut self, budget: usize) -> usize {
+        let frame = units(&self.open) + units(&self.close);
+        if self.rows.is_empty() || frame > budget {
+            return 0;
+        }
+        let mut used = frame;
+        for row in &self.rows {
+            let cost = units(row);
+            if used + cost > budget {
+                break;
+            }
+            used += cost;
+            self.kept += 1;
+        }
+        if self.kept == 0 {
+            0
+        } else {
+            used
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        if self.kept > 0 {
+            out.push_str(&self.open);
+            self.rows[..self.kept].iter().for_each(|r| out.push_str(r));
+            out.push_str(&self.close);
+        }
+    }
+
+    fn left_out(&self) -> usize {
+        self.rows.len() - self.kept
+    }
+}
+
+fn head(report: &Report) -> String {
+    let status = if report.exit_code() == 0 { "✅ passed" } else { "❌ blocked" };
+    let s = &report.summary;
+    let mut out = format!("{MARKER}\n### portcullis: {status}\n\n");
+    out.push_str("| files | images | errors | warnings | waived |\n|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(out, "| {} | {} | {} | {} | {} |\n", s.files, s.images, s.errors, s.warnings, s.waived);
+    out
+}
+
+/// The smallest budget: the heading, the counts, the note and the footer always fit in it.
+pub const MIN_LIMIT: usize = 1_000;
+
+/// Renders within `limit` UTF-16 code units (raised to [`MIN_LIMIT`] if below it). GitLab
+/// notes take up to 1,000,000 characters; GitHub's job summary takes 1 MiB.
+#[must_use]
+pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: usize) -> String {
+    let limit = limit.max(MIN_LIMIT);
+    let head = head(report);
+    let footer = format!("<sub>{} {}</sub>\n", crate::TOOL_NAME, options.version);
+    // Errors first, then warnings and notes, each in report order.
+    let mut open: Vec<&Finding> = report.findings.iter().filter(|f| !f.waived).collect();
+    open.sort_by_key(|f| f.severity);
+    let waived: Vec<&Finding> = report.findings.iter().filter(|f| f.waived).collect();
+
+    let mut findings = Table::new(
+        format!("#### Findings ({})\n\n| | rule | where | image | message |\n|---|---|---|---|---|\n", open.len()),
+        open.iter().map(|f| finding_row(f)).collect(),
+        "\n",
+    );
+    let mut scans = Table::new(
+        "#### Vulnerabilities\n\n| image | critical | high | medium | low | other | fixable | suppressed |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n"
+            .to_owned(),
+        report.scans.iter().map(scan_row).collect(),
+        "\n",
+    );
+    let mut waived_table = Table::new(
+        format!(
+            "<details><summary>Waived findings ({})</summary>\n\n| rule | where | image | message | waiver |\n|---|---|---|---|---|\n",
+            waived.len()
+        ),
+        waived.iter().map(|f| waived_row(f)).collect(),
+        "\n</details>\n\n",
+    );
+
+    // The note's longest form, reserved up front so it always fits.
+    let reserve = 200;
+    let mut budget = limit.saturating_sub(units(&head) + units(&footer) + reserve);
+    for table in [&mut findings, &mut scans, &mut waived_table] {
+        budget -= table.fill(budget);
+    }
+
+    let mut out = head;
+    if open.is_empty() && waived.is_empty() {
+        out.push_str("No findings.\n\n");
+    }
+    findings.write(&mut out);
+    scans.write(&mut out);
+    waived_table.write(&mut out);
+    let left_findings = findings.left_out() + waived_table.left_out();
+    let left_images = scans.left_out();
+    if left_findings + left_images > 0 {
+        let mut parts = Vec::new();
+        if left_findings > 0 {
+            parts.push(plural(left_findings, "finding", "findings"));
+        }
+        if left_images > 0 {
+            parts.push(plural(left_images, "scanned image", "scanned images"));
+        }
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> {} left out to keep this comment under its size limit; the JSON and SARIF reports list everything.\n",
+            parts.join(" and ")
+        );
+    }
+    out.push_str(&footer);
+    out
+}
+
+pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
+    markdown_with_limit(report, options, COMMENT_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_escape_html_outside_code_only() {
+        assert_eq!(cell("`a<b>` <img src=x>"), "`a<b>` &lt;img src=x&gt;");
+        assert_eq!(cell("a|b `c|d`"), "a\\|b `c\\|d`");
+        assert_eq!(cell("one\ntwo"), "one<br>two");
+    }
+
+    #[test]
+    fn an_unpaired_backtick_cannot_open_a_code_span() {
+        // Without the escape, `<script>` would sit in raw HTML after a lone backtick.
+        assert_eq!(cell("x ` <script>"), "x \\` &lt;script&gt;");
+        assert_eq!(cell("``a` <b>"), "\\`\\`a\\` &lt;b&gt;");
+    }
+
+    #[test]
+    fn code_cells_survive_backticks_inside() {
+        assert_eq!(code_cell("a`b"), "`` a`b ``");
+        assert_eq!(code_cell("plain"), "`plain`");
+    }
+
+    #[test]
+    fn clip_keeps_code_spans_closed() {
+        let long = format!("`{}`", "x".repeat(2 * MAX_CELL));
+        let clipped = clip(&long);
+        assert!(clipped.chars().count() <= MAX_CELL);
+        assert_eq!(clipped.matches('`').count() % 2, 0);
+    }
+}

@@ -1,0 +1,205 @@
+//! SARIF 2.1.0 for GitHub code scanning (and any other SARIF viewer). Every rule is
+//! described in `tool.driver.rules` with its `security-severity`, so GitHub ranks alerts by
+//! it rather than by `level` alone; waived findings are kept as results with an external
+//! suppression, so the alert closes instead of vanishing.
+//!
+//! Locations: GitHub shows an alert only when the result has a physical location. A finding
+//! without one (a vulnerability found by scanning an image by name) gets, in this order: the
+//! first place the report saw that image (`report.images`), the config entry that caused it,
+//! or no location at all. SARIF allows the last case; GitHub accepts the upload but cannot
+//! show those results in the code view, so the JSON or Markdown report stays their home.
+
+use portcullis_policy::{Finding, Report, Rule, Severity};
+use serde_json::{json, Map, Value};
+
+use crate::fingerprint::fingerprints;
+use crate::{code, severity_name, waiver_reason, RenderOptions, HOMEPAGE, TOOL_NAME};
+
+/// The schema URL GitHub and SchemaStore use for 2.1.0.
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// The key under `partialFingerprints`; versioned so the recipe can change without
+/// colliding with old alerts.
+const FINGERPRINT_KEY: &str = "portcullis/v1";
+
+/// The level a rule has when the policy does not say otherwise.
+fn default_level(rule: Rule) -> &'static str {
+    match rule {
+        Rule::WaiverUnused | Rule::ImageStale => "warning",
+        _ => "error",
+    }
+}
+
+/// `digest-not-pinned` → `DigestNotPinned`, SARIF's readable rule name.
+fn pascal_case(code: &str) -> String {
+    code.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Tags GitHub shows beside an alert (at most 20 per rule).
+fn tags(rule: Rule) -> Vec<&'static str> {
+    let family = match rule {
+        Rule::Vulnerability => "vulnerability",
+        Rule::SignatureMissing | Rule::SignatureInvalid => "signature",
+        Rule::WaiverExpired | Rule::WaiverUnused => "policy",
+        _ => "container-image",
+    };
+    vec!["security", "supply-chain", family]
+}
+
+fn rule_descriptor(rule: Rule) -> Value {
+    let description = rule.description();
+    json!({
+        "id": code(rule),
+        "name": pascal_case(code(rule)),
+        "shortDescription": { "text": description },
+        "fullDescription": { "text": description },
+        "help": {
+            "text": format!("{description}\nEach result's message names the value at fault and the command or edit that fixes it."),
+            "markdown": format!("{description}\n\nEach result's message names the value at fault and the command or edit that fixes it. Rules: [{HOMEPAGE}]({HOMEPAGE}#rules)."),
+        },
+        "helpUri": format!("{HOMEPAGE}#rules"),
+        "defaultConfiguration": { "level": default_level(rule) },
+        "properties": {
+            "security-severity": format!("{:.1}", rule.security_severity().clamp(0.0, 10.0)),
+            "tags": tags(rule),
+            "precision": "very-high",
+        },
+    })
+}
+
+/// Percent-encodes a relative path for `artifactLocation.uri` (a URI reference), keeping `/`.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.replace('\\', "/").bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn physical_location(file: &str, region: Value) -> Value {
+    json!({ "physicalLocation": {
+        "artifactLocation": { "uri": uri_path(file), "uriBaseId": "%SRCROOT%" },
+        "region": region,
+    }})
+}
+
+/// The result's location, following the order the module documentation gives.
+fn location(finding: &Finding, report: &Report) -> Option<Value> {
+    if let Some(l) = &finding.location {
+        let line = l.line.max(1);
+        let column = l.column.max(1);
+        // An empty or inverted span still marks its start.
+        let (end_line, end_column) = if (l.end_line, l.end_column) > (line, column) { (l.end_line, l.end_column) } else { (line, column + 1) };
+        return Some(physical_location(
+            &l.file,
+            json!({ "startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column }),
+        ));
+    }
+    if let Some(seen) = finding.image.as_ref().and_then(|image| report.images.iter().find(|e| &e.image == image)) {
+        return Some(physical_location(&seen.file, json!({ "startLine": seen.line.max(1) })));
+    }
+    finding
+        .cause
+        .as_ref()
+        .filter(|site| !site.file.is_empty() && !std::path::Path::new(&site.file).is_absolute())
+        .map(|site| physical_location(&site.file, json!({ "startLine": site.line.max(1), "startColumn": site.column.max(1) })))
+}
+
+fn message_text(finding: &Finding) -> String {
+    let mut text = finding.message.clone();
+    if let Some(help) = &finding.help {
+        text.push_str("\nhelp: ");
+        text.push_str(help);
+    }
+    text
+}
+
+fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
+    let rule_index = Rule::ALL.iter().position(|r| *r == finding.rule).unwrap_or_default();
+    let mut result = Map::new();
+    result.insert("ruleId".into(), json!(code(finding.rule)));
+    result.insert("ruleIndex".into(), json!(rule_index));
+    let level = if finding.severity == Severity::Note { "note" } else { severity_name(finding.severity) };
+    result.insert("level".into(), json!(level));
+    result.insert("message".into(), json!({ "text": message_text(finding) }));
+    if let Some(location) = location(finding, report) {
+        result.insert("locations".into(), json!([location]));
+    }
+    result.insert("partialFingerprints".into(), json!({ FINGERPRINT_KEY: fingerprint }));
+    if finding.waived {
+        let mut suppression = json!({ "kind": "external", "status": "accepted" });
+        if let Some(reason) = waiver_reason(finding) {
+            suppression["justification"] = json!(reason);
+        }
+        result.insert("suppressions".into(), json!([suppression]));
+    }
+    let mut properties = Map::new();
+    if let Some(image) = &finding.image {
+        properties.insert("image".into(), json!(image));
+    }
+    if let Some(context) = &finding.context {
+        properties.insert("context".into(), json!(context));
+    }
+    if let Some(v) = &finding.vulnerability {
+        properties.insert("vulnerability".into(), json!(v));
+    }
+    if !properties.is_empty() {
+        result.insert("properties".into(), Value::Object(properties));
+    }
+    Value::Object(result)
+}
+
+/// The SARIF log as a value.
+pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> Value {
+    let fingerprints = fingerprints(report);
+    let results: Vec<Value> =
+        report.findings.iter().zip(&fingerprints).map(|(finding, fp)| result(finding, report, fp)).collect();
+    json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": TOOL_NAME,
+                "informationUri": HOMEPAGE,
+                "version": options.version,
+                "semanticVersion": options.version,
+                "rules": Rule::ALL.iter().map(|r| rule_descriptor(*r)).collect::<Vec<_>>(),
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    })
+}
+
+pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
+    let mut out = serde_json::to_string_pretty(&to_value(report, options)).expect("a serde_json::Value always serializes");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_names_are_pascal_case() {
+        assert_eq!(pascal_case("digest-not-pinned"), "DigestNotPinned");
+        assert_eq!(pascal_case("vulnerability"), "Vulnerability");
+    }
+
+    #[test]
+    fn uris_are_percent_encoded_relative_references() {
+        assert_eq!(uri_path("services/web app/Dockerfile"), "services/web%20app/Dockerfile");
+        assert_eq!(uri_path("a\\b#c"), "a/b%23c");
+        assert_eq!(uri_path("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,79 @@
+//! Random report text through every renderer: no panics, output that parses, escapes that
+//! hold, and the Markdown budget kept.
+
+use portcullis_policy::vuln::{FixState, VulnSeverity, VulnerabilityFinding};
+use portcullis_policy::{ConfigSite, Finding, FindingLocation, Report, Rule, Severity};
+use portcullis_report::{github_annotations, gitlab_codequality, gitlab_container_scanning, markdown_with_limit, render, Format, RenderOptions};
+use proptest::prelude::*;
+
+use crate::common::{config_text, repo};
+
+fn arb_finding() -> impl Strategy<Value = Finding> {
+    (
+        (0..Rule::ALL.len(), 0..3u8, any::<String>(), proptest::option::of(any::<String>()), proptest::option::of(any::<String>())),
+        proptest::option::of((".{0,12}", 0..6u32, 0..40u32, 0..6u32, 0..40u32)),
+        any::<bool>(),
+        proptest::option::of((0..400usize, 0..400usize, any::<String>())),
+        any::<bool>(),
+    )
+        .prop_map(|((rule, severity, message, help, image), location, waived, cause, vulnerable)| Finding {
+            rule: Rule::ALL[rule],
+            severity: [Severity::Error, Severity::Warning, Severity::Note][usize::from(severity)],
+            message,
+            help,
+            image: image.clone(),
+            location: location.map(|(file, line, column, end_line, end_column)| FindingLocation {
+                file: if file.is_empty() { "services/web/Dockerfile".into() } else { file },
+                line,
+                column,
+                end_line,
+                end_column,
+            }),
+            context: None,
+            waived,
+            cause: cause.map(|(a, b, label)| ConfigSite { file: "portcullis.toml".into(), line: 1, column: 1, span: a..b, label }),
+            vulnerability: vulnerable.then(|| VulnerabilityFinding {
+                id: image.unwrap_or_default(),
+                aliases: vec![],
+                package: "p".into(),
+                installed: "1".into(),
+                fixed: vec![],
+                fix_state: FixState::Unknown,
+                severity: VulnSeverity::Unknown,
+                cvss: Some(f64::NAN),
+                scanners: vec![],
+                suppressed_by: None,
+            }),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn every_renderer_survives_random_findings(findings in proptest::collection::vec(arb_finding(), 0..12), limit in 0..5_000usize) {
+        let (root, config) = (repo(), config_text());
+        let report = Report { findings, ..Report::default() };
+        for color in [false, true] {
+            let options = RenderOptions { root: &root, config: Some(("portcullis.toml", &config)), color, version: "0.1.0" };
+            let human = render(&report, Format::Human, &options);
+            prop_assert!(human.ends_with(" waived\n"));
+            if !color {
+                prop_assert!(!human.contains('\u{1b}'));
+            } else if !report.findings.is_empty() {
+                prop_assert!(human.contains('\u{1b}'));
+            }
+        }
+        let options = RenderOptions { root: &root, config: Some(("portcullis.toml", &config)), color: false, version: "0.1.0" };
+        for format in [Format::Json, Format::Sarif, Format::GitlabCodequality] {
+            let text = render(&report, format, &options);
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{:?}", format);
+        }
+        let markdown = markdown_with_limit(&report, &options, limit.max(1_000));
+        prop_assert!(markdown.encode_utf16().count() <= limit.max(1_000));
+        let annotations = github_annotations(&report);
+        prop_assert_eq!(annotations.lines().count(), report.findings.iter().filter(|f| !f.waived).count());
+        prop_assert!(annotations.lines().all(|l| l.starts_with("::")));
+        let _ = gitlab_codequality(&report);
+        let _ = gitlab_container_scanning(&report, &options, jiff::Timestamp::UNIX_EPOCH);
+    }
+}
