@@ -1,5 +1,28 @@
 //! OCI distribution client for portcullis: auth keychain (anonymous bearer tokens, basic,
-//! Docker `config.json`), retries with backoff, and tag → digest resolution. Copying and
-//! referrers come later.
+//! Docker `config.json`, credential helpers, `DOCKER_AUTH_CONFIG`, CI tokens), retries with
+//! backoff, and tag → digest resolution. Copying and referrers come later.
 //!
-//! INTERFACE STUB: the public API below is the contract other crates build against.
+//! Request budget: one `HEAD` per unique reference ([`Client::resolve_digest`],
+//! [`Client::resolve_all_digests`]); [`Client::resolve`] adds a `GET` only when the result
+//! is an index (to list its platforms). Each registry is probed once (`GET /v2/`) to learn
+//! its challenge, and a bearer token is fetched once per repository scope.
+
+mod auth;
+mod client;
+mod error;
+mod keychain;
+mod manifest;
+mod options;
+mod secret;
+mod transport;
+
+pub use client::{Client, Manifest};
+pub use error::RegistryError;
+pub use keychain::Keychain;
+pub use manifest::{
+    is_index_media_type, Platform, PlatformManifest, Resolved, DOCKER_LIST, DOCKER_MANIFEST,
+    MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST,
+};
+pub use options::{is_loopback, ClientOptions};
+pub use secret::{Credentials, Secret};
+pub use transport::Stats;

@@ -1,0 +1,504 @@
+//! The resolver: tag → digest with one `HEAD` per unique reference (all four manifest
+//! media types in `Accept`), a verified `GET` only when the body is needed (no digest
+//! header, an index whose platforms are wanted, an image's platform), and bounded
+//! concurrency for many references at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use portcullis_reference::{Digest, ImageRef};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+};
+use reqwest::{Method, Response, StatusCode, Url};
+
+use crate::auth::{pick, sensitive, Authenticator, Challenge};
+use crate::error::RegistryError;
+use crate::keychain::Keychain;
+use crate::manifest::{
+    parse_config_platform, parse_manifest, Parsed, Platform, Resolved, MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
+};
+use crate::options::ClientOptions;
+use crate::transport::{redact_query, Stats, Transport};
+
+/// Image configs larger than this are refused.
+const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A manifest read and verified against its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub digest: Digest,
+    pub media_type: String,
+    /// The exact bytes served (hash them, never re-serialize).
+    pub bytes: Vec<u8>,
+}
+
+/// A registry client. Cheap to clone; clones share tokens, credentials and counters.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    options: ClientOptions,
+    transport: Transport,
+    auth: Authenticator,
+}
+
+impl Client {
+    /// A client reading credentials from the Docker config and the environment.
+    pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
+        let keychain = Keychain::load(options.docker_config.as_deref(), options.use_env)?;
+        Self::with_keychain(options, keychain)
+    }
+
+    /// A client with an explicit keychain.
+    pub fn with_keychain(
+        options: ClientOptions,
+        keychain: Keychain,
+    ) -> Result<Self, RegistryError> {
+        let transport = Transport::new(&options)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                options,
+                transport,
+                auth: Authenticator::new(keychain),
+            }),
+        })
+    }
+
+    /// Request counters so far.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.inner.transport.counters.snapshot()
+    }
+
+    /// Resolves by tag (by digest when the reference has only a digest; `latest` when it
+    /// has neither) with one `HEAD`, plus a `GET` of the index when the result is
+    /// multi-platform, so `platforms` lists its children.
+    pub async fn resolve(&self, image: &ImageRef) -> Result<Resolved, RegistryError> {
+        let reference = tag_first(image);
+        let (mut resolved, body) = self.head_or_get(image, &reference).await?;
+        if resolved.is_index() {
+            let bytes = match body {
+                Some(bytes) => bytes,
+                None => {
+                    self.fetch_manifest(&image.with_digest(resolved.digest.clone()))
+                        .await?
+                        .bytes
+                }
+            };
+            let url = self.manifest_url(image, &resolved.digest.to_string())?;
+            match parse_manifest(&resolved.media_type, &bytes) {
+                Ok((_, Parsed::Index(children))) => resolved.platforms = children,
+                Ok(_) => {}
+                Err(reason) => return Err(invalid(&url, reason)),
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Resolves with one `HEAD` only (a `GET` only when the registry gives no digest
+    /// header); `platforms` stays empty. What `pin` uses for hundreds of references.
+    pub async fn resolve_digest(&self, image: &ImageRef) -> Result<Resolved, RegistryError> {
+        Ok(self.head_or_get(image, &tag_first(image)).await?.0)
+    }
+
+    /// Whether the manifest exists (by digest when the reference has one).
+    pub async fn manifest_exists(&self, image: &ImageRef) -> Result<bool, RegistryError> {
+        match self.head_or_get(image, &digest_first(image)).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.is_not_found() => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The platform of an image manifest, from its config blob; `None` for an index.
+    pub async fn platform_of(&self, image: &ImageRef) -> Result<Option<Platform>, RegistryError> {
+        let manifest = self.fetch_manifest(image).await?;
+        let url = self.manifest_url(image, &manifest.digest.to_string())?;
+        let (config, config_size) = match parse_manifest(&manifest.media_type, &manifest.bytes) {
+            Ok((_, Parsed::Index(_))) => return Ok(None),
+            Ok((
+                _,
+                Parsed::Image {
+                    config,
+                    config_size,
+                },
+            )) => (config, config_size),
+            Err(reason) => return Err(invalid(&url, reason)),
+        };
+        if config_size > MAX_CONFIG_BYTES {
+            return Err(RegistryError::TooLarge {
+                url: redact_query(&url),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let blob_url = self.url(image, &format!("blobs/{config}"))?;
+        let counter = &self.inner.transport.counters.blob_requests;
+        let response = self
+            .send_authed(
+                Method::GET,
+                image,
+                blob_url.clone(),
+                HeaderMap::new(),
+                counter,
+            )
+            .await?;
+        let response = check_status(response, image, &blob_url)?;
+        let bytes = read_capped(response, &blob_url, MAX_CONFIG_BYTES).await?;
+        verify(&config, &bytes)?;
+        parse_config_platform(&bytes)
+            .map(Some)
+            .map_err(|reason| invalid(&blob_url, reason))
+    }
+
+    /// GETs a manifest (by digest when the reference has one) and verifies its bytes
+    /// against the requested digest and the `Docker-Content-Digest` header.
+    pub async fn fetch_manifest(&self, image: &ImageRef) -> Result<Manifest, RegistryError> {
+        let reference = digest_first(image);
+        let url = self.manifest_url(image, &reference)?;
+        let counter = &self.inner.transport.counters.manifest_requests;
+        let response = self
+            .send_authed(Method::GET, image, url.clone(), accept(), counter)
+            .await?;
+        let response = check_status(response, image, &url)?;
+        let header_digest = header_digest(&response, &url)?;
+        let media_type = content_type(&response);
+        let bytes = read_capped(response, &url, MAX_MANIFEST_BYTES).await?;
+        if let Some(expected) = image.digest() {
+            verify(expected, &bytes)?;
+        }
+        if let Some(announced) = &header_digest {
+            verify(announced, &bytes)?;
+        }
+        let digest = match (image.digest(), header_digest) {
+            (Some(expected), _) => expected.clone(),
+            (None, Some(announced)) => announced,
+            (None, None) => Digest::sha256(&bytes),
+        };
+        let media_type = match parse_manifest(&media_type, &bytes) {
+            Ok((declared, _)) if !MANIFEST_MEDIA_TYPES.contains(&media_type.as_str()) => declared,
+            Ok(_) => media_type,
+            Err(reason) => return Err(invalid(&url, reason)),
+        };
+        Ok(Manifest {
+            digest,
+            media_type,
+            bytes,
+        })
+    }
+
+    /// [`Client::resolve`] for many references: each unique reference once, at most
+    /// `concurrency` in flight, one token request per repository scope.
+    pub async fn resolve_all(
+        &self,
+        images: &[ImageRef],
+    ) -> BTreeMap<ImageRef, Result<Resolved, RegistryError>> {
+        self.each(images, false).await
+    }
+
+    /// [`Client::resolve_digest`] for many references (one `HEAD` per unique reference).
+    pub async fn resolve_all_digests(
+        &self,
+        images: &[ImageRef],
+    ) -> BTreeMap<ImageRef, Result<Resolved, RegistryError>> {
+        self.each(images, true).await
+    }
+
+    async fn each(
+        &self,
+        images: &[ImageRef],
+        digest_only: bool,
+    ) -> BTreeMap<ImageRef, Result<Resolved, RegistryError>> {
+        let unique: BTreeSet<ImageRef> = images.iter().cloned().collect();
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.inner.options.concurrency.max(1),
+        ));
+        let mut tasks = Vec::new();
+        for image in unique {
+            let (client, limit, task_image) = (self.clone(), Arc::clone(&limit), image.clone());
+            tasks.push((
+                image,
+                tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    if digest_only {
+                        client.resolve_digest(&task_image).await
+                    } else {
+                        client.resolve(&task_image).await
+                    }
+                }),
+            ));
+        }
+        let mut results = BTreeMap::new();
+        for (image, task) in tasks {
+            let result = task.await.unwrap_or_else(|e| {
+                Err(RegistryError::Setup {
+                    reason: format!("resolving `{image}` failed: {e}"),
+                })
+            });
+            results.insert(image, result);
+        }
+        results
+    }
+
+    /// `HEAD` the manifest; `GET` when the registry refuses `HEAD` or omits the digest.
+    async fn head_or_get(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<(Resolved, Option<Vec<u8>>), RegistryError> {
+        let url = self.manifest_url(image, reference)?;
+        let counter = &self.inner.transport.counters.manifest_requests;
+        let response = self
+            .send_authed(Method::HEAD, image, url.clone(), accept(), counter)
+            .await?;
+        if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+            let response = check_status(response, image, &url)?;
+            let media_type = content_type(&response);
+            if let (Some(digest), true) = (header_digest(&response, &url)?, !media_type.is_empty())
+            {
+                if let Some(expected) = image.digest().filter(|_| reference.contains(':')) {
+                    if expected != &digest {
+                        return Err(RegistryError::DigestMismatch {
+                            expected: expected.to_string(),
+                            actual: digest.to_string(),
+                        });
+                    }
+                }
+                let size = response
+                    .headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if size > MAX_MANIFEST_BYTES {
+                    return Err(RegistryError::TooLarge {
+                        url: redact_query(&url),
+                        limit: MAX_MANIFEST_BYTES,
+                    });
+                }
+                return Ok((
+                    Resolved {
+                        digest,
+                        media_type,
+                        size,
+                        platforms: Vec::new(),
+                    },
+                    None,
+                ));
+            }
+        }
+        let target = if reference.contains(':') {
+            image.clone()
+        } else {
+            image.without_digest().with_tag(reference)
+        };
+        let manifest = self.fetch_manifest(&target).await?;
+        let resolved = Resolved {
+            digest: manifest.digest,
+            media_type: manifest.media_type,
+            size: manifest.bytes.len() as u64,
+            platforms: Vec::new(),
+        };
+        Ok((resolved, Some(manifest.bytes)))
+    }
+
+    fn base(&self, image: &ImageRef) -> Result<Url, RegistryError> {
+        let host = image.api_host();
+        let scheme = self.inner.options.scheme_for(host);
+        Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::Setup {
+            reason: format!("registry host `{host}` is not a URL host"),
+        })
+    }
+
+    fn url(&self, image: &ImageRef, tail: &str) -> Result<Url, RegistryError> {
+        let base = self.base(image)?;
+        base.join(&format!("v2/{}/{tail}", image.repository()))
+            .map_err(|_| RegistryError::Setup {
+                reason: format!("cannot build a URL for `{image}`"),
+            })
+    }
+
+    fn manifest_url(&self, image: &ImageRef, reference: &str) -> Result<Url, RegistryError> {
+        self.url(image, &format!("manifests/{reference}"))
+    }
+
+    /// Sends with the right `Authorization` for the image's repository (pull scope),
+    /// answering one fresh 401 challenge before giving up with `Unauthorized`.
+    async fn send_authed(
+        &self,
+        method: Method,
+        image: &ImageRef,
+        url: Url,
+        mut headers: HeaderMap,
+        counter: &AtomicU64,
+    ) -> Result<Response, RegistryError> {
+        let (transport, auth) = (&self.inner.transport, &self.inner.auth);
+        let registry = image.registry();
+        let scope = format!("repository:{}:pull", image.repository());
+        let base = self.base(image)?;
+        let first = auth
+            .authorization(transport, registry, &base, &scope)
+            .await?;
+        if let Some(value) = &first {
+            headers.insert(AUTHORIZATION, sensitive(value)?);
+        }
+        counter.fetch_add(1, Ordering::Relaxed);
+        let response = transport
+            .send(method.clone(), url.clone(), headers.clone())
+            .await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let unauthorized = || RegistryError::Unauthorized {
+            registry: registry.to_owned(),
+        };
+        let retry = match pick(response.headers()) {
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope: asked,
+            }) => Some(
+                auth.token(
+                    transport,
+                    registry,
+                    &realm,
+                    service.as_deref(),
+                    asked.as_deref().unwrap_or(&scope),
+                    first.as_ref(),
+                )
+                .await?,
+            ),
+            Some(Challenge::Basic) if first.is_none() => {
+                auth.keychain.get(registry).await?.map(|c| c.basic_header())
+            }
+            _ => None,
+        };
+        let Some(retry) = retry.filter(|r| Some(r) != first.as_ref()) else {
+            return Err(unauthorized());
+        };
+        headers.insert(AUTHORIZATION, sensitive(&retry)?);
+        counter.fetch_add(1, Ordering::Relaxed);
+        let response = transport.send(method, url, headers).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Err(unauthorized());
+        }
+        Ok(response)
+    }
+}
+
+fn tag_first(image: &ImageRef) -> String {
+    match (image.tag(), image.digest()) {
+        (Some(tag), _) => tag.to_owned(),
+        (None, Some(digest)) => digest.to_string(),
+        (None, None) => "latest".to_owned(),
+    }
+}
+
+fn digest_first(image: &ImageRef) -> String {
+    image
+        .digest()
+        .map_or_else(|| tag_first(image), ToString::to_string)
+}
+
+fn accept() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_str(&MANIFEST_MEDIA_TYPES.join(", ")).expect("static header"),
+    );
+    headers
+}
+
+fn content_type(response: &Response) -> String {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn header_digest(response: &Response, url: &Url) -> Result<Option<Digest>, RegistryError> {
+    let Some(value) = response.headers().get("docker-content-digest") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("");
+    Digest::parse(text.trim())
+        .map(Some)
+        .map_err(|e| invalid(url, format!("`Docker-Content-Digest`: {e}")))
+}
+
+fn check_status(
+    response: Response,
+    image: &ImageRef,
+    url: &Url,
+) -> Result<Response, RegistryError> {
+    match response.status() {
+        status if status.is_success() => Ok(response),
+        StatusCode::NOT_FOUND => Err(RegistryError::NotFound {
+            image: image.to_string(),
+        }),
+        StatusCode::FORBIDDEN => Err(RegistryError::Denied {
+            image: image.to_string(),
+        }),
+        StatusCode::UNAUTHORIZED => Err(RegistryError::Unauthorized {
+            registry: image.registry().to_owned(),
+        }),
+        status => Err(RegistryError::Http {
+            status: status.as_u16(),
+            url: redact_query(url),
+        }),
+    }
+}
+
+/// Reads a body, refusing more than `limit` bytes whatever `Content-Length` claims.
+async fn read_capped(
+    mut response: Response,
+    url: &Url,
+    limit: u64,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::TooLarge {
+        url: redact_query(url),
+        limit,
+    };
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| RegistryError::Network {
+            url: redact_query(url),
+            source: source.without_url(),
+        })?
+    {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn verify(expected: &Digest, bytes: &[u8]) -> Result<(), RegistryError> {
+    if expected.verify(bytes) {
+        return Ok(());
+    }
+    Err(RegistryError::DigestMismatch {
+        expected: expected.to_string(),
+        actual: Digest::of(expected.algorithm(), bytes).to_string(),
+    })
+}
+
+fn invalid(url: &Url, reason: String) -> RegistryError {
+    RegistryError::InvalidManifest {
+        url: redact_query(url),
+        reason,
+    }
+}

@@ -1,0 +1,65 @@
+//! The one error type of the registry client. Messages name the image, registry, URL or
+//! file in backticks and never carry credentials or tokens.
+
+/// What went wrong talking to a registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The repository, tag or digest does not exist.
+    #[error("`{image}` not found in the registry")]
+    NotFound { image: String },
+    /// The registry refused our credentials (or we have none and it requires some).
+    #[error("unauthorized at `{registry}`: no valid credentials (check `docker login {registry}` or DOCKER_AUTH_CONFIG)")]
+    Unauthorized { registry: String },
+    /// Authenticated, but access to the image was denied (HTTP 403).
+    #[error("access to `{image}` denied by the registry")]
+    Denied { image: String },
+    /// An unexpected HTTP status.
+    #[error("HTTP {status} from `{url}`")]
+    Http { status: u16, url: String },
+    /// Connection, TLS or timeout failure after all retries.
+    #[error("network error talking to `{url}`")]
+    Network {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Content did not hash to the digest it was requested by or announced with.
+    #[error("digest mismatch: expected `{expected}`, got `{actual}`")]
+    DigestMismatch { expected: String, actual: String },
+    /// A manifest or config larger than we accept.
+    #[error("`{url}` is larger than the {limit}-byte limit")]
+    TooLarge { url: String, limit: u64 },
+    /// A manifest or config that is not what its media type says.
+    #[error("invalid manifest from `{url}`: {reason}")]
+    InvalidManifest { url: String, reason: String },
+    /// The token endpoint answered something unusable.
+    #[error("token request to `{realm}` failed: {reason}")]
+    Token { realm: String, reason: String },
+    /// Too many redirects, or a redirect to an unusable location.
+    #[error("bad redirect from `{url}`: {reason}")]
+    Redirect { url: String, reason: String },
+    /// The Docker config file (or `DOCKER_AUTH_CONFIG`) cannot be read or parsed.
+    #[error("docker config `{path}`: {reason}")]
+    Config { path: String, reason: String },
+    /// A `docker-credential-<helper>` program failed.
+    #[error("credential helper `docker-credential-{helper}` failed: {reason}")]
+    CredentialHelper { helper: String, reason: String },
+    /// Client setup failed (CA file, TLS).
+    #[error("client setup: {reason}")]
+    Setup { reason: String },
+}
+
+impl RegistryError {
+    /// Whether this is a 404-style "does not exist".
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    /// Whether this is an authentication or authorization failure.
+    #[must_use]
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Unauthorized { .. } | Self::Denied { .. })
+    }
+}

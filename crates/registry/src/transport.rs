@@ -1,0 +1,232 @@
+//! HTTP with the registry's failure modes handled: retries with exponential backoff and
+//! jitter on 429/5xx/connection errors (honouring `Retry-After`), redirects followed by
+//! hand so an `Authorization` header never reaches another host, and request counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RETRY_AFTER};
+use reqwest::{Method, Response, StatusCode, Url};
+
+use crate::error::RegistryError;
+use crate::options::ClientOptions;
+
+/// Counters of what a client did, for `--verbose` output and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Manifest HEAD and GET requests (first attempts, not retries).
+    pub manifest_requests: u64,
+    /// Blob GET requests (image configs).
+    pub blob_requests: u64,
+    /// Token endpoint requests.
+    pub token_requests: u64,
+    /// Retried attempts (429, 5xx, connection errors).
+    pub retries: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub manifest_requests: AtomicU64,
+    pub blob_requests: AtomicU64,
+    pub token_requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            manifest_requests: self.manifest_requests.load(Ordering::Relaxed),
+            blob_requests: self.blob_requests.load(Ordering::Relaxed),
+            token_requests: self.token_requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+}
+
+const MAX_REDIRECTS: usize = 5;
+/// The longest `Retry-After` we wait for; beyond it the registry wants a human.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    max_retries: u32,
+    backoff: Duration,
+    pub counters: Counters,
+}
+
+impl Transport {
+    pub fn new(options: &ClientOptions) -> Result<Self, RegistryError> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .user_agent(options.user_agent.clone());
+        for file in &options.ca_files {
+            let pem = std::fs::read(file).map_err(|e| RegistryError::Setup {
+                reason: format!("reading CA file `{}`: {e}", file.display()),
+            })?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Setup {
+                    reason: format!("CA file `{}`: {e}", file.display()),
+                })?;
+            if certificates.is_empty() {
+                return Err(RegistryError::Setup {
+                    reason: format!("CA file `{}` holds no PEM certificate", file.display()),
+                });
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build().map_err(|e| RegistryError::Setup {
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            http,
+            max_retries: options.max_retries,
+            backoff: options.backoff,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Sends a request, following redirects (dropping `Authorization` when the origin
+    /// changes) and retrying transient failures.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        mut headers: HeaderMap,
+    ) -> Result<Response, RegistryError> {
+        let mut url = url;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self.send_retrying(&method, &url, &headers).await?;
+            if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
+            {
+                return Ok(response);
+            }
+            let Some(location) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+            else {
+                return Ok(response);
+            };
+            let next = url.join(location).map_err(|_| RegistryError::Redirect {
+                url: redact_query(&url),
+                reason: format!("unparsable `Location` `{location}`"),
+            })?;
+            if next.scheme() != "https" && next.scheme() != "http" {
+                return Err(RegistryError::Redirect {
+                    url: redact_query(&url),
+                    reason: format!("scheme `{}` is not HTTP", next.scheme()),
+                });
+            }
+            if next.origin() != url.origin() {
+                headers.remove(AUTHORIZATION);
+            }
+            url = next;
+        }
+        Err(RegistryError::Redirect {
+            url: redact_query(&url),
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    async fn send_retrying(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+    ) -> Result<Response, RegistryError> {
+        let mut attempt: u32 = 0;
+        loop {
+            let result = self
+                .http
+                .request(method.clone(), url.clone())
+                .headers(headers.clone())
+                .send()
+                .await;
+            let retry_in = match &result {
+                Ok(response) if is_transient(response.status()) => {
+                    Some(retry_after(response).unwrap_or_else(|| self.backoff_for(attempt)))
+                }
+                Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
+                    Some(self.backoff_for(attempt))
+                }
+                Ok(_) | Err(_) => None,
+            };
+            match retry_in {
+                Some(delay) if attempt < self.max_retries => {
+                    tracing::debug!(url = %redact_query(url), attempt, ?delay, "retrying registry request");
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                _ => {
+                    return result.map_err(|source| RegistryError::Network {
+                        url: redact_query(url),
+                        source: source.without_url(),
+                    })
+                }
+            }
+        }
+    }
+
+    fn backoff_for(&self, attempt: u32) -> Duration {
+        let base = self
+            .backoff
+            .saturating_mul(1 << attempt.min(6))
+            .min(Duration::from_secs(20));
+        let jitter_ms = rand::random_range(0..=base.as_millis().min(1000) as u64 / 2 + 1);
+        base + Duration::from_millis(jitter_ms)
+    }
+}
+
+fn is_transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is treated as "use backoff").
+fn retry_after(response: &Response) -> Option<Duration> {
+    let headers = response.headers();
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+/// A URL for messages: no query string (token realms carry scopes, uploads carry state).
+pub(crate) fn redact_query(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let transport = Transport::new(&ClientOptions::default()).unwrap();
+        let first = transport.backoff_for(0);
+        let later = transport.backoff_for(3);
+        assert!(first >= Duration::from_millis(250) && first < Duration::from_millis(500));
+        assert!(later >= Duration::from_secs(2));
+        assert!(transport.backoff_for(30) <= Duration::from_secs(21));
+    }
+
+    #[test]
+    fn redacted_urls_drop_query_and_userinfo() {
+        let url = Url::parse("https://u:p@auth.example.com/token?scope=x&account=me").unwrap();
+        assert_eq!(redact_query(&url), "https://auth.example.com/token");
+    }
+}
