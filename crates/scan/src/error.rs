@@ -8,8 +8,7 @@ use crate::Format;
 
 /// Everything that can go wrong while running scanner hooks or reading their reports.
 ///
-/// Every variant names the report or hook it is about (`source` is `hook \`trivy\`` or
-/// a file path), and the offending field or value in backticks.
+/// Every variant names the report or hook it is about (a file path, or the hook's name), and the offending field or value in backticks.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// The report is not valid JSON of the expected shape. `serde_json`'s message names

@@ -64,7 +64,7 @@ impl ScannerInfo {
         if let Some(trivy) = sniffed.trivy {
             info.version = trivy.version.unwrap_or_default();
             info.uri = format!("pkg:github/aquasecurity/trivy@{}", info.version);
-            info.db_uri = "ghcr.io/aquasecurity/trivy-db".to_owned();
+            "ghcr.io/aquasecurity/trivy-db".clone_into(&mut info.db_uri);
         } else if let Some(grype) = sniffed.descriptor {
             if grype.name.as_deref() == Some("grype") {
                 info.version = grype.version.unwrap_or_default();
@@ -261,7 +261,7 @@ mod tests {
             match (Sbom::validate("syft", doc.as_bytes().to_vec()), want) {
                 (Ok(sbom), Ok(kind)) => assert_eq!(sbom.kind(), kind, "{doc}"),
                 (Err(err), Err(needle)) => {
-                    assert!(err.to_string().contains(needle), "{doc}: {err}")
+                    assert!(err.to_string().contains(needle), "{doc}: {err}");
                 }
                 (got, want) => panic!("{doc}: got {got:?}, want {want:?}"),
             }

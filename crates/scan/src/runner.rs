@@ -6,9 +6,10 @@
 //! exit code (Grype exits 2 on its own `--fail-on`, Trivy on `--exit-code`). A non-zero exit
 //! without a usable report is [`ScanError::HookFailed`], quoting the first stderr line.
 
+use std::fmt::Write as _;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use nix::unistd::Pid;
 use wait_timeout::ChildExt;
 
 use crate::error::excerpt;
-use crate::hook::{install_hint, program_name};
+use crate::hook::{install_hint, program_name, Prepared};
 use crate::{
     merge, parse_document, Document, Format, HookSpec, Sbom, ScanError, ScanResult, ScannerInfo,
     Vulnerability,
@@ -170,7 +171,49 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
     argv.extend(prepared.args.iter().cloned());
     tracing::debug!(hook = %hook.name, ?argv, "running scanner hook");
     let started = Instant::now();
-    let mut child = Command::new(&prepared.program)
+    let mut child = spawn(hook, &prepared)?;
+    let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let stdout_rx = drain(child.stdout.take(), usize::MAX);
+    let stderr_rx = drain(child.stderr.take(), STDERR_KEEP);
+    let status = child.wait_timeout(hook.timeout);
+    // The hook is done (or timed out): nothing it started may outlive it.
+    let _ = killpg(group, Signal::SIGKILL);
+    let timeout = || ScanError::Timeout {
+        hook: hook.name.clone(),
+        timeout: hook.timeout,
+    };
+    let status = status.map_err(|error| ScanError::Spawn {
+        hook: hook.name.clone(),
+        program: prepared.program.clone(),
+        error,
+    })?;
+    let Some(status) = status else {
+        let _ = child.wait();
+        return Err(timeout());
+    };
+    let (Ok(stdout), Ok(stderr)) = (
+        stdout_rx.recv_timeout(DRAIN_GRACE),
+        stderr_rx.recv_timeout(DRAIN_GRACE),
+    ) else {
+        return Err(timeout());
+    };
+    let duration = started.elapsed();
+    let stderr = stderr.text();
+    let output = interpret(hook, &prepared.program, status, &stdout.bytes, &stderr)?;
+    Ok(HookRun {
+        hook: hook.name.clone(),
+        argv,
+        exit_code: status.code(),
+        duration,
+        stderr,
+        report: stdout.bytes,
+        output,
+    })
+}
+
+/// Starts the hook in its own process group, stdin closed, stdout/stderr piped.
+fn spawn(hook: &HookSpec, prepared: &Prepared) -> Result<Child, ScanError> {
+    Command::new(&prepared.program)
         .args(&prepared.args)
         .envs(prepared.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -192,39 +235,18 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
                     error,
                 }
             }
-        })?;
-    let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    let stdout_rx = drain(child.stdout.take(), usize::MAX);
-    let stderr_rx = drain(child.stderr.take(), STDERR_KEEP);
-    let status = wait(&mut child, hook.timeout).map_err(|error| ScanError::Spawn {
-        hook: hook.name.clone(),
-        program: prepared.program.clone(),
-        error,
-    });
-    // The hook is done (or timed out): nothing it started may outlive it.
-    let _ = killpg(group, Signal::SIGKILL);
-    let status = match status? {
-        Some(status) => status,
-        None => {
-            let _ = child.wait();
-            return Err(ScanError::Timeout {
-                hook: hook.name.clone(),
-                timeout: hook.timeout,
-            });
-        }
-    };
-    let (Ok(stdout), Ok(stderr)) = (
-        stdout_rx.recv_timeout(DRAIN_GRACE),
-        stderr_rx.recv_timeout(DRAIN_GRACE),
-    ) else {
-        return Err(ScanError::Timeout {
-            hook: hook.name.clone(),
-            timeout: hook.timeout,
-        });
-    };
-    let duration = started.elapsed();
-    let (stdout, stderr) = (stdout.bytes, stderr.text());
-    let failed = |stderr: &str| ScanError::HookFailed {
+        })
+}
+
+/// Parses what the hook printed; the exit code only matters when the output is unusable.
+fn interpret(
+    hook: &HookSpec,
+    program: &str,
+    status: ExitStatus,
+    stdout: &[u8],
+    stderr: &str,
+) -> Result<HookOutput, ScanError> {
+    let failed = || ScanError::HookFailed {
         hook: hook.name.clone(),
         code: status.code(),
         stderr_first_line: excerpt(
@@ -239,44 +261,31 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
         return Err(if status.success() {
             ScanError::InvalidHook {
                 hook: hook.name.clone(),
-                reason: format!(
-                    "`{}` printed no report on stdout",
-                    program_name(&prepared.program)
-                ),
+                reason: format!("`{}` printed no report on stdout", program_name(program)),
             }
         } else {
-            failed(&stderr)
+            failed()
         });
     }
     let source_name = format!("output of hook `{}`", hook.name);
-    let output = match parse_document(&source_name, &stdout, hook.format) {
+    match parse_document(&source_name, stdout, hook.format) {
         Ok(Document::Report {
             format,
             scanner,
             vulnerabilities,
-        }) => HookOutput::Report {
+        }) => Ok(HookOutput::Report {
             format,
             scanner,
             vulnerabilities,
-        },
-        Ok(Document::Vex(statements)) => HookOutput::Vex(statements),
-        Ok(Document::Sbom(_)) => HookOutput::Sbom(Sbom::validate(&source_name, stdout.clone())?),
-        Err(error) if status.success() => return Err(error),
-        Err(_) => return Err(failed(&stderr)),
-    };
-    Ok(HookRun {
-        hook: hook.name.clone(),
-        argv,
-        exit_code: status.code(),
-        duration,
-        stderr,
-        report: stdout,
-        output,
-    })
-}
-
-fn wait(child: &mut Child, timeout: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
-    child.wait_timeout(timeout)
+        }),
+        Ok(Document::Vex(statements)) => Ok(HookOutput::Vex(statements)),
+        Ok(Document::Sbom(_)) => Ok(HookOutput::Sbom(Sbom::validate(
+            &source_name,
+            stdout.to_vec(),
+        )?)),
+        Err(error) if status.success() => Err(error),
+        Err(_) => Err(failed()),
+    }
 }
 
 /// Captured output of one pipe: everything, or the head and tail when `keep` is smaller.
@@ -290,7 +299,7 @@ impl Captured {
     fn text(&self) -> String {
         let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
         if self.dropped > 0 {
-            text.push_str(&format!("\n… ({} bytes omitted) …\n", self.dropped));
+            let _ = write!(text, "\n… ({} bytes omitted) …\n", self.dropped);
         }
         text.push_str(&String::from_utf8_lossy(&self.tail));
         text

@@ -127,7 +127,7 @@ pub(crate) fn parse(
         }
     }
     if scanner.is_empty() {
-        scanner = "sarif".to_owned();
+        "sarif".clone_into(&mut scanner);
     }
     Ok((scanner, out))
 }
@@ -202,7 +202,7 @@ fn convert(
                 .find_map(|t| severity_from_str(t))
         })
         .or_else(|| cvss.map(severity_from_cvss))
-        .unwrap_or_else(|| match result.level.as_deref() {
+        .unwrap_or(match result.level.as_deref() {
             Some("error") => VulnSeverity::High,
             Some("warning") => VulnSeverity::Medium,
             Some("note") => VulnSeverity::Low,

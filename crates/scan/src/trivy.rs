@@ -124,9 +124,9 @@ pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Vec<Vulnerability
             let mut vuln = convert(source_name, r, finding)?;
             vuln.suppressed_by = Some(SuppressedBy::Vex);
             vuln.justification = Some(justification(
-                &modified.status,
-                &modified.statement,
-                &modified.source,
+                modified.status.as_deref(),
+                modified.statement.as_deref(),
+                modified.source.as_deref(),
             ));
             out.push(vuln);
         }
@@ -134,17 +134,13 @@ pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Vec<Vulnerability
     Ok(out)
 }
 
-fn justification(
-    status: &Option<String>,
-    statement: &Option<String>,
-    source: &Option<String>,
-) -> String {
+fn justification(status: Option<&str>, statement: Option<&str>, source: Option<&str>) -> String {
     let mut text = statement
-        .clone()
         .filter(|s| !s.is_empty())
-        .or_else(|| status.clone())
-        .unwrap_or_else(|| "suppressed".to_owned());
-    if let Some(source) = source.as_deref().filter(|s| !s.is_empty()) {
+        .or(status)
+        .unwrap_or("suppressed")
+        .to_owned();
+    if let Some(source) = source.filter(|s| !s.is_empty()) {
         text.push_str(" (");
         text.push_str(source);
         text.push(')');

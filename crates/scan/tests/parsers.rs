@@ -13,6 +13,8 @@ fn data(name: &str) -> Vec<u8> {
 }
 
 type Key = (VulnSeverity, FixState, bool);
+/// (severity, fix state, suppressed, count)
+type Row = (VulnSeverity, FixState, bool, usize);
 
 fn table(vulns: &[Vulnerability]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -23,7 +25,7 @@ fn table(vulns: &[Vulnerability]) -> BTreeMap<String, usize> {
     counts
 }
 
-fn expect(rows: &[(VulnSeverity, FixState, bool, usize)]) -> BTreeMap<String, usize> {
+fn expect(rows: &[Row]) -> BTreeMap<String, usize> {
     rows.iter()
         .map(|(s, f, sup, n)| (format!("{:?}", (*s, *f, *sup)), *n))
         .collect()
@@ -39,7 +41,7 @@ use VulnSeverity::{Critical, High, Low, Medium};
 /// SARIF: `jq -c '.runs[0].results[] | {ruleId, level, m: .message.text}'` read by hand.
 #[test]
 fn each_fixture_counts_per_severity_and_fix_state() {
-    let cases: &[(&str, Format, &[(VulnSeverity, FixState, bool, usize)])] = &[
+    let cases: &[(&str, Format, &[Row])] = &[
         // MEDIUM fixed 4
         (
             "alpine-310.json",
