@@ -30,6 +30,10 @@ const PLATFORM_ARGS: [&str; 8] = [
     "TARGETVARIANT",
 ];
 
+/// Longer words are refused as image references without being expanded or parsed (real
+/// references are at most a few hundred bytes; this keeps hostile input cheap).
+const MAX_REFERENCE_LEN: usize = 4096;
+
 /// A declared build argument.
 #[derive(Debug, Clone)]
 struct Var {
@@ -334,6 +338,14 @@ impl<'a> Parser<'a> {
         fallback: usize,
     ) {
         let span = word.extent().unwrap_or(fallback..fallback);
+        if word.text.len() > MAX_REFERENCE_LEN {
+            let start: String = word.text.chars().take(40).collect();
+            let message = format!(
+                "`{start}…`: image reference is {} bytes long",
+                word.text.len()
+            );
+            return self.problem(span.start, message);
+        }
         let written = &self.text[span.clone()];
         let text = if written.contains('\n') {
             word.text.clone()

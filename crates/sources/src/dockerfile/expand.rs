@@ -243,10 +243,10 @@ impl Lexer<'_> {
                 let plain = !pattern.text.contains(['*', '?', '[', '/']) && inner.is_none();
                 match value {
                     Some(v) if plain && modifier == '#' => {
-                        out.push_unsourced(v.strip_prefix(&*pattern.text).unwrap_or(v))
+                        out.push_unsourced(v.strip_prefix(&*pattern.text).unwrap_or(v));
                     }
                     Some(v) if plain && modifier == '%' => {
-                        out.push_unsourced(v.strip_suffix(&*pattern.text).unwrap_or(v))
+                        out.push_unsourced(v.strip_suffix(&*pattern.text).unwrap_or(v));
                     }
                     _ => self.unresolved(&name),
                 }

@@ -134,26 +134,7 @@ pub(super) fn lex(text: &str) -> Lexed {
         let line = raw.trim_start();
         let at = range.end - line.len();
         if !directives_done {
-            match directive(line, at) {
-                Some(d) if !out.directives.iter().any(|seen| seen.name == d.name) => {
-                    if d.name == "escape" {
-                        match &text[d.value.clone()] {
-                            "\\" => out.escape = '\\',
-                            "`" => out.escape = '`',
-                            other => out.problems.push((
-                                d.value.start,
-                                format!("invalid escape token `{other}`: must be ` or \\"),
-                            )),
-                        }
-                    }
-                    if matches!(d.name.as_str(), "escape" | "syntax" | "check") {
-                        out.directives.push(d);
-                    } else {
-                        directives_done = true;
-                    }
-                }
-                _ => directives_done = true,
-            }
+            directives_done = !directive_line(&mut out, text, line, at);
         }
         if line.starts_with('#') {
             continue;
@@ -200,21 +181,7 @@ pub(super) fn lex(text: &str) -> Lexed {
             start,
         });
         for (name, chomp) in heredocs {
-            let mut terminated = false;
-            while i < lines.len() {
-                let body = &text[lines[i].clone()];
-                i += 1;
-                let candidate = if chomp {
-                    body.trim_start_matches('\t')
-                } else {
-                    body
-                };
-                if candidate == name {
-                    terminated = true;
-                    break;
-                }
-            }
-            if !terminated {
+            if !skip_heredoc(text, &lines, &mut i, &name, chomp) {
                 out.problems
                     .push((start, format!("unterminated heredoc `{name}`")));
                 break;
@@ -222,6 +189,54 @@ pub(super) fn lex(text: &str) -> Lexed {
         }
     }
     out
+}
+
+/// Records `line` if it is a parser directive; `false` once directives are over.
+fn directive_line(out: &mut Lexed, text: &str, line: &str, at: usize) -> bool {
+    let Some(d) = directive(line, at) else {
+        return false;
+    };
+    if out.directives.iter().any(|seen| seen.name == d.name) {
+        return false;
+    }
+    if d.name == "escape" {
+        match &text[d.value.clone()] {
+            "\\" => out.escape = '\\',
+            "`" => out.escape = '`',
+            other => {
+                let message = format!("invalid escape token `{other}`: must be ` or \\");
+                out.problems.push((d.value.start, message));
+            }
+        }
+    }
+    if !matches!(d.name.as_str(), "escape" | "syntax" | "check") {
+        return false;
+    }
+    out.directives.push(d);
+    true
+}
+
+/// Skips a heredoc body up to its terminator line; `false` when the file ends first.
+fn skip_heredoc(
+    text: &str,
+    lines: &[Range<usize>],
+    i: &mut usize,
+    name: &str,
+    chomp: bool,
+) -> bool {
+    while let Some(range) = lines.get(*i) {
+        *i += 1;
+        let body = &text[range.clone()];
+        let candidate = if chomp {
+            body.trim_start_matches('\t')
+        } else {
+            body
+        };
+        if candidate == name {
+            return true;
+        }
+    }
+    false
 }
 
 /// Heredoc terminators introduced on an instruction line (`<<EOF`, `<<-EOF`, `<<"EOF"`,

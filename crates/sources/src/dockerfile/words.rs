@@ -47,7 +47,16 @@ impl Piece {
 
     /// The logical bytes `range` of an instruction.
     pub(super) fn from_logical(logical: &Logical, range: Range<usize>) -> Piece {
-        let src = range.clone().map(|i| logical.orig(i)).collect();
+        let (first, last) = (
+            logical.orig(range.start),
+            logical.orig(range.end.saturating_sub(1).max(range.start)),
+        );
+        let src = if last - first + 1 == range.len() {
+            // Within one physical line: offsets are consecutive.
+            (first..first + range.len()).collect()
+        } else {
+            range.clone().map(|i| logical.orig(i)).collect()
+        };
         Piece {
             text: logical.text[range].to_owned(),
             src,
