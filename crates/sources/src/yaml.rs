@@ -46,10 +46,10 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Prob
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
                     SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
                     SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
-                        kubernetes::extract(doc, &mut sink)
+                        kubernetes::extract(doc, &mut sink);
                     }
                     SourceKind::Kubernetes if gitlab::looks_like(doc) => {
-                        gitlab::extract(doc, &mut sink)
+                        gitlab::extract(doc, &mut sink);
                     }
                     SourceKind::Kubernetes | SourceKind::Dockerfile => {}
                 }

@@ -1,6 +1,8 @@
 //! YAML sources end to end through `portcullis_sources::parse`: every kind, exact
 //! line/column and span text, variables, anchors, and the problems users see.
 
+use std::fmt::Write as _;
+
 use portcullis_sources::{
     parse, Occurrence, ParseOptions, Problem, Resolution, SourceFile, SourceKind,
 };
@@ -38,14 +40,14 @@ fn show(text: &str, occurrences: &[Occurrence]) -> Vec<String> {
                     literal.text,
                     "literal text of {o:?}"
                 );
-                line.push_str(&format!(" literal `{}`", literal.text));
+                let _ = write!(line, " literal `{}`", literal.text);
                 if literal.span != o.location.span {
                     let (l, c) = line_col(text, literal.span.start);
-                    line.push_str(&format!(" at {l}:{c}"));
+                    let _ = write!(line, " at {l}:{c}");
                 }
             }
             if let Some(platform) = &o.platform {
-                line.push_str(&format!(" platform {platform}"));
+                let _ = write!(line, " platform {platform}");
             }
             line
         })

@@ -237,7 +237,7 @@ fn expand(value: &str, vars: &GitlabVars, depth: usize) -> Result<String, String
         match vars.get(name) {
             Some(var) if var.raw => out.push_str(&var.value),
             Some(var) if depth < MAX_EXPANSION_DEPTH => {
-                out.push_str(&expand(&var.value, vars, depth + 1)?)
+                out.push_str(&expand(&var.value, vars, depth + 1)?);
             }
             _ => return Err(name.to_owned()),
         }

@@ -309,36 +309,20 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                 None
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let source = source_span(text, &range, style);
-                let exact = exact_span(text, &source, &value, style);
-                let node = Rc::new(Node {
-                    kind: Kind::Scalar(Scalar {
-                        value: value.into_owned(),
-                        style,
-                        tagged: tag.is_some(),
-                        exact,
-                        source,
-                    }),
-                    span: range,
-                });
-                Some((node, anchor))
+                let tagged = tag.is_some();
+                Some((
+                    scalar_node(text, range, value.into_owned(), style, tagged),
+                    anchor,
+                ))
             }
-            Event::Alias(id) => {
-                let node = anchors.get(&id).cloned().unwrap_or_else(|| {
-                    // An alias to an anchor still open (a recursive structure): read as null.
-                    Rc::new(Node {
-                        kind: Kind::Scalar(Scalar {
-                            value: String::new(),
-                            style: ScalarStyle::Plain,
-                            tagged: false,
-                            exact: None,
-                            source: range.clone(),
-                        }),
-                        span: range,
-                    })
-                });
-                Some((node, 0))
-            }
+            // An alias to an anchor still open (a recursive structure) reads as null.
+            Event::Alias(id) => Some((
+                anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| null_node(range)),
+                0,
+            )),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(SyntaxError {
@@ -397,15 +381,59 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
             anchors.insert(anchor, Rc::clone(&node));
         }
         match stack.last_mut() {
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                Some(k) => entries.push((k, node)),
-                None => *key = Some(node),
-            },
+            Some(frame) => frame.add(node),
             None => docs.push(node),
         }
     }
     Ok(docs)
+}
+
+impl Frame {
+    /// Adds a finished child node to this open collection.
+    fn add(&mut self, node: Rc<Node>) {
+        match self {
+            Frame::Seq { items, .. } => items.push(node),
+            Frame::Map { entries, key, .. } => match key.take() {
+                Some(k) => entries.push((k, node)),
+                None => *key = Some(node),
+            },
+        }
+    }
+}
+
+fn scalar_node(
+    text: &str,
+    span: Range<usize>,
+    value: String,
+    style: ScalarStyle,
+    tagged: bool,
+) -> Rc<Node> {
+    let source = source_span(text, &span, style);
+    let exact = exact_span(text, &source, &value, style);
+    Rc::new(Node {
+        kind: Kind::Scalar(Scalar {
+            value,
+            style,
+            tagged,
+            exact,
+            source,
+        }),
+        span,
+    })
+}
+
+fn null_node(span: Range<usize>) -> Rc<Node> {
+    let scalar = Scalar {
+        value: String::new(),
+        style: ScalarStyle::Plain,
+        tagged: false,
+        exact: None,
+        source: span.clone(),
+    };
+    Rc::new(Node {
+        kind: Kind::Scalar(scalar),
+        span,
+    })
 }
 
 /// The scalar's own text inside the parser's `span`: without `&anchor`/`!tag` properties,
