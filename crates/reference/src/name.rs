@@ -370,6 +370,21 @@ fn check_path(path: &str) -> Result<(), String> {
             "repository `{path}` has uppercase letters (repository names are lowercase)"
         ));
     }
+    if path.starts_with('/') || path.ends_with('/') || path.contains("//") {
+        return Err(format!(
+            "repository `{path}` has an empty path component (doubled, leading or trailing `/`)"
+        ));
+    }
+    if let Some(c) = path
+        .chars()
+        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-' | '/'))
+    {
+        return Err(format!(
+            "repository `{path}` has `{}` (allowed: lowercase letters, digits, `.`, `_`, `-`, \
+             `/`)",
+            c.escape_default()
+        ));
+    }
     for component in path.split('/') {
         if let Err(why) = check_component(component) {
             return Err(format!("path component `{component}` in `{path}`: {why}"));

@@ -82,7 +82,7 @@ impl Pattern {
         let mut alternatives = Vec::with_capacity(expanded.len());
         for alt in &expanded {
             let compiled = compile(alt).map_err(|why| {
-                if expanded.len() == 1 {
+                if expanded.len() == 1 || alt.is_empty() {
                     invalid(why)
                 } else {
                     invalid(format!("in alternative `{alt}`: {why}"))

@@ -208,6 +208,9 @@ fn errors_have_the_right_variant_and_name_the_offending_part() {
         ("my_registry.io/app", "`my_registry`"),
         ("localhost:70000/app", "`70000`"),
         ("app..x", "`app..x`"),
+        ("ghcr.io//a", "empty path component"),
+        ("ghcr.io/a/b:c:d", "`:`"),
+        ("ngi nx", "` `"),
     ];
     for (input, part) in cases {
         let err = ImageRef::parse(input).unwrap_err();
