@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(index.position(text, 5), (2, 2));
         assert_eq!(
             index.position(text, 4),
-            (2, 2),
+            (2, 1),
             "inside a character backs off"
         );
         assert_eq!(index.position(text, 999), (3, 1));

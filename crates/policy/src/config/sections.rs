@@ -177,13 +177,9 @@ fn regex(text: &str) -> Result<String, String> {
     regex::Regex::new(text)
         .map(|_| text.to_owned())
         .map_err(|error| {
-            let detail = error
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
+            let detail = error.to_string();
+            let detail = detail.lines().last().unwrap_or_default().trim();
+            let detail = detail.strip_prefix("error: ").unwrap_or(detail);
             format!("invalid regular expression `{text}`: {detail}")
         })
 }
@@ -267,7 +263,7 @@ fn scan(reader: &mut Reader<'_>, section: &Section<'_>) -> ScanSettings {
             })
             .collect();
     }
-    for hook in reader.tables(section, "hook", "[[settings.hook]]") {
+    for hook in reader.tables(section, "hook", "[[scan.hook]]") {
         if let Some(hook) = scan_hook(reader, &hook) {
             if BUILTIN_HOOKS.contains(&hook.name.value.as_str())
                 || settings
@@ -294,7 +290,7 @@ fn scan(reader: &mut Reader<'_>, section: &Section<'_>) -> ScanSettings {
                     .map(|b| format!("; did you mean `{b}`?"))
                     .unwrap_or_default();
                 let message = format!(
-                    "unknown scanner hook `{}` in `hooks`: expected one of {} or a `[[settings.hook]]` name{hint}",
+                    "unknown scanner hook `{}` in `hooks`: expected one of {} or a `[[scan.hook]]` name{hint}",
                     name.value,
                     quoted_list(&BUILTIN_HOOKS)
                 );
