@@ -126,7 +126,9 @@ pub(crate) enum Parsed {
 pub(crate) fn parse_manifest(content_type: &str, bytes: &[u8]) -> Result<(String, Parsed), String> {
     let raw: RawManifest =
         serde_json::from_slice(bytes).map_err(|e| format!("not manifest JSON ({e})"))?;
-    if raw.schema_version == Some(1) || content_type.contains("manifest.v1+") {
+    if raw.schema_version == Some(1)
+        || content_type.starts_with("application/vnd.docker.distribution.manifest.v1+")
+    {
         return Err("Docker schema 1 manifests are not supported".to_owned());
     }
     let media_type = match raw.media_type.as_deref() {

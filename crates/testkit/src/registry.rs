@@ -34,6 +34,8 @@ pub struct LoggedRequest {
     pub path: String,
     /// The status the registry answered.
     pub status: u16,
+    /// The client's `User-Agent` (tells portcullis from skopeo in one log).
+    pub user_agent: String,
 }
 
 /// Options for [`Registry`] beyond the auth mode.
@@ -308,10 +310,17 @@ fn parse_access_line(line: &str) -> Option<LoggedRequest> {
     let method = parts.next()?.to_owned();
     let path = parts.next()?.to_owned();
     let status = rest.split_whitespace().next()?.parse().ok()?;
+    // `… SIZE "REFERER" "USER-AGENT"`: the last quoted field.
+    let user_agent = rest
+        .trim_end()
+        .strip_suffix('"')
+        .and_then(|r| r.rsplit_once('"'))
+        .map_or_else(String::new, |(_, ua)| ua.to_owned());
     Some(LoggedRequest {
         method,
         path,
         status,
+        user_agent,
     })
 }
 
@@ -402,7 +411,8 @@ mod tests {
             Some(LoggedRequest {
                 method: "HEAD".into(),
                 path: "/v2/foo/manifests/x".into(),
-                status: 404
+                status: 404,
+                user_agent: "curl/7.88.1".into(),
             })
         );
         assert_eq!(
