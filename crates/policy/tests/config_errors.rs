@@ -111,6 +111,13 @@ proptest! {
         }
     }
 
+    /// Random bytes, decoded lossily: never panics.
+    #[test]
+    fn never_panics_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = Config::parse("p.toml", &text);
+    }
+
     /// TOML-shaped input with the real keys and random values: never panics.
     #[test]
     fn never_panics_on_toml_shaped_text(

@@ -358,3 +358,77 @@ fn report_serializes_to_the_json_contract() {
     assert_eq!(json["location"]["end_column"], 16);
     assert_eq!(json["waived"], false);
 }
+
+mod properties {
+    use super::common::{config, facts, image, today, unresolved, DIGEST};
+    use portcullis_policy::{evaluate, Rule, Severity};
+    use proptest::prelude::*;
+
+    fn reference() -> impl Strategy<Value = String> {
+        let name = prop::sample::select(vec![
+            "nginx",
+            "alpine",
+            "ghcr.io/org/app",
+            "localhost:5000/x",
+            "user/app",
+        ]);
+        let tag = prop::option::of(prop::sample::select(vec!["latest", "1.27", "edge"]));
+        (name, tag, any::<bool>()).prop_map(|(name, tag, pinned)| {
+            let mut text = name.to_owned();
+            if let Some(tag) = tag {
+                text = format!("{text}:{tag}");
+            }
+            if pinned {
+                text = format!("{text}@{DIGEST}");
+            }
+            text
+        })
+    }
+
+    proptest! {
+        /// Whatever the references, the summary agrees with the findings, unresolved
+        /// references get exactly one finding, and `tag-missing` never sits beside `tag-denied`.
+        #[test]
+        fn summary_matches_findings(refs in prop::collection::vec(prop::option::of(reference()), 0..12)) {
+            let occurrences: Vec<_> = refs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let line = u32::try_from(i).unwrap() + 1;
+                    match r {
+                        Some(text) => image("Dockerfile", line, text),
+                        None => unresolved("Dockerfile", line, "$X", "X"),
+                    }
+                })
+                .collect();
+            let text = "[images]\nallow = [\"docker.io/library/*\"]\ndeny-tags = [\"latest\", \"edge\"]\n";
+            let report = evaluate(&config(text), &facts(occurrences), today());
+            let errors = report.findings.iter().filter(|f| !f.waived && f.severity == Severity::Error).count();
+            prop_assert_eq!(report.summary.errors, errors);
+            prop_assert_eq!(report.summary.images, refs.iter().filter(|r| r.is_some()).count());
+            for (i, r) in refs.iter().enumerate() {
+                let line = u32::try_from(i).unwrap() + 1;
+                let on_line: Vec<Rule> = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.location.as_ref().is_some_and(|l| l.line == line))
+                    .map(|f| f.rule)
+                    .collect();
+                if r.is_none() {
+                    prop_assert_eq!(on_line, vec![Rule::UnresolvedVariable]);
+                } else {
+                    prop_assert!(!(on_line.contains(&Rule::TagMissing) && on_line.contains(&Rule::TagDenied)));
+                }
+            }
+            let mut sorted = report.findings.clone();
+            sorted.sort_by(|a, b| {
+                let key = |f: &portcullis_policy::Finding| {
+                    let l = f.location.clone().unwrap();
+                    (l.file, l.line, l.column, f.rule.code())
+                };
+                key(a).cmp(&key(b))
+            });
+            prop_assert_eq!(sorted, report.findings);
+        }
+    }
+}

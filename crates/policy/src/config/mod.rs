@@ -5,6 +5,7 @@
 mod reader;
 mod sections;
 pub mod settings;
+mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
