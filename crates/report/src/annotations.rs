@@ -12,7 +12,9 @@ use crate::code;
 
 /// Escapes the message part of a workflow command.
 pub(crate) fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a property value (`file=`, `title=`): the data escapes plus `:` and `,`.
@@ -42,17 +44,30 @@ fn command(finding: &Finding) -> String {
     }
     properties.push(format!("title={}", escape_property(code(finding.rule))));
     let mut message = finding.message.clone();
-    if let Some(image) = finding.image.as_ref().filter(|_| finding.location.is_none()) {
+    if let Some(image) = finding
+        .image
+        .as_ref()
+        .filter(|_| finding.location.is_none())
+    {
         let _ = write!(message, "\nimage: {image}");
     }
     if let Some(help) = &finding.help {
         let _ = write!(message, "\nhelp: {help}");
     }
-    format!("::{kind} {}::{}\n", properties.join(","), escape_data(&message))
+    format!(
+        "::{kind} {}::{}\n",
+        properties.join(","),
+        escape_data(&message)
+    )
 }
 
 pub(crate) fn render(report: &Report) -> String {
-    report.findings.iter().filter(|f| !f.waived).map(command).collect()
+    report
+        .findings
+        .iter()
+        .filter(|f| !f.waived)
+        .map(command)
+        .collect()
 }
 
 #[cfg(test)]

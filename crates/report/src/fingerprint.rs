@@ -51,7 +51,14 @@ pub(crate) fn fingerprints(report: &Report) -> Vec<String> {
 /// A UUID-shaped (8-4-4-4-12) identifier from a hex digest, for formats that want one.
 pub(crate) fn uuid_shaped(hex: &str) -> String {
     let h = &hex[..32];
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Lowercase hex sha256 of `text`.

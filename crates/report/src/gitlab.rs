@@ -39,7 +39,10 @@ fn identifiers(v: &Vulnerability) -> Vec<Value> {
         .map(|id| {
             let upper = id.to_ascii_uppercase();
             let (kind, url) = if upper.starts_with("CVE-") {
-                ("cve", Some(format!("https://nvd.nist.gov/vuln/detail/{id}")))
+                (
+                    "cve",
+                    Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
+                )
             } else if upper.starts_with("GHSA-") {
                 ("ghsa", Some(format!("https://github.com/advisories/{id}")))
             } else {
@@ -47,7 +50,8 @@ fn identifiers(v: &Vulnerability) -> Vec<Value> {
                 (if prefix.is_empty() { "id" } else { prefix }, None)
             };
             let url = url.or_else(|| (*id == v.id).then(|| v.url.clone()).flatten());
-            let mut identifier = json!({ "type": kind.to_ascii_lowercase(), "name": id, "value": id });
+            let mut identifier =
+                json!({ "type": kind.to_ascii_lowercase(), "name": id, "value": id });
             if let Some(url) = url {
                 identifier["url"] = json!(url);
             }
@@ -58,15 +62,23 @@ fn identifiers(v: &Vulnerability) -> Vec<Value> {
 
 fn solution(v: &Vulnerability) -> String {
     match (v.fixed.as_slice(), v.fix_state) {
-        ([], FixState::WontFix) => format!("The distribution will not fix {} in `{}`.", v.id, v.package),
+        ([], FixState::WontFix) => {
+            format!("The distribution will not fix {} in `{}`.", v.id, v.package)
+        }
         ([], _) => format!("No fixed version of `{}` is known yet.", v.package),
         (fixed, _) => format!("Upgrade `{}` to {}.", v.package, fixed.join(" or ")),
     }
 }
 
 fn vulnerability(scan: &ScanResult, v: &Vulnerability) -> Value {
-    let id = uuid_shaped(&sha256_hex(&format!("{}\0{}\0{}\0{}", scan.image, v.id, v.package, v.installed)));
-    let description = v.title.clone().unwrap_or_else(|| format!("{} in {} {}", v.id, v.package, v.installed));
+    let id = uuid_shaped(&sha256_hex(&format!(
+        "{}\0{}\0{}\0{}",
+        scan.image, v.id, v.package, v.installed
+    )));
+    let description = v
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("{} in {} {}", v.id, v.package, v.installed));
     let mut entry = json!({
         "id": id,
         "name": format!("{} in {}", v.id, v.package),
@@ -89,7 +101,11 @@ fn vulnerability(scan: &ScanResult, v: &Vulnerability) -> Value {
 /// Who scanned: the scanner itself when one scanner ran everything, else portcullis, which
 /// merged several.
 fn scanner(report: &Report, version: &str) -> Value {
-    let mut names: Vec<&str> = report.scans.iter().flat_map(|s| s.scanners.iter().map(String::as_str)).collect();
+    let mut names: Vec<&str> = report
+        .scans
+        .iter()
+        .flat_map(|s| s.scanners.iter().map(String::as_str))
+        .collect();
     names.sort_unstable();
     names.dedup();
     match names.as_slice() {
@@ -101,14 +117,20 @@ fn scanner(report: &Report, version: &str) -> Value {
             };
             json!({ "id": one, "name": one, "version": "unknown", "vendor": { "name": vendor } })
         }
-        _ => json!({ "id": TOOL_NAME, "name": TOOL_NAME, "version": version, "vendor": { "name": TOOL_NAME } }),
+        _ => {
+            json!({ "id": TOOL_NAME, "name": TOOL_NAME, "version": version, "vendor": { "name": TOOL_NAME } })
+        }
     }
 }
 
 /// The GitLab container-scanning report for the report's scans, with `now` as the scan's
 /// start and end time (GitLab wants `yyyy-mm-ddThh:mm:ss`, UTC, no zone).
 #[must_use]
-pub fn gitlab_container_scanning(report: &Report, options: &RenderOptions<'_>, now: jiff::Timestamp) -> String {
+pub fn gitlab_container_scanning(
+    report: &Report,
+    options: &RenderOptions<'_>,
+    now: jiff::Timestamp,
+) -> String {
     let time = now.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let vulnerabilities: Vec<Value> = report
         .scans
@@ -165,13 +187,12 @@ pub fn gitlab_codequality(report: &Report) -> String {
         .zip(&fingerprints)
         .filter(|(f, _)| !f.waived)
         .filter_map(|(finding, fingerprint)| {
-            let (path, line) = match &finding.location {
-                Some(l) => (l.file.clone(), l.line),
-                None => {
-                    let image = finding.image.as_ref()?;
-                    let seen = report.images.iter().find(|e| &e.image == image)?;
-                    (seen.file.clone(), seen.line)
-                }
+            let (path, line) = if let Some(l) = &finding.location {
+                (l.file.clone(), l.line)
+            } else {
+                let image = finding.image.as_ref()?;
+                let seen = report.images.iter().find(|e| &e.image == image)?;
+                (seen.file.clone(), seen.line)
             };
             let mut description = finding.message.clone();
             if let Some(help) = &finding.help {
@@ -192,7 +213,8 @@ pub fn gitlab_codequality(report: &Report) -> String {
 }
 
 fn pretty(value: &Value) -> String {
-    let mut out = serde_json::to_string_pretty(value).expect("a serde_json::Value always serializes");
+    let mut out =
+        serde_json::to_string_pretty(value).expect("a serde_json::Value always serializes");
     out.push('\n');
     out
 }

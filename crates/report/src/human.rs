@@ -26,8 +26,15 @@ struct Sources<'a> {
 impl<'a> Sources<'a> {
     fn new(options: &'a RenderOptions<'a>) -> Self {
         let mut files = SimpleFiles::new();
-        let config = options.config.map(|(name, text)| files.add(name.to_owned(), text.to_owned()));
-        Sources { options, files, by_name: HashMap::new(), config }
+        let config = options
+            .config
+            .map(|(name, text)| files.add(printable(name), printable_source(text)));
+        Sources {
+            options,
+            files,
+            by_name: HashMap::new(),
+            config,
+        }
     }
 
     /// The file id of a checked file, reading it on first use; `None` when unreadable.
@@ -37,7 +44,7 @@ impl<'a> Sources<'a> {
         }
         let id = std::fs::read_to_string(self.options.root.join(name))
             .ok()
-            .map(|text| self.files.add(name.to_owned(), text));
+            .map(|text| self.files.add(printable(name), printable_source(&text)));
         self.by_name.insert(name.to_owned(), id);
         id
     }
@@ -45,6 +52,43 @@ impl<'a> Sources<'a> {
     fn text(&self, id: usize) -> &str {
         self.files.get(id).map_or("", |f| f.source().as_str())
     }
+}
+
+/// Report text is data from the checked repository: control characters (an ESC could
+/// recolor or rewrite the CI log) are shown escaped, `\u{1b}`.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Quoted source text with each control character but `\n` and `\t` replaced by `?`s of
+/// the same UTF-8 length, so byte offsets (and so spans) stay the same.
+fn printable_source(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                "?".repeat(c.len_utf8())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Byte offset of 1-based `line` and character `column` in `text`; a column one past the
@@ -59,7 +103,10 @@ fn offset(text: &str, line: u32, column: u32) -> Option<usize> {
     };
     let rest = &text[start..];
     let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
-    let mut chars = line_text.char_indices().map(|(i, _)| i).chain(std::iter::once(line_text.len()));
+    let mut chars = line_text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(line_text.len()));
     chars.nth(column_index).map(|i| start + i)
 }
 
@@ -86,7 +133,8 @@ fn diagnostic(finding: &Finding) -> Diagnostic<usize> {
             Severity::Note => Diagnostic::note(),
         }
     };
-    base.with_code(code(finding.rule)).with_message(finding.message.clone())
+    base.with_code(code(finding.rule))
+        .with_message(printable(&finding.message))
 }
 
 /// Notes under the snippet: image and vulnerability facts that have no place in a label,
@@ -97,11 +145,24 @@ fn notes(finding: &Finding, cause_note: Option<String>) -> Vec<String> {
         if let Some(image) = &finding.image {
             notes.push(format!("image: `{image}`"));
         }
-        let fixed = if v.fixed.is_empty() { "no fix available".to_owned() } else { format!("fixed in {}", v.fixed.join(", ")) };
-        notes.push(format!("package: `{}` {} ({fixed})", v.package, v.installed));
-        let severity = serde_json::to_value(v.severity).ok().and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+        let fixed = if v.fixed.is_empty() {
+            "no fix available".to_owned()
+        } else {
+            format!("fixed in {}", v.fixed.join(", "))
+        };
+        notes.push(format!(
+            "package: `{}` {} ({fixed})",
+            v.package, v.installed
+        ));
+        let severity = serde_json::to_value(v.severity)
+            .ok()
+            .and_then(|s| s.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let cvss = v.cvss.map(|c| format!(", CVSS {c:.1}")).unwrap_or_default();
-        notes.push(format!("severity: {severity}{cvss}; reported by {}", v.scanners.join(", ")));
+        notes.push(format!(
+            "severity: {severity}{cvss}; reported by {}",
+            v.scanners.join(", ")
+        ));
     }
     if let Some(note) = cause_note {
         notes.push(note);
@@ -115,7 +176,7 @@ fn notes(finding: &Finding, cause_note: Option<String>) -> Vec<String> {
             None => "waived".to_owned(),
         });
     }
-    notes
+    notes.iter().map(|n| printable(n)).collect()
 }
 
 /// Builds one finding's diagnostic, with source labels where the sources allow, and the
@@ -131,26 +192,46 @@ fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Op
             Some((id, range)) => {
                 let label = Label::primary(id, range);
                 labels.push(match &finding.image {
-                    Some(image) => label.with_message(format!("normalized: `{image}`")),
+                    Some(image) => label.with_message(printable(&format!("normalized: `{image}`"))),
                     None => label,
                 });
             }
-            None => locus = Some(format!("{}:{}:{}", location.file, location.line, location.column)),
+            None => {
+                locus = Some(printable(&format!(
+                    "{}:{}:{}",
+                    location.file, location.line, location.column
+                )))
+            }
         }
     }
     let mut cause_note = None;
     if let Some(site) = &finding.cause {
         let placed = sources.config.and_then(|id| {
-            let name_matches = sources.options.config.is_some_and(|(name, _)| same_file(name, &site.file));
+            let name_matches = sources
+                .options
+                .config
+                .is_some_and(|(name, _)| same_file(name, &site.file));
             let range = config_range(sources.text(id), site)?;
             name_matches.then_some((id, range))
         });
         match placed {
-            Some((id, range)) => labels.push(Label::secondary(id, range).with_message(site.label.clone())),
-            None => cause_note = Some(format!("{}: {}:{}:{}", site.label, site.file, site.line, site.column)),
+            Some((id, range)) => {
+                labels.push(Label::secondary(id, range).with_message(printable(&site.label)))
+            }
+            None => {
+                cause_note = Some(format!(
+                    "{}: {}:{}:{}",
+                    site.label, site.file, site.line, site.column
+                ))
+            }
         }
     }
-    (diagnostic(finding).with_labels(labels).with_notes(notes(finding, cause_note)), locus)
+    (
+        diagnostic(finding)
+            .with_labels(labels)
+            .with_notes(notes(finding, cause_note)),
+        locus,
+    )
 }
 
 /// Whether the config file name given to the renderer and the one in a finding's cause name
@@ -158,7 +239,9 @@ fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Op
 fn same_file(rendered: &str, cause: &str) -> bool {
     let rendered = rendered.replace('\\', "/");
     let cause = cause.replace('\\', "/");
-    rendered == cause || rendered.ends_with(&format!("/{cause}")) || cause.ends_with(&format!("/{rendered}"))
+    rendered == cause
+        || rendered.ends_with(&format!("/{cause}"))
+        || cause.ends_with(&format!("/{rendered}"))
 }
 
 /// One line that closes the output: `checked 12 files, 30 images: 2 errors, 1 warning, 0 waived`.
@@ -175,9 +258,16 @@ pub(crate) fn summary_line(report: &Report) -> String {
 }
 
 pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
-    let config = Config { chars: Chars::ascii(), ..Config::default() };
+    let config = Config {
+        chars: Chars::ascii(),
+        ..Config::default()
+    };
     let mut sources = Sources::new(options);
-    let diagnostics: Vec<_> = report.findings.iter().map(|f| build(f, &mut sources)).collect();
+    let diagnostics: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| build(f, &mut sources))
+        .collect();
     let mut out = String::new();
     for (diagnostic, locus) in &diagnostics {
         let mut text = emit(&config, &sources.files, diagnostic, options.color);
@@ -187,7 +277,6 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
             text.insert_str(at, &format!("  {} {locus}\n", config.chars.snippet_start));
         }
         out.push_str(&text);
-        out.push('\n');
     }
     out.push_str(&summary_line(report));
     out.push('\n');
@@ -197,12 +286,23 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
 /// One diagnostic as text. Every label was checked against its file when it was built, so
 /// emitting cannot fail on ranges; should it fail anyway, the finding still shows without
 /// its source.
-fn emit(config: &Config, files: &SimpleFiles<String, String>, diagnostic: &Diagnostic<usize>, color: bool) -> String {
+fn emit(
+    config: &Config,
+    files: &SimpleFiles<String, String>,
+    diagnostic: &Diagnostic<usize>,
+    color: bool,
+) -> String {
     let mut buffer = Vec::new();
     let ok = emit_to(&mut buffer, config, files, diagnostic, color);
     if !ok {
         buffer.clear();
-        emit_to(&mut buffer, config, files, &diagnostic.clone().with_labels(Vec::new()), color);
+        emit_to(
+            &mut buffer,
+            config,
+            files,
+            &diagnostic.clone().with_labels(Vec::new()),
+            color,
+        );
     }
     String::from_utf8_lossy(&buffer).into_owned()
 }
@@ -214,7 +314,11 @@ fn emit_to(
     diagnostic: &Diagnostic<usize>,
     color: bool,
 ) -> bool {
-    let mut writer: Box<dyn WriteColor + '_> = if color { Box::new(Ansi::new(buffer)) } else { Box::new(NoColor::new(buffer)) };
+    let mut writer: Box<dyn WriteColor + '_> = if color {
+        Box::new(Ansi::new(buffer))
+    } else {
+        Box::new(NoColor::new(buffer))
+    };
     term::emit(writer.as_mut(), config, files, diagnostic).is_ok()
 }
 
@@ -237,10 +341,24 @@ mod tests {
 
     #[test]
     fn config_ranges_outside_the_text_or_inside_a_character_are_refused() {
-        let site = |span| ConfigSite { file: "p.toml".into(), line: 1, column: 1, span, label: String::new() };
+        let site = |span| ConfigSite {
+            file: "p.toml".into(),
+            line: 1,
+            column: 1,
+            span,
+            label: String::new(),
+        };
         assert_eq!(config_range("aé", &site(0..1)), Some(0..1));
         assert_eq!(config_range("aé", &site(0..2)), None);
         assert_eq!(config_range("aé", &site(2..9)), None);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_source_offsets_kept() {
+        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        let source = printable_source("FROM \u{1b}x\u{85}y\n");
+        assert_eq!(source, "FROM ?x??y\n");
+        assert_eq!(source.len(), "FROM \u{1b}x\u{85}y\n".len());
     }
 
     #[test]

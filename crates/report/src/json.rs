@@ -73,7 +73,10 @@ impl<'a> JsonFinding<'a> {
 pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> serde_json::Value {
     let document = Document {
         version: VERSION,
-        tool: Tool { name: TOOL_NAME, version: options.version },
+        tool: Tool {
+            name: TOOL_NAME,
+            version: options.version,
+        },
         findings: report.findings.iter().map(JsonFinding::new).collect(),
         images: &report.images,
         scans: &report.scans,

@@ -94,7 +94,11 @@ fn severity_name(severity: Severity) -> &'static str {
 /// What a waived finding's note says: the label of the waiver entry, which carries its
 /// reason, when the policy recorded one.
 fn waiver_reason(finding: &Finding) -> Option<&str> {
-    finding.cause.as_ref().map(|c| c.label.as_str()).filter(|l| !l.is_empty())
+    finding
+        .cause
+        .as_ref()
+        .map(|c| c.label.as_str())
+        .filter(|l| !l.is_empty())
 }
 
 /// `n thing` or `n things`.

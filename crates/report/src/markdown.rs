@@ -31,57 +31,37 @@ fn units(text: &str) -> usize {
 }
 
 /// Escapes text for a table cell. Code spans (backtick runs closed by a run of the same
-/// length, as CommonMark pairs them) keep their text, since Markdown shows it literally;
+/// length, as `CommonMark` pairs them) keep their text, since Markdown shows it literally;
 /// outside them HTML-significant characters become entities; an unpaired backtick is
 /// escaped; `|` is escaped everywhere (GFM splits cells before it parses code spans) and
 /// line breaks become `<br>` (spaces inside code).
 pub(crate) fn cell(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let run_at = |i: usize| chars[i..].iter().take_while(|c| **c == '`').count();
+    let run_at = |at: usize| chars[at..].iter().take_while(|c| **c == '`').count();
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '`' {
-            let n = run_at(i);
-            // Find a closing run of exactly `n` backticks.
-            let mut j = i + n;
-            let mut close = None;
-            while j < chars.len() {
-                if chars[j] == '`' {
-                    let m = run_at(j);
-                    if m == n {
-                        close = Some(j);
-                        break;
+    let mut pos = 0;
+    while pos < chars.len() {
+        let ch = chars[pos];
+        if ch == '`' {
+            let run = run_at(pos);
+            if let Some(close) = closing_run(&chars, pos + run, run) {
+                out.extend(std::iter::repeat_n('`', run));
+                for &inner in &chars[pos + run..close] {
+                    match inner {
+                        '|' => out.push_str("\\|"),
+                        '\n' | '\r' => out.push(' '),
+                        other => out.push(other),
                     }
-                    j += m;
-                } else {
-                    j += 1;
                 }
-            }
-            match close {
-                Some(j) => {
-                    out.extend(std::iter::repeat_n('`', n));
-                    for &inner in &chars[i + n..j] {
-                        match inner {
-                            '|' => out.push_str("\\|"),
-                            '\n' | '\r' => out.push(' '),
-                            other => out.push(other),
-                        }
-                    }
-                    out.extend(std::iter::repeat_n('`', n));
-                    i = j + n;
-                }
-                None => {
-                    for _ in 0..n {
-                        out.push_str("\\`");
-                    }
-                    i += n;
-                }
+                out.extend(std::iter::repeat_n('`', run));
+                pos = close + run;
+            } else {
+                (0..run).for_each(|_| out.push_str("\\`"));
+                pos += run;
             }
             continue;
         }
-        match c {
+        match ch {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
@@ -91,9 +71,26 @@ pub(crate) fn cell(text: &str) -> String {
             '\r' => {}
             other => out.push(other),
         }
-        i += 1;
+        pos += 1;
     }
     out
+}
+
+/// Where the first run of exactly `run` backticks at or after `from` starts.
+fn closing_run(chars: &[char], from: usize, run: usize) -> Option<usize> {
+    let mut pos = from;
+    while pos < chars.len() {
+        if chars[pos] == '`' {
+            let len = chars[pos..].iter().take_while(|c| **c == '`').count();
+            if len == run {
+                return Some(pos);
+            }
+            pos += len;
+        } else {
+            pos += 1;
+        }
+    }
+    None
 }
 
 /// `text` in a code span that no backtick inside can close early.
@@ -121,7 +118,9 @@ fn clip(text: &str) -> String {
 }
 
 fn place(finding: &Finding) -> String {
-    finding.location.as_ref().map_or_else(String::new, |l| code_cell(&format!("{}:{}", l.file, l.line)))
+    finding.location.as_ref().map_or_else(String::new, |l| {
+        code_cell(&format!("{}:{}", l.file, l.line))
+    })
 }
 
 fn image(finding: &Finding) -> String {
@@ -143,21 +142,42 @@ fn finding_row(finding: &Finding) -> String {
         Severity::Warning => "⚠️ warning",
         Severity::Note => "ℹ️ note",
     };
-    format!("| {mark} | `{}` | {} | {} | {} |\n", code(finding.rule), place(finding), image(finding), message(finding))
+    format!(
+        "| {mark} | `{}` | {} | {} | {} |\n",
+        code(finding.rule),
+        place(finding),
+        image(finding),
+        message(finding)
+    )
 }
 
 fn waived_row(finding: &Finding) -> String {
-    let reason = waiver_reason(finding).map(|r| cell(&clip(r))).unwrap_or_default();
-    format!("| `{}` | {} | {} | {} | {reason} |\n", code(finding.rule), place(finding), image(finding), message(finding))
+    let reason = waiver_reason(finding)
+        .map(|r| cell(&clip(r)))
+        .unwrap_or_default();
+    format!(
+        "| `{}` | {} | {} | {} | {reason} |\n",
+        code(finding.rule),
+        place(finding),
+        image(finding),
+        message(finding)
+    )
 }
 
 /// Counts per scanned image: the vulnerabilities that count (not suppressed) by severity,
 /// how many of them have a fix, and how many VEX or waivers suppressed.
 fn scan_row(scan: &ScanResult) -> String {
-    let open: Vec<_> = scan.vulnerabilities.iter().filter(|v| v.suppressed_by.is_none()).collect();
+    let open: Vec<_> = scan
+        .vulnerabilities
+        .iter()
+        .filter(|v| v.suppressed_by.is_none())
+        .collect();
     let count = |s: VulnSeverity| open.iter().filter(|v| v.severity == s).count();
     let other = count(VulnSeverity::Negligible) + count(VulnSeverity::Unknown);
-    let fixable = open.iter().filter(|v| v.fix_state == FixState::Fixed || !v.fixed.is_empty()).count();
+    let fixable = open
+        .iter()
+        .filter(|v| v.fix_state == FixState::Fixed || !v.fixed.is_empty())
+        .count();
     let suppressed = scan.vulnerabilities.len() - open.len();
     format!(
         "| {} | {} | {} | {} | {} | {other} | {fixable} | {suppressed} |\n",
@@ -181,7 +201,12 @@ struct Table {
 
 impl Table {
     fn new(open: String, rows: Vec<String>, close: &str) -> Self {
-        Table { open, rows, close: close.to_owned(), kept: 0 }
+        Table {
+            open,
+            rows,
+            close: close.to_owned(),
+            kept: 0,
+        }
     }
 
     /// Keeps as many rows as fit in `budget`; returns what they and the frame cost.
@@ -220,11 +245,19 @@ impl Table {
 }
 
 fn head(report: &Report) -> String {
-    let status = if report.exit_code() == 0 { "✅ passed" } else { "❌ blocked" };
+    let status = if report.exit_code() == 0 {
+        "✅ passed"
+    } else {
+        "❌ blocked"
+    };
     let s = &report.summary;
     let mut out = format!("{MARKER}\n### portcullis: {status}\n\n");
     out.push_str("| files | images | errors | warnings | waived |\n|---:|---:|---:|---:|---:|\n");
-    let _ = writeln!(out, "| {} | {} | {} | {} | {} |\n", s.files, s.images, s.errors, s.warnings, s.waived);
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |\n",
+        s.files, s.images, s.errors, s.warnings, s.waived
+    );
     out
 }
 
@@ -244,7 +277,10 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let waived: Vec<&Finding> = report.findings.iter().filter(|f| f.waived).collect();
 
     let mut findings = Table::new(
-        format!("#### Findings ({})\n\n| | rule | where | image | message |\n|---|---|---|---|---|\n", open.len()),
+        format!(
+            "#### Findings ({})\n\n| | rule | where | image | message |\n|---|---|---|---|---|\n",
+            open.len()
+        ),
         open.iter().map(|f| finding_row(f)).collect(),
         "\n",
     );

@@ -9,13 +9,15 @@
 //! or no location at all. SARIF allows the last case; GitHub accepts the upload but cannot
 //! show those results in the code view, so the JSON or Markdown report stays their home.
 
+use std::fmt::Write as _;
+
 use portcullis_policy::{Finding, Report, Rule, Severity};
 use serde_json::{json, Map, Value};
 
 use crate::fingerprint::fingerprints;
 use crate::{code, severity_name, waiver_reason, RenderOptions, HOMEPAGE, TOOL_NAME};
 
-/// The schema URL GitHub and SchemaStore use for 2.1.0.
+/// The schema URL GitHub and `SchemaStore` use for 2.1.0.
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// The key under `partialFingerprints`; versioned so the recipe can change without
@@ -35,7 +37,10 @@ fn pascal_case(code: &str) -> String {
     code.split('-')
         .map(|word| {
             let mut chars = word.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -79,13 +84,13 @@ fn uri_path(path: &str) -> String {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
 }
 
-fn physical_location(file: &str, region: Value) -> Value {
+fn physical_location(file: &str, region: &Value) -> Value {
     json!({ "physicalLocation": {
         "artifactLocation": { "uri": uri_path(file), "uriBaseId": "%SRCROOT%" },
         "region": region,
@@ -98,20 +103,36 @@ fn location(finding: &Finding, report: &Report) -> Option<Value> {
         let line = l.line.max(1);
         let column = l.column.max(1);
         // An empty or inverted span still marks its start.
-        let (end_line, end_column) = if (l.end_line, l.end_column) > (line, column) { (l.end_line, l.end_column) } else { (line, column + 1) };
+        let (end_line, end_column) = if (l.end_line, l.end_column) > (line, column) {
+            (l.end_line, l.end_column)
+        } else {
+            (line, column + 1)
+        };
         return Some(physical_location(
             &l.file,
-            json!({ "startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column }),
+            &json!({ "startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column }),
         ));
     }
-    if let Some(seen) = finding.image.as_ref().and_then(|image| report.images.iter().find(|e| &e.image == image)) {
-        return Some(physical_location(&seen.file, json!({ "startLine": seen.line.max(1) })));
+    if let Some(seen) = finding
+        .image
+        .as_ref()
+        .and_then(|image| report.images.iter().find(|e| &e.image == image))
+    {
+        return Some(physical_location(
+            &seen.file,
+            &json!({ "startLine": seen.line.max(1) }),
+        ));
     }
     finding
         .cause
         .as_ref()
         .filter(|site| !site.file.is_empty() && !std::path::Path::new(&site.file).is_absolute())
-        .map(|site| physical_location(&site.file, json!({ "startLine": site.line.max(1), "startColumn": site.column.max(1) })))
+        .map(|site| {
+            physical_location(
+                &site.file,
+                &json!({ "startLine": site.line.max(1), "startColumn": site.column.max(1) }),
+            )
+        })
 }
 
 fn message_text(finding: &Finding) -> String {
@@ -124,17 +145,27 @@ fn message_text(finding: &Finding) -> String {
 }
 
 fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
-    let rule_index = Rule::ALL.iter().position(|r| *r == finding.rule).unwrap_or_default();
+    let rule_index = Rule::ALL
+        .iter()
+        .position(|r| *r == finding.rule)
+        .unwrap_or_default();
     let mut result = Map::new();
     result.insert("ruleId".into(), json!(code(finding.rule)));
     result.insert("ruleIndex".into(), json!(rule_index));
-    let level = if finding.severity == Severity::Note { "note" } else { severity_name(finding.severity) };
+    let level = if finding.severity == Severity::Note {
+        "note"
+    } else {
+        severity_name(finding.severity)
+    };
     result.insert("level".into(), json!(level));
     result.insert("message".into(), json!({ "text": message_text(finding) }));
     if let Some(location) = location(finding, report) {
         result.insert("locations".into(), json!([location]));
     }
-    result.insert("partialFingerprints".into(), json!({ FINGERPRINT_KEY: fingerprint }));
+    result.insert(
+        "partialFingerprints".into(),
+        json!({ FINGERPRINT_KEY: fingerprint }),
+    );
     if finding.waived {
         let mut suppression = json!({ "kind": "external", "status": "accepted" });
         if let Some(reason) = waiver_reason(finding) {
@@ -161,8 +192,12 @@ fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
 /// The SARIF log as a value.
 pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> Value {
     let fingerprints = fingerprints(report);
-    let results: Vec<Value> =
-        report.findings.iter().zip(&fingerprints).map(|(finding, fp)| result(finding, report, fp)).collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .zip(&fingerprints)
+        .map(|(finding, fp)| result(finding, report, fp))
+        .collect();
     json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -181,7 +216,8 @@ pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> Value {
 }
 
 pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
-    let mut out = serde_json::to_string_pretty(&to_value(report, options)).expect("a serde_json::Value always serializes");
+    let mut out = serde_json::to_string_pretty(&to_value(report, options))
+        .expect("a serde_json::Value always serializes");
     out.push('\n');
     out
 }
@@ -198,7 +234,10 @@ mod tests {
 
     #[test]
     fn uris_are_percent_encoded_relative_references() {
-        assert_eq!(uri_path("services/web app/Dockerfile"), "services/web%20app/Dockerfile");
+        assert_eq!(
+            uri_path("services/web app/Dockerfile"),
+            "services/web%20app/Dockerfile"
+        );
         assert_eq!(uri_path("a\\b#c"), "a/b%23c");
         assert_eq!(uri_path("é"), "%C3%A9");
     }

@@ -9,22 +9,46 @@ use crate::common::{finding, sample};
 fn one_command_per_unwaived_finding() {
     let out = github_annotations(&sample());
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), sample().findings.iter().filter(|f| !f.waived).count());
+    assert_eq!(
+        lines.len(),
+        sample().findings.iter().filter(|f| !f.waived).count()
+    );
     assert!(lines.contains(
         &"::error file=services/web/Dockerfile,line=3,col=6,endLine=3,endColumn=18,title=tag-denied::tag `latest` of `nginx` is denied%0Ahelp: name a release tag, e.g. `nginx:1.27`, then run `portcullis pin`"
     ), "{out}");
-    assert!(lines.iter().any(|l| l.starts_with("::warning title=waiver-unused::")), "{out}");
-    assert!(!out.contains("ghcr.io/acme/tools:1.2` is not pinned"), "waived findings stay silent");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("::warning title=waiver-unused::")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("ghcr.io/acme/tools:1.2` is not pinned"),
+        "waived findings stay silent"
+    );
     // A vulnerability without location names its image in the message.
-    assert!(lines.iter().any(|l| l.starts_with("::error title=vulnerability::") && l.contains("%0Aimage: docker.io/library/nginx:latest")));
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("::error title=vulnerability::")
+            && l.contains("%0Aimage: docker.io/library/nginx:latest")));
 }
 
 #[test]
 fn properties_and_message_are_escaped() {
     let report = Report {
         findings: vec![Finding {
-            location: Some(FindingLocation { file: "dir,x/a:b%c\nd/Dockerfile".into(), line: 2, column: 1, end_line: 2, end_column: 4 }),
-            ..finding(Rule::ImageNotAllowed, Severity::Note, "100% bad\r\n::error::injected")
+            location: Some(FindingLocation {
+                file: "dir,x/a:b%c\nd/Dockerfile".into(),
+                line: 2,
+                column: 1,
+                end_line: 2,
+                end_column: 4,
+            }),
+            ..finding(
+                Rule::ImageNotAllowed,
+                Severity::Note,
+                "100% bad\r\n::error::injected",
+            )
         }],
         ..Report::default()
     };
@@ -40,10 +64,19 @@ fn properties_and_message_are_escaped() {
 fn multi_line_spans_drop_columns() {
     let report = Report {
         findings: vec![Finding {
-            location: Some(FindingLocation { file: "k8s/pod.yaml".into(), line: 4, column: 9, end_line: 5, end_column: 3 }),
+            location: Some(FindingLocation {
+                file: "k8s/pod.yaml".into(),
+                line: 4,
+                column: 9,
+                end_line: 5,
+                end_column: 3,
+            }),
             ..finding(Rule::TagMissing, Severity::Warning, "m")
         }],
         ..Report::default()
     };
-    assert_eq!(github_annotations(&report), "::warning file=k8s/pod.yaml,line=4,endLine=5,title=tag-missing::m\n");
+    assert_eq!(
+        github_annotations(&report),
+        "::warning file=k8s/pod.yaml,line=4,endLine=5,title=tag-missing::m\n"
+    );
 }

@@ -3,8 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use portcullis_policy::vuln::{FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability, VulnerabilityFinding};
-use portcullis_policy::{ConfigSite, Finding, FindingLocation, ImageEntry, Report, Rule, Severity, Summary};
+use portcullis_policy::vuln::{
+    FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability, VulnerabilityFinding,
+};
+use portcullis_policy::{
+    ConfigSite, Finding, FindingLocation, ImageEntry, Report, Rule, Severity, Summary,
+};
 use portcullis_report::RenderOptions;
 
 pub const CONFIG_NAME: &str = "portcullis.toml";
@@ -19,15 +23,40 @@ pub fn config_text() -> String {
 }
 
 pub fn options<'a>(root: &'a Path, config: &'a str) -> RenderOptions<'a> {
-    RenderOptions { root, config: Some((CONFIG_NAME, config)), color: false, version: "0.1.0" }
+    RenderOptions {
+        root,
+        config: Some((CONFIG_NAME, config)),
+        color: false,
+        version: "0.1.0",
+    }
 }
 
+// Returns `Option` because it fills `Option` fields of `Finding` directly.
+#[allow(clippy::unnecessary_wraps)]
 pub fn at(file: &str, line: u32, column: u32, end_column: u32) -> Option<FindingLocation> {
-    Some(FindingLocation { file: file.into(), line, column, end_line: line, end_column })
+    Some(FindingLocation {
+        file: file.into(),
+        line,
+        column,
+        end_line: line,
+        end_column,
+    })
 }
 
-pub fn site(line: u32, column: u32, span: std::ops::Range<usize>, label: &str) -> Option<ConfigSite> {
-    Some(ConfigSite { file: CONFIG_NAME.into(), line, column, span, label: label.into() })
+#[allow(clippy::unnecessary_wraps)]
+pub fn site(
+    line: u32,
+    column: u32,
+    span: std::ops::Range<usize>,
+    label: &str,
+) -> Option<ConfigSite> {
+    Some(ConfigSite {
+        file: CONFIG_NAME.into(),
+        line,
+        column,
+        span,
+        label: label.into(),
+    })
 }
 
 pub fn finding(rule: Rule, severity: Severity, message: &str) -> Finding {
@@ -52,7 +81,11 @@ pub fn vuln(id: &str, package: &str, severity: VulnSeverity, fixed: &[&str]) -> 
         package: package.into(),
         installed: "3.0.13-1".into(),
         fixed: fixed.iter().map(|s| (*s).to_owned()).collect(),
-        fix_state: if fixed.is_empty() { FixState::NotFixed } else { FixState::Fixed },
+        fix_state: if fixed.is_empty() {
+            FixState::NotFixed
+        } else {
+            FixState::Fixed
+        },
         severity,
         cvss: Some(7.5),
         scanners: vec!["trivy".into()],
@@ -86,33 +119,55 @@ pub fn sample() -> Report {
                 scanners: vec!["trivy".into(), "grype".into()],
                 suppressed_by: None,
             }),
-            help: Some("rebuild `docker.io/library/nginx` on a base with `openssl` 3.0.14-1".into()),
-            ..finding(Rule::Vulnerability, Severity::Error, "`CVE-2024-1234` (high) in `openssl` 3.0.13-1")
+            help: Some(
+                "rebuild `docker.io/library/nginx` on a base with `openssl` 3.0.14-1".into(),
+            ),
+            ..finding(
+                Rule::Vulnerability,
+                Severity::Error,
+                "`CVE-2024-1234` (high) in `openssl` 3.0.13-1",
+            )
         },
         Finding {
-            cause: site(10, 1, 91..101, "waiver expired on 2026-01-31"),
-            ..finding(Rule::WaiverUnused, Severity::Warning, "waiver for `docker.io/library/postgres` matched nothing")
+            cause: site(5, 1, 91..101, "`[[waiver]]` entry here"),
+            ..finding(
+                Rule::WaiverUnused,
+                Severity::Warning,
+                "waiver for `docker.io/library/postgres` matched nothing",
+            )
         },
         Finding {
             image: Some("docker.io/library/alpine".into()),
             location: at("missing/Dockerfile", 2, 6, 12),
             context: Some("dockerfile-from".into()),
             help: Some("run `portcullis pin missing/Dockerfile`".into()),
-            ..finding(Rule::DigestNotPinned, Severity::Error, "`docker.io/library/alpine` is not pinned by digest")
+            ..finding(
+                Rule::DigestNotPinned,
+                Severity::Error,
+                "`docker.io/library/alpine` is not pinned by digest",
+            )
         },
         Finding {
             image: Some("docker.io/docker/dockerfile:1".into()),
             location: at(DOCKERFILE, 1, 10, 29),
             context: Some("dockerfile-syntax".into()),
             help: pin_help.clone(),
-            ..finding(Rule::DigestNotPinned, Severity::Error, "`docker.io/docker/dockerfile:1` is not pinned by digest")
+            ..finding(
+                Rule::DigestNotPinned,
+                Severity::Error,
+                "`docker.io/docker/dockerfile:1` is not pinned by digest",
+            )
         },
         Finding {
             image: Some(NGINX.into()),
             location: at(DOCKERFILE, 3, 6, 18),
             context: Some("dockerfile-from".into()),
             help: pin_help.clone(),
-            ..finding(Rule::DigestNotPinned, Severity::Error, "`nginx:latest` is not pinned by digest")
+            ..finding(
+                Rule::DigestNotPinned,
+                Severity::Error,
+                "`nginx:latest` is not pinned by digest",
+            )
         },
         Finding {
             image: Some(NGINX.into()),
@@ -120,53 +175,113 @@ pub fn sample() -> Report {
             context: Some("dockerfile-from".into()),
             cause: site(3, 1, 67..76, "`deny-tags` set here"),
             help: Some("name a release tag, e.g. `nginx:1.27`, then run `portcullis pin`".into()),
-            ..finding(Rule::TagDenied, Severity::Error, "tag `latest` of `nginx` is denied")
+            ..finding(
+                Rule::TagDenied,
+                Severity::Error,
+                "tag `latest` of `nginx` is denied",
+            )
         },
         Finding {
             image: Some(TOOLS.into()),
             location: at(DOCKERFILE, 4, 13, 35),
             context: Some("dockerfile-copy-from".into()),
             waived: true,
-            cause: site(5, 1, 91..101, "waived until 2027-03-31: internal tool, pinned by the release job"),
-            ..finding(Rule::DigestNotPinned, Severity::Error, "`ghcr.io/acme/tools:1.2` is not pinned by digest")
+            cause: site(
+                5,
+                1,
+                91..101,
+                "waived until 2027-03-31: internal tool, pinned by the release job",
+            ),
+            ..finding(
+                Rule::DigestNotPinned,
+                Severity::Error,
+                "`ghcr.io/acme/tools:1.2` is not pinned by digest",
+            )
         },
         Finding {
             image: Some(TOOLS.into()),
             location: at(DOCKERFILE, 4, 13, 35),
             context: Some("dockerfile-copy-from".into()),
             cause: site(2, 1, 9..14, "no `allow` pattern matches"),
-            help: Some("add `ghcr.io/acme/tools` to `allow` in portcullis.toml, or use an allowed image".into()),
-            ..finding(Rule::ImageNotAllowed, Severity::Error, "`ghcr.io/acme/tools` is not allowed")
+            help: Some(
+                "add `ghcr.io/acme/tools` to `allow` in portcullis.toml, or use an allowed image"
+                    .into(),
+            ),
+            ..finding(
+                Rule::ImageNotAllowed,
+                Severity::Error,
+                "`ghcr.io/acme/tools` is not allowed",
+            )
         },
         Finding {
             location: at(DOCKERFILE, 5, 6, 13),
             context: Some("dockerfile-from".into()),
             help: Some("give `BASE` a default: `ARG BASE=<image>@sha256:…`".into()),
-            ..finding(Rule::UnresolvedVariable, Severity::Error, "`${BASE}` has no default, so the image cannot be checked")
+            ..finding(
+                Rule::UnresolvedVariable,
+                Severity::Error,
+                "`${BASE}` has no default, so the image cannot be checked",
+            )
         },
     ];
     let images = vec![
-        ImageEntry { image: "docker.io/docker/dockerfile:1".into(), file: DOCKERFILE.into(), line: 1, context: "dockerfile-syntax".into() },
-        ImageEntry { image: NGINX.into(), file: DOCKERFILE.into(), line: 3, context: "dockerfile-from".into() },
-        ImageEntry { image: TOOLS.into(), file: DOCKERFILE.into(), line: 4, context: "dockerfile-copy-from".into() },
-        ImageEntry { image: "docker.io/library/alpine".into(), file: "missing/Dockerfile".into(), line: 2, context: "dockerfile-from".into() },
+        ImageEntry {
+            image: "docker.io/docker/dockerfile:1".into(),
+            file: DOCKERFILE.into(),
+            line: 1,
+            context: "dockerfile-syntax".into(),
+        },
+        ImageEntry {
+            image: NGINX.into(),
+            file: DOCKERFILE.into(),
+            line: 3,
+            context: "dockerfile-from".into(),
+        },
+        ImageEntry {
+            image: TOOLS.into(),
+            file: DOCKERFILE.into(),
+            line: 4,
+            context: "dockerfile-copy-from".into(),
+        },
+        ImageEntry {
+            image: "docker.io/library/alpine".into(),
+            file: "missing/Dockerfile".into(),
+            line: 2,
+            context: "dockerfile-from".into(),
+        },
     ];
     let mut waived_vuln = vuln("CVE-2023-0001", "zlib", VulnSeverity::Critical, &[]);
     waived_vuln.suppressed_by = Some(SuppressedBy::Waiver);
     let mut vex = vuln("CVE-2023-0002", "curl", VulnSeverity::Medium, &["8.0"]);
     vex.suppressed_by = Some(SuppressedBy::Vex);
-    let mut high = vuln("CVE-2024-1234", "openssl", VulnSeverity::High, &["3.0.14-1"]);
+    let mut high = vuln(
+        "CVE-2024-1234",
+        "openssl",
+        VulnSeverity::High,
+        &["3.0.14-1"],
+    );
     high.aliases = vec!["GHSA-aaaa-bbbb-cccc".into()];
     high.url = Some("https://avd.aquasec.com/nvd/cve-2024-1234".into());
     let scans = vec![ScanResult {
         image: NGINX.into(),
         scanners: vec!["trivy".into()],
-        vulnerabilities: vec![high, waived_vuln, vex, vuln("CVE-2022-0003", "bash", VulnSeverity::Low, &[])],
+        vulnerabilities: vec![
+            high,
+            waived_vuln,
+            vex,
+            vuln("CVE-2022-0003", "bash", VulnSeverity::Low, &[]),
+        ],
     }];
     Report {
         findings,
         images,
         scans,
-        summary: Summary { files: 2, images: 4, errors: 6, warnings: 1, waived: 1 },
+        summary: Summary {
+            files: 2,
+            images: 4,
+            errors: 6,
+            warnings: 1,
+            waived: 1,
+        },
     }
 }

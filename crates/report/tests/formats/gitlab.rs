@@ -12,14 +12,22 @@ use crate::common::{config_text, options, repo, sample, DOCKERFILE};
 fn container_scanning(report: &Report) -> Value {
     let (root, config) = (repo(), config_text());
     let now: jiff::Timestamp = "2026-09-01T10:01:10Z".parse().unwrap();
-    serde_json::from_str(&gitlab_container_scanning(report, &options(&root, &config), now)).unwrap()
+    serde_json::from_str(&gitlab_container_scanning(
+        report,
+        &options(&root, &config),
+        now,
+    ))
+    .unwrap()
 }
 
 #[test]
 fn container_scanning_has_the_required_shape() {
     let doc = container_scanning(&sample());
     assert_eq!(doc["version"], "15.0.7");
-    assert!(doc["schema"].as_str().unwrap().contains("v15.0.7/dist/container-scanning-report-format.json"));
+    assert!(doc["schema"]
+        .as_str()
+        .unwrap()
+        .contains("v15.0.7/dist/container-scanning-report-format.json"));
     let scan = &doc["scan"];
     assert_eq!(scan["type"], "container_scanning");
     assert_eq!(scan["status"], "success");
@@ -37,16 +45,30 @@ fn container_scanning_has_the_required_shape() {
 
     let vulnerabilities = doc["vulnerabilities"].as_array().unwrap();
     // The VEX `not_affected` one is left out; the waived one stays.
-    let names: Vec<&str> = vulnerabilities.iter().map(|v| v["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["CVE-2024-1234 in openssl", "CVE-2023-0001 in zlib", "CVE-2022-0003 in bash"]);
-    let ids: HashSet<&str> = vulnerabilities.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let names: Vec<&str> = vulnerabilities
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "CVE-2024-1234 in openssl",
+            "CVE-2023-0001 in zlib",
+            "CVE-2022-0003 in bash"
+        ]
+    );
+    let ids: HashSet<&str> = vulnerabilities
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 3);
     for v in vulnerabilities {
         assert_eq!(v["id"].as_str().unwrap().len(), 36, "UUID-shaped");
         for key in ["name", "description", "severity", "solution"] {
             assert!(v[key].is_string(), "{key} in {v}");
         }
-        assert!(["Critical", "High", "Medium", "Low", "Info", "Unknown"].contains(&v["severity"].as_str().unwrap()));
+        assert!(["Critical", "High", "Medium", "Low", "Info", "Unknown"]
+            .contains(&v["severity"].as_str().unwrap()));
         assert!(!v["identifiers"].as_array().unwrap().is_empty());
         let location = &v["location"];
         assert!(location["dependency"]["package"]["name"].is_string());
@@ -62,7 +84,10 @@ fn container_scanning_has_the_required_shape() {
         serde_json::json!({ "type": "cve", "name": "CVE-2024-1234", "value": "CVE-2024-1234", "url": "https://nvd.nist.gov/vuln/detail/CVE-2024-1234" })
     );
     assert_eq!(openssl["identifiers"][1]["type"], "ghsa");
-    assert_eq!(openssl["links"][0]["url"], "https://avd.aquasec.com/nvd/cve-2024-1234");
+    assert_eq!(
+        openssl["links"][0]["url"],
+        "https://avd.aquasec.com/nvd/cve-2024-1234"
+    );
     assert_eq!(vulnerabilities[1]["severity"], "Critical");
 }
 
@@ -87,20 +112,35 @@ fn codequality_issues_for_findings_in_files() {
     // Every unwaived finding with a place: all but the waived one and the config-only
     // `waiver-unused`; the vulnerability is placed where its image was seen.
     assert_eq!(issues.len(), 7);
-    let fingerprints: HashSet<&str> = issues.iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    let fingerprints: HashSet<&str> = issues
+        .iter()
+        .map(|i| i["fingerprint"].as_str().unwrap())
+        .collect();
     assert_eq!(fingerprints.len(), issues.len());
     for issue in issues {
         assert!(issue["description"].is_string());
-        assert!(issue["check_name"].as_str().unwrap().starts_with("portcullis/"));
-        assert!(["info", "minor", "major", "critical", "blocker"].contains(&issue["severity"].as_str().unwrap()));
+        assert!(issue["check_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("portcullis/"));
+        assert!(["info", "minor", "major", "critical", "blocker"]
+            .contains(&issue["severity"].as_str().unwrap()));
         assert!(issue["location"]["path"].is_string());
         assert!(issue["location"]["lines"]["begin"].as_u64().unwrap() >= 1);
     }
-    let vulnerability = issues.iter().find(|i| i["check_name"] == "portcullis/vulnerability").unwrap();
+    let vulnerability = issues
+        .iter()
+        .find(|i| i["check_name"] == "portcullis/vulnerability")
+        .unwrap();
     assert_eq!(vulnerability["location"]["path"], DOCKERFILE);
     assert_eq!(vulnerability["severity"], "major");
     // The same through `render`.
     let (root, config) = (repo(), config_text());
-    let rendered: Value = serde_json::from_str(&render(&sample(), Format::GitlabCodequality, &options(&root, &config))).unwrap();
+    let rendered: Value = serde_json::from_str(&render(
+        &sample(),
+        Format::GitlabCodequality,
+        &options(&root, &config),
+    ))
+    .unwrap();
     assert_eq!(rendered.as_array().unwrap().len(), 7);
 }

@@ -35,14 +35,22 @@ fn tables_counts_waived_details_and_vulnerabilities() {
     let out = markdown(&sample());
     assert!(out.contains("| 2 | 4 | 6 | 1 | 1 |"), "{out}");
     assert!(out.contains("| ❌ error | `tag-denied` | `services/web/Dockerfile:3` | `docker.io/library/nginx:latest` |"), "{out}");
-    let details = &out[out.find("<details>").expect("waived block")..out.find("</details>").unwrap()];
+    let details =
+        &out[out.find("<details>").expect("waived block")..out.find("</details>").unwrap()];
     assert!(details.contains("`ghcr.io/acme/tools:1.2`"));
     assert!(details.contains("internal tool, pinned by the release job"));
     // Waived findings are not in the main table.
     let main = &out[..out.find("<details>").unwrap()];
-    assert_eq!(main.matches("`ghcr.io/acme/tools:1.2`").count(), 1, "only the image-not-allowed row:\n{out}");
+    assert_eq!(
+        main.matches("`ghcr.io/acme/tools:1.2`").count(),
+        1,
+        "only the image-not-allowed row:\n{out}"
+    );
     // High 1 (fixable), critical waived and medium VEX-suppressed are not counted, low 1.
-    assert!(out.contains("| `docker.io/library/nginx:latest` | 0 | 1 | 0 | 1 | 0 | 1 | 2 |"), "{out}");
+    assert!(
+        out.contains("| `docker.io/library/nginx:latest` | 0 | 1 | 0 | 1 | 0 | 1 | 2 |"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -58,13 +66,20 @@ fn cells_cannot_inject_markup() {
     let report = Report {
         findings: vec![Finding {
             location: at("a|b/Dockerfile", 1, 1, 2),
-            ..finding(Rule::ImageNotAllowed, Severity::Error, "bad <img src=x onerror=alert(1)> | `ok|` ` trailing\nnext")
+            ..finding(
+                Rule::ImageNotAllowed,
+                Severity::Error,
+                "bad <img src=x onerror=alert(1)> | `ok|` ` trailing\nnext",
+            )
         }],
         ..Report::default()
     };
     let out = markdown(&report);
     assert!(!out.contains("<img"), "{out}");
-    assert!(out.contains("&lt;img src=x onerror=alert(1)&gt; \\| `ok\\|` \\` trailing<br>next"), "{out}");
+    assert!(
+        out.contains("&lt;img src=x onerror=alert(1)&gt; \\| `ok\\|` \\` trailing<br>next"),
+        "{out}"
+    );
     assert!(out.contains("`a\\|b/Dockerfile:1`"), "{out}");
 }
 
@@ -75,10 +90,25 @@ fn many(n: usize) -> Report {
             image: Some(format!("registry.example.com/team/service-{i}:1.0")),
             help: Some(format!("run `portcullis pin services/s{i}/Dockerfile`")),
             waived: i % 10 == 0,
-            ..finding(Rule::DigestNotPinned, Severity::Error, &format!("`registry.example.com/team/service-{i}:1.0` is not pinned by digest — é 🦀"))
+            ..finding(
+                Rule::DigestNotPinned,
+                Severity::Error,
+                &format!(
+                    "`registry.example.com/team/service-{i}:1.0` is not pinned by digest — é 🦀"
+                ),
+            )
         })
         .collect();
-    Report { findings, summary: Summary { files: n, images: n, errors: n, ..Summary::default() }, ..Report::default() }
+    Report {
+        findings,
+        summary: Summary {
+            files: n,
+            images: n,
+            errors: n,
+            ..Summary::default()
+        },
+        ..Report::default()
+    }
 }
 
 #[test]
@@ -86,12 +116,24 @@ fn long_reports_are_truncated_under_the_comment_limit_with_a_count() {
     let report = many(3000);
     let out = markdown(&report);
     assert!(utf16(&out) <= COMMENT_LIMIT, "{} units", utf16(&out));
-    assert!(utf16(&out) > COMMENT_LIMIT - 2_000, "the budget is used, not wasted");
+    assert!(
+        utf16(&out) > COMMENT_LIMIT - 2_000,
+        "the budget is used, not wasted"
+    );
     let shown = out.matches("services/s").count();
     // Each shown finding names its file twice (place and help).
     let shown_rows = shown / 2;
-    let note = out.lines().find(|l| l.contains("left out")).expect("a truncation note");
-    let left: usize = note.trim_start_matches("> ").split(' ').next().unwrap().parse().unwrap();
+    let note = out
+        .lines()
+        .find(|l| l.contains("left out"))
+        .expect("a truncation note");
+    let left: usize = note
+        .trim_start_matches("> ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(shown_rows + left, 3000, "{note}");
     // Unwaived findings take the budget before waived ones.
     assert!(!out.contains("<details>"), "waived rows are dropped first");

@@ -3,48 +3,76 @@
 
 use portcullis_policy::vuln::{FixState, VulnSeverity, VulnerabilityFinding};
 use portcullis_policy::{ConfigSite, Finding, FindingLocation, Report, Rule, Severity};
-use portcullis_report::{github_annotations, gitlab_codequality, gitlab_container_scanning, markdown_with_limit, render, Format, RenderOptions};
+use portcullis_report::{
+    github_annotations, gitlab_codequality, gitlab_container_scanning, markdown_with_limit, render,
+    Format, RenderOptions,
+};
 use proptest::prelude::*;
 
 use crate::common::{config_text, repo};
 
+const ESC: char = '\u{1b}';
+
 fn arb_finding() -> impl Strategy<Value = Finding> {
     (
-        (0..Rule::ALL.len(), 0..3u8, any::<String>(), proptest::option::of(any::<String>()), proptest::option::of(any::<String>())),
+        (
+            0..Rule::ALL.len(),
+            0..3u8,
+            any::<String>(),
+            proptest::option::of(any::<String>()),
+            proptest::option::of(any::<String>()),
+        ),
         proptest::option::of((".{0,12}", 0..6u32, 0..40u32, 0..6u32, 0..40u32)),
         any::<bool>(),
         proptest::option::of((0..400usize, 0..400usize, any::<String>())),
         any::<bool>(),
     )
-        .prop_map(|((rule, severity, message, help, image), location, waived, cause, vulnerable)| Finding {
-            rule: Rule::ALL[rule],
-            severity: [Severity::Error, Severity::Warning, Severity::Note][usize::from(severity)],
-            message,
-            help,
-            image: image.clone(),
-            location: location.map(|(file, line, column, end_line, end_column)| FindingLocation {
-                file: if file.is_empty() { "services/web/Dockerfile".into() } else { file },
-                line,
-                column,
-                end_line,
-                end_column,
-            }),
-            context: None,
-            waived,
-            cause: cause.map(|(a, b, label)| ConfigSite { file: "portcullis.toml".into(), line: 1, column: 1, span: a..b, label }),
-            vulnerability: vulnerable.then(|| VulnerabilityFinding {
-                id: image.unwrap_or_default(),
-                aliases: vec![],
-                package: "p".into(),
-                installed: "1".into(),
-                fixed: vec![],
-                fix_state: FixState::Unknown,
-                severity: VulnSeverity::Unknown,
-                cvss: Some(f64::NAN),
-                scanners: vec![],
-                suppressed_by: None,
-            }),
-        })
+        .prop_map(
+            |((rule, severity, message, help, image), location, waived, cause, vulnerable)| {
+                Finding {
+                    rule: Rule::ALL[rule],
+                    severity: [Severity::Error, Severity::Warning, Severity::Note]
+                        [usize::from(severity)],
+                    message,
+                    help,
+                    image: image.clone(),
+                    location: location.map(|(file, line, column, end_line, end_column)| {
+                        FindingLocation {
+                            file: if file.is_empty() {
+                                "services/web/Dockerfile".into()
+                            } else {
+                                file
+                            },
+                            line,
+                            column,
+                            end_line,
+                            end_column,
+                        }
+                    }),
+                    context: None,
+                    waived,
+                    cause: cause.map(|(a, b, label)| ConfigSite {
+                        file: "portcullis.toml".into(),
+                        line: 1,
+                        column: 1,
+                        span: a..b,
+                        label,
+                    }),
+                    vulnerability: vulnerable.then(|| VulnerabilityFinding {
+                        id: image.unwrap_or_default(),
+                        aliases: vec![],
+                        package: "p".into(),
+                        installed: "1".into(),
+                        fixed: vec![],
+                        fix_state: FixState::Unknown,
+                        severity: VulnSeverity::Unknown,
+                        cvss: Some(f64::NAN),
+                        scanners: vec![],
+                        suppressed_by: None,
+                    }),
+                }
+            },
+        )
 }
 
 proptest! {
@@ -58,9 +86,9 @@ proptest! {
             let human = render(&report, Format::Human, &options);
             prop_assert!(human.ends_with(" waived\n"));
             if !color {
-                prop_assert!(!human.contains('\u{1b}'));
+                prop_assert!(!human.contains(ESC), "colorless");
             } else if !report.findings.is_empty() {
-                prop_assert!(human.contains('\u{1b}'));
+                prop_assert!(human.contains(ESC), "colored");
             }
         }
         let options = RenderOptions { root: &root, config: Some(("portcullis.toml", &config)), color: false, version: "0.1.0" };

@@ -13,9 +13,13 @@ fn sarif(report: &Report) -> Value {
     let (root, config) = (repo(), config_text());
     let text = render(report, Format::Sarif, &options(&root, &config));
     let value: Value = serde_json::from_str(&text).expect("SARIF is JSON");
-    let schema: Value = serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "schema errors: {errors:#?}\n{text}");
     value
 }
@@ -27,7 +31,8 @@ fn results(value: &Value) -> &Vec<Value> {
 /// Regression guard for the validator itself: a document the schema must reject.
 #[test]
 fn the_schema_rejects_a_broken_log() {
-    let schema: Value = serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let broken = serde_json::json!({ "version": "2.1.0", "runs": [{ "tool": { "driver": {} } }] });
     assert!(!validator.is_valid(&broken));
@@ -40,16 +45,29 @@ fn empty_report_is_valid_and_lists_every_rule() {
     let driver = &value["runs"][0]["tool"]["driver"];
     assert_eq!(driver["name"], "portcullis");
     assert_eq!(driver["version"], "0.1.0");
-    assert!(driver["informationUri"].as_str().unwrap().starts_with("https://"));
+    assert!(driver["informationUri"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
     let rules = driver["rules"].as_array().unwrap();
     assert_eq!(rules.len(), Rule::ALL.len());
     for (rule, descriptor) in Rule::ALL.iter().zip(rules) {
         assert_eq!(descriptor["id"], rule.code());
         assert_eq!(descriptor["shortDescription"]["text"], rule.description());
-        let severity: f32 = descriptor["properties"]["security-severity"].as_str().expect("a string").parse().unwrap();
-        assert!((severity - rule.security_severity()).abs() < 0.051, "{rule:?}");
+        let severity: f32 = descriptor["properties"]["security-severity"]
+            .as_str()
+            .expect("a string")
+            .parse()
+            .unwrap();
+        assert!(
+            (severity - rule.security_severity()).abs() < 0.051,
+            "{rule:?}"
+        );
         assert!(descriptor["defaultConfiguration"]["level"].is_string());
-        assert!(!descriptor["properties"]["tags"].as_array().unwrap().is_empty());
+        assert!(!descriptor["properties"]["tags"]
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
     assert!(results(&value).is_empty());
 }
@@ -62,11 +80,24 @@ fn one_finding_of_every_rule_is_valid_and_indexes_its_rule() {
         .map(|(i, rule)| Finding {
             location: at(DOCKERFILE, u32::try_from(i).unwrap() + 1, 1, 5),
             image: Some(format!("docker.io/library/img{i}")),
-            ..finding(*rule, if i % 3 == 0 { Severity::Warning } else { Severity::Error }, "something `x`")
+            ..finding(
+                *rule,
+                if i % 3 == 0 {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
+                "something `x`",
+            )
         })
         .collect();
-    let value = sarif(&Report { findings, ..Report::default() });
-    let rules = value["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let value = sarif(&Report {
+        findings,
+        ..Report::default()
+    });
+    let rules = value["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
     for result in results(&value) {
         let index = usize::try_from(result["ruleIndex"].as_u64().unwrap()).unwrap();
         assert_eq!(rules[index]["id"], result["ruleId"]);
@@ -89,15 +120,29 @@ fn sample_report_regions_suppressions_and_fingerprints() {
         tag_denied["locations"][0]["physicalLocation"]["region"],
         serde_json::json!({ "startLine": 3, "startColumn": 6, "endLine": 3, "endColumn": 18 })
     );
-    assert!(tag_denied["message"]["text"].as_str().unwrap().contains("help: name a release tag"));
+    assert!(tag_denied["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("help: name a release tag"));
 
     let waived = &results[6];
     assert_eq!(waived["suppressions"][0]["kind"], "external");
-    assert_eq!(waived["suppressions"][0]["justification"], "waived until 2027-03-31: internal tool, pinned by the release job");
-    assert!(results.iter().filter(|r| r.get("suppressions").is_some()).count() == 1);
+    assert_eq!(
+        waived["suppressions"][0]["justification"],
+        "waived until 2027-03-31: internal tool, pinned by the release job"
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.get("suppressions").is_some())
+            .count()
+            == 1
+    );
 
-    let fingerprints: HashSet<&str> =
-        results.iter().map(|r| r["partialFingerprints"]["portcullis/v1"].as_str().unwrap()).collect();
+    let fingerprints: HashSet<&str> = results
+        .iter()
+        .map(|r| r["partialFingerprints"]["portcullis/v1"].as_str().unwrap())
+        .collect();
     assert_eq!(fingerprints.len(), results.len(), "fingerprints are unique");
 }
 
@@ -114,7 +159,15 @@ fn fingerprints_ignore_line_moves() {
         report
     };
     let fp = |v: &Value| -> Vec<String> {
-        results(v).iter().map(|r| r["partialFingerprints"]["portcullis/v1"].as_str().unwrap().to_owned()).collect()
+        results(v)
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["portcullis/v1"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
     };
     assert_eq!(fp(&sarif(&sample())), fp(&sarif(&moved)));
 }
@@ -127,11 +180,17 @@ fn a_vulnerability_without_location_points_where_the_image_was_seen() {
     let location = &vulnerability["locations"][0]["physicalLocation"];
     assert_eq!(location["artifactLocation"]["uri"], DOCKERFILE);
     assert_eq!(location["region"]["startLine"], 3);
-    assert_eq!(vulnerability["properties"]["vulnerability"]["id"], "CVE-2024-1234");
+    assert_eq!(
+        vulnerability["properties"]["vulnerability"]["id"],
+        "CVE-2024-1234"
+    );
 
     // With no sighting and no cause, the result has no location at all and stays valid.
     let alone = Report {
-        findings: vec![Finding { image: Some("registry.example.com/app:1".into()), ..sample().findings[0].clone() }],
+        findings: vec![Finding {
+            image: Some("registry.example.com/app:1".into()),
+            ..sample().findings[0].clone()
+        }],
         ..Report::default()
     };
     let value = sarif(&alone);
@@ -146,5 +205,5 @@ fn a_finding_with_only_a_config_cause_points_at_the_config() {
     assert_eq!(unused["level"], "warning");
     let location = &unused["locations"][0]["physicalLocation"];
     assert_eq!(location["artifactLocation"]["uri"], "portcullis.toml");
-    assert_eq!(location["region"]["startLine"], 10);
+    assert_eq!(location["region"]["startLine"], 5);
 }
