@@ -28,6 +28,20 @@ impl<T> Spanned<T> {
     }
 }
 
+/// A default value, not written anywhere.
+impl<T: Default> Default for Spanned<T> {
+    fn default() -> Self {
+        Self::unsited(T::default())
+    }
+}
+
+/// A spanned value serializes as the value (for defaults in the JSON schema).
+impl<T: serde::Serialize> serde::Serialize for Spanned<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
+    }
+}
+
 /// The schema of a spanned value is the schema of the value.
 impl<T: JsonSchema> JsonSchema for Spanned<T> {
     fn schema_name() -> String {
@@ -169,7 +183,7 @@ choice! {
 
 /// `[images]`: which images may be used and how they must be referenced.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct ImagesSettings {
     /// Patterns of allowed images; absent means every image is allowed.
     #[schemars(with = "Option<Vec<String>>")]
@@ -205,16 +219,16 @@ impl Default for ImagesSettings {
 #[schemars(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Waiver {
     /// Rule codes it waives.
-    #[schemars(with = "Vec<Rule>")]
+    #[schemars(with = "Vec<Rule>", default)]
     pub rules: Vec<Spanned<Rule>>,
     /// Vulnerability ids (or aliases) it waives.
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", default)]
     pub ids: Vec<Spanned<String>>,
     /// Only findings about images matching one of these patterns (empty: any image).
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", default)]
     pub images: Vec<Spanned<Pattern>>,
     /// Only vulnerabilities in these packages (empty: any package).
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", default)]
     pub packages: Vec<Spanned<String>>,
     /// Why the exception exists (required).
     #[schemars(with = "String")]
@@ -232,7 +246,7 @@ pub struct Waiver {
 
 /// `[trust]`: whose signatures are accepted.
 #[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct TrustSettings {
     /// `[[trust.signer]]` entries.
     #[schemars(rename = "signer")]
@@ -244,7 +258,7 @@ pub struct TrustSettings {
 #[schemars(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Signer {
     /// Images this signer vouches for (empty: every image).
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", default)]
     pub images: Vec<Spanned<Pattern>>,
     /// Exact OIDC issuer.
     #[schemars(with = "Option<String>")]
@@ -294,7 +308,7 @@ pub struct HookSettings {
 
 /// `[scan]`: which scanners run and what fails the gate.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct ScanSettings {
     /// Hooks to run: built-ins `trivy`, `grype`, `syft`, or `[[scan.hook]]` names.
     #[schemars(with = "Vec<String>")]
@@ -329,7 +343,7 @@ pub const BUILTIN_HOOKS: [&str; 3] = ["trivy", "grype", "syft"];
 
 /// `[sign]`: how `sign`, `attest` and `promote` sign.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct SignSettings {
     #[schemars(with = "SignMode")]
     pub mode: Spanned<SignMode>,
@@ -363,9 +377,10 @@ impl Default for SignSettings {
 }
 
 /// Platforms to mirror.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Platforms {
     /// `"all"`: every platform of the index.
+    #[default]
     All,
     /// Only these `os/arch[/variant]`.
     List(Vec<String>),
@@ -399,13 +414,13 @@ pub struct MirrorSettings {
     #[schemars(with = "String")]
     pub to: Spanned<ImageRef>,
     /// Tags to copy.
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", default)]
     pub tags: Vec<Spanned<String>>,
     /// Tags matching this regular expression are copied too.
     #[schemars(with = "Option<String>")]
     pub tag_regex: Option<Spanned<String>>,
     /// `"all"` (default) or a list like `["linux/amd64"]`.
-    #[schemars(with = "Platforms")]
+    #[schemars(with = "Platforms", default)]
     pub platforms: Spanned<Platforms>,
     #[schemars(skip)]
     pub site: Option<ConfigSite>,
@@ -413,7 +428,7 @@ pub struct MirrorSettings {
 
 /// `[stale]`: when an image counts as stale and what to do.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct StaleSettings {
     /// Like `30d`.
     #[schemars(with = "Option<String>")]
@@ -433,7 +448,7 @@ impl Default for StaleSettings {
 
 /// `[report]`: pull/merge request comment behaviour.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct ReportSettings {
     #[schemars(with = "CommentMode")]
     pub comment: Spanned<CommentMode>,
@@ -452,7 +467,7 @@ impl Default for ReportSettings {
 #[schemars(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RegistrySettings {
     /// Plain HTTP.
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", default)]
     pub insecure: Spanned<bool>,
     /// Extra CA certificate (PEM), relative to the config file.
     #[schemars(with = "Option<String>")]
@@ -463,7 +478,7 @@ pub struct RegistrySettings {
 
 /// The whole file, for the JSON schema.
 #[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
 #[schemars(
     title = "portcullis.toml",
     description = "Policy file of portcullis, a supply-chain gate for container builds."
