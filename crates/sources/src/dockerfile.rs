@@ -81,9 +81,13 @@ fn stage_name(instruction: &Instruction) -> Option<String> {
         return None;
     }
     let (_, rest) = extract_flags(&instruction.logical, instruction.args_start);
-    let args = split_whitespace(&instruction.logical, rest);
+    let logical = &instruction.logical;
+    let args: Vec<&str> = split_whitespace(logical, rest)
+        .into_iter()
+        .map(|r| &logical.text[r])
+        .collect();
     match args.as_slice() {
-        [_, r#as, name] if r#as.text.eq_ignore_ascii_case("as") => Some(name.text.to_lowercase()),
+        [_, r#as, name] if r#as.eq_ignore_ascii_case("as") => Some(name.to_lowercase()),
         _ => None,
     }
 }
@@ -202,30 +206,31 @@ impl<'a> Parser<'a> {
         }
         self.in_stage = true;
         self.stage.clear();
-        let args = split_whitespace(&instruction.logical, rest);
-        let Some(image) = args.first() else {
+        let logical = &instruction.logical;
+        let ranges = split_whitespace(logical, rest);
+        let args: Vec<&str> = ranges.iter().map(|r| &logical.text[r.clone()]).collect();
+        let Some(first) = ranges.first() else {
             self.problem(instruction.start, "`FROM` needs an image".to_owned());
             return;
         };
-        let well_formed =
-            args.len() == 1 || args.len() == 3 && args[1].text.eq_ignore_ascii_case("as");
+        let well_formed = args.len() == 1 || args.len() == 3 && args[1].eq_ignore_ascii_case("as");
         if !well_formed {
-            let written: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
             let message = format!(
-                "`FROM {}`: expected `FROM image [AS name]`",
-                written.join(" ")
+                "`FROM` expects `image [AS name]`, found {} words",
+                args.len()
             );
             self.problem(instruction.start, message);
         }
+        let image = Piece::from_logical(logical, first.clone());
         self.reference(
-            image,
+            &image,
             Scope::Global,
             Context::DockerfileFrom,
             platform,
             instruction.start,
         );
         if let [_, _, name] = args.as_slice() {
-            self.earlier_stages.insert(name.text.to_lowercase());
+            self.earlier_stages.insert(name.to_lowercase());
         }
     }
 

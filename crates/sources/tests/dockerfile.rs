@@ -3,6 +3,7 @@
 //! semantics, and malformed input.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use portcullis_sources::{
     parse, Occurrence, ParseOptions, Problem, Resolution, SourceFile, SourceKind,
@@ -55,16 +56,16 @@ fn describe(text: &str, o: &Occurrence) -> String {
             literal.text,
             "literal of {o:?}"
         );
-        line.push_str(&format!(" literal `{}`", literal.text));
+        let _ = write!(line, " literal `{}`", literal.text);
         if literal.span != o.location.span {
             let before = &text[..literal.span.start];
             let l = before.matches('\n').count() + 1;
             let c = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            line.push_str(&format!(" at {l}:{c}"));
+            let _ = write!(line, " at {l}:{c}");
         }
     }
     if let Some(platform) = &o.platform {
-        line.push_str(&format!(" platform {platform}"));
+        let _ = write!(line, " platform {platform}");
     }
     line
 }
@@ -478,4 +479,27 @@ fn ten_megabyte_single_line() {
 fn onbuild_and_other_instructions_are_not_references() {
     let text = "FROM alpine\nONBUILD COPY --from=evil:1 / /\nLABEL from=evil:2\nENV X=evil:3\n";
     assert_eq!(show(text).len(), 1);
+}
+
+#[test]
+fn reference_split_by_a_continuation_is_found_but_not_editable() {
+    let text = "FROM alp\\\nine:3.20\n";
+    let (occ, problems) = run_with(text, &[]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let o = &occ[0];
+    assert_eq!(o.text, "alpine:3.20");
+    assert_eq!(&text[o.location.span.clone()], "alp\\\nine:3.20");
+    assert_eq!(
+        (
+            o.location.line,
+            o.location.column,
+            o.location.end_line,
+            o.location.end_column
+        ),
+        (1, 6, 2, 9)
+    );
+    assert_eq!(
+        o.literal, None,
+        "a pin must not write across the line break"
+    );
 }

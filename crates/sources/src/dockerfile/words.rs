@@ -158,15 +158,16 @@ pub(super) fn flag(word: &Piece) -> Option<(&str, Piece)> {
     }
 }
 
-/// Words separated by whitespace, quotes not special (`BuildKit`'s split for `FROM`).
-pub(super) fn split_whitespace(logical: &Logical, start: usize) -> Vec<Piece> {
+/// Logical ranges of the words separated by whitespace, quotes not special (`BuildKit`'s
+/// split for `FROM`).
+pub(super) fn split_whitespace(logical: &Logical, start: usize) -> Vec<Range<usize>> {
     let text = &logical.text[start..];
     let mut out = Vec::new();
     let mut word_start = None;
     for (i, c) in text.char_indices() {
         match (c.is_whitespace(), word_start) {
             (true, Some(s)) => {
-                out.push(Piece::from_logical(logical, start + s..start + i));
+                out.push(start + s..start + i);
                 word_start = None;
             }
             (false, None) => word_start = Some(i),
@@ -174,7 +175,7 @@ pub(super) fn split_whitespace(logical: &Logical, start: usize) -> Vec<Piece> {
         }
     }
     if let Some(s) = word_start {
-        out.push(Piece::from_logical(logical, start + s..logical.text.len()));
+        out.push(start + s..logical.text.len());
     }
     out
 }
