@@ -91,17 +91,65 @@ fn severity_name(severity: Severity) -> &'static str {
     }
 }
 
-/// What a waived finding's note says: the label of the waiver entry, which carries its
-/// reason, when the policy recorded one.
+/// Why a finding was waived: the reason from the label of the waiver entry in its cause.
+/// The policy labels it `waived here: <reason>`; the prefix up to the first `: ` is dropped
+/// when the label starts with "waived", and any other label is kept whole.
 fn waiver_reason(finding: &Finding) -> Option<&str> {
-    finding
+    let label = finding
         .cause
         .as_ref()
         .map(|c| c.label.as_str())
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty())?;
+    let reason = label
+        .starts_with("waived")
+        .then(|| label.split_once(": ").map(|(_, reason)| reason))
+        .flatten()
+        .unwrap_or(label);
+    Some(reason)
 }
 
 /// `n thing` or `n things`.
 fn plural(n: usize, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_policy::{ConfigSite, Finding, Rule, Severity};
+
+    use super::waiver_reason;
+
+    fn waived(label: &str) -> Finding {
+        Finding {
+            rule: Rule::DigestNotPinned,
+            severity: Severity::Error,
+            message: String::new(),
+            help: None,
+            image: None,
+            location: None,
+            context: None,
+            waived: true,
+            cause: Some(ConfigSite {
+                file: "p.toml".into(),
+                line: 1,
+                column: 1,
+                span: 0..1,
+                label: label.into(),
+            }),
+            vulnerability: None,
+        }
+    }
+
+    #[test]
+    fn the_reason_is_taken_from_the_waiver_label() {
+        assert_eq!(
+            waiver_reason(&waived("waived here: vendor image: Q1")),
+            Some("vendor image: Q1")
+        );
+        assert_eq!(
+            waiver_reason(&waived("`[[waiver]]` here")),
+            Some("`[[waiver]]` here")
+        );
+        assert_eq!(waiver_reason(&waived("")), None);
+    }
 }

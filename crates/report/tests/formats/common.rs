@@ -190,7 +190,7 @@ pub fn sample() -> Report {
                 5,
                 1,
                 91..101,
-                "waived until 2027-03-31: internal tool, pinned by the release job",
+                "waived here: internal tool, pinned by the release job",
             ),
             ..finding(
                 Rule::DigestNotPinned,
