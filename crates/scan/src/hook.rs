@@ -69,7 +69,7 @@ impl HookSpec {
     /// `trivy image --format json --exit-code 0 --quiet {image}`.
     #[must_use]
     pub fn trivy() -> Self {
-        Self::custom(
+        Self::quiet(Self::custom(
             "trivy",
             argv(&[
                 "trivy",
@@ -82,17 +82,17 @@ impl HookSpec {
                 "{image}",
             ]),
             Some(Format::TrivyJson),
-        )
+        ))
     }
 
     /// `grype -o json {image}` (Grype only fails with `--fail-on`, which is not passed).
     #[must_use]
     pub fn grype() -> Self {
-        Self::custom(
+        Self::quiet(Self::custom(
             "grype",
             argv(&["grype", "-o", "json", "{image}"]),
             Some(Format::GrypeJson),
-        )
+        ))
     }
 
     /// `syft scan registry:{image} -o cyclonedx-json` (or `spdx-json`): an SBOM, no
@@ -103,11 +103,22 @@ impl HookSpec {
             Format::Spdx => ("spdx-json", Format::Spdx),
             _ => ("cyclonedx-json", Format::CycloneDx),
         };
-        Self::custom(
+        Self::quiet(Self::custom(
             "syft",
             argv(&["syft", "scan", "registry:{image}", "-o", output]),
             Some(format),
-        )
+        ))
+    }
+
+    /// Built-ins never phone home for updates (a gate must not depend on that network call).
+    fn quiet(mut self) -> Self {
+        let var = match self.name.as_str() {
+            "syft" => "SYFT_CHECK_FOR_APP_UPDATE",
+            "grype" => "GRYPE_CHECK_FOR_APP_UPDATE",
+            _ => return self,
+        };
+        self.env.push((var.to_owned(), "false".to_owned()));
+        self
     }
 
     /// The built-in hook called `name` (`trivy`, `grype`, `syft`), if there is one.
