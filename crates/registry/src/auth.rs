@@ -185,7 +185,17 @@ impl Authenticator {
             let url = base.join("/v2/").map_err(|_| RegistryError::Setup {
                 reason: format!("bad registry URL `{base}`"),
             })?;
-            let response = transport.send(Method::GET, url, HeaderMap::new()).await?;
+            let response = transport
+                .send(Method::GET, url.clone(), HeaderMap::new())
+                .await?;
+            if response.status().is_server_error()
+                || response.status() == StatusCode::TOO_MANY_REQUESTS
+            {
+                return Err(RegistryError::Http {
+                    status: response.status().as_u16(),
+                    url: redact_query(&url),
+                });
+            }
             Ok(if response.status() == StatusCode::UNAUTHORIZED {
                 pick(response.headers())
             } else {

@@ -4,8 +4,9 @@
 //! `count` prints the manifest and token requests since the previous `count` as JSON;
 //! end of input stops the registry.
 //!
-//! Usage: bench-registry OUT_DIR [REPOS] [TAGS]
+//! Usage: `bench-registry OUT_DIR [REPOS] [TAGS]`
 
+use std::fmt::Write as _;
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
 
@@ -30,7 +31,7 @@ fn main() -> Result<()> {
             let spec = ImageSpec::new("linux", "amd64").layers(vec![format!("{repo}:{tag}").into_bytes()]);
             registry.seed_image(&repo, &tag, &spec)?;
             let image = format!("{host}/{repo}:{tag}");
-            dockerfile.push_str(&format!("FROM {image} AS s{t}\nRUN true\n"));
+            writeln!(dockerfile, "FROM {image} AS s{t}\nRUN true")?;
             refs.push(image);
         }
         let dir = out.join(format!("repo/services/r{r}"));

@@ -1,5 +1,5 @@
 //! Shared setup for the registry integration tests (included with `mod common;`).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::must_use_candidate)]
 
 use std::process::Command;
 
