@@ -339,6 +339,12 @@ fn find_walks_up_from_a_file_or_directory() {
     );
     let loaded = Config::load(&root.join("portcullis.toml")).unwrap();
     assert_eq!(loaded.path, Some(root.join("portcullis.toml")));
+    std::fs::write(root.join("portcullis.toml"), "[images]\nallow = 1\n").unwrap();
+    let error = Config::load_named(&root.join("portcullis.toml"), "portcullis.toml").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "portcullis.toml:2:9: `allow` must be an array of strings, found integer `1`"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -94,23 +94,29 @@ impl Config {
     /// Reads and validates a file. Diagnostics name it as `path` is written.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let name = path.display().to_string().replace('\\', "/");
+        Self::load_named(path, &name)
+    }
+
+    /// Reads and validates a file; diagnostics and waiver findings name it `name` (say, the
+    /// path relative to the checked root, as report paths are).
+    pub fn load_named(path: &Path, name: &str) -> Result<Self, ConfigErrors> {
         let whole_file = |message: String| ConfigErrors {
             errors: vec![ConfigError {
-                file: name.clone(),
+                file: name.to_owned(),
                 line: 0,
                 column: 0,
                 message,
             }],
         };
         let bytes = std::fs::read(path)
-            .map_err(|error| whole_file(format!("cannot read `{name}`: {error}")))?;
+            .map_err(|error| whole_file(format!("cannot read `{}`: {error}", path.display())))?;
         let text = String::from_utf8(bytes).map_err(|error| {
             whole_file(format!(
                 "`{name}` is not UTF-8 (invalid byte at offset {})",
                 error.utf8_error().valid_up_to()
             ))
         })?;
-        let mut config = Self::parse(&name, &text)?;
+        let mut config = Self::parse(name, &text)?;
         config.path = Some(path.to_owned());
         Ok(config)
     }
