@@ -26,7 +26,10 @@ pub(crate) fn discover(
         source,
     })?;
     if !meta.is_dir() {
-        let rel = display_path(root);
+        // Relative to the directory holding it, like every other `rel`.
+        let rel = root
+            .file_name()
+            .map_or_else(|| display_path(root), |n| n.to_string_lossy().into_owned());
         let kind = classify(root, Path::new(&rel)).unwrap_or_else(|| fallback_kind(root));
         return Ok((
             vec![SourceFile {

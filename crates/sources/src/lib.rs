@@ -206,8 +206,8 @@ pub struct Scan {
 /// Hidden directories such as `.github` are walked, `.git` is not, symbolic links are not
 /// followed, and the result is sorted by [`SourceFile::rel`]. Unreadable directories become
 /// [`Problem`]s. When `root` is a file, it is classified by its name (a file that matches no
-/// known name is read as a Dockerfile, since it was named explicitly) and its `rel` is the
-/// path as given.
+/// known name is read as a Dockerfile, since it was named explicitly) and its `rel` is its
+/// file name (relative to the directory holding it).
 pub fn discover(
     root: &Path,
     options: &DiscoverOptions,

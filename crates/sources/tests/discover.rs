@@ -100,17 +100,14 @@ fn exclude_globs_use_gitignore_syntax() {
 }
 
 #[test]
-fn single_file_root_keeps_the_given_path() {
+fn single_file_root_is_relative_to_its_directory() {
     let dir = tree();
     let path = dir.path().join("svc/Dockerfile.prod");
     let (files, _) = discover(&path, &DiscoverOptions::default()).unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].kind, SourceKind::Dockerfile);
-    assert!(
-        files[0].rel.ends_with("svc/Dockerfile.prod"),
-        "{}",
-        files[0].rel
-    );
+    assert_eq!(files[0].rel, "Dockerfile.prod");
+    assert_eq!(files[0].path, path);
     // An explicitly named file with an unusual name is still read.
     write(dir.path(), "base.df", "FROM alpine\n");
     let (files, _) = discover(&dir.path().join("base.df"), &DiscoverOptions::default()).unwrap();
