@@ -200,7 +200,7 @@ fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Op
                 locus = Some(printable(&format!(
                     "{}:{}:{}",
                     location.file, location.line, location.column
-                )))
+                )));
             }
         }
     }
@@ -216,13 +216,13 @@ fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Op
         });
         match placed {
             Some((id, range)) => {
-                labels.push(Label::secondary(id, range).with_message(printable(&site.label)))
+                labels.push(Label::secondary(id, range).with_message(printable(&site.label)));
             }
             None => {
                 cause_note = Some(format!(
                     "{}: {}:{}:{}",
                     site.label, site.file, site.line, site.column
-                ))
+                ));
             }
         }
     }
