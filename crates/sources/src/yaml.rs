@@ -23,6 +23,7 @@ mod github;
 mod gitlab;
 mod interpolate;
 mod kubernetes;
+mod scalar;
 mod tree;
 
 use std::collections::HashSet;

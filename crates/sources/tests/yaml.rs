@@ -334,3 +334,43 @@ fn byte_order_mark_and_non_ascii_keep_spans_right() {
         ["4:12 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`"]
     );
 }
+
+/// Ten aliases per level, eight levels: 10^8 paths if every alias were walked again.
+fn fan_out(level: &str) -> String {
+    let mut text = String::new();
+    for n in 1..=8 {
+        let refs = vec![format!("*l{}", n - 1); 10].join(", ");
+        let _ = writeln!(text, "l{n}: &l{n} {}", level.replace("REFS", &refs));
+    }
+    text
+}
+
+#[test]
+fn aliased_list_items_fanning_out_are_walked_once() {
+    // Regression guard: a "billion laughs" List must not walk every alias path.
+    let mut text =
+        "l0: &l0 {apiVersion: v1, kind: Pod, spec: {containers: [{image: nginx:1}]}}\n".to_owned();
+    text.push_str(&fan_out("{apiVersion: v1, kind: List, items: [REFS]}"));
+    text.push_str("apiVersion: v1\nkind: List\nitems: [*l8, *l8]\n");
+    let started = std::time::Instant::now();
+    let lines = clean(SourceKind::Kubernetes, "bomb.yaml", &text);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        lines,
+        ["1:65 kubernetes-container `nginx:1` => docker.io/library/nginx:1 literal `nginx:1`"]
+    );
+}
+
+#[test]
+fn merge_keys_fanning_out_are_searched_once() {
+    // Regression guard: a missing key looked up through repeated merges must stay cheap.
+    let mut text = "l0: &l0 {restart: always}\n".to_owned();
+    text.push_str(&fan_out("{<<: [REFS]}"));
+    text.push_str("services:\n  web:\n    <<: [*l8, *l8]\n    build: .\n");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", &text),
+        Vec::<String>::new()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -15,7 +15,7 @@ use super::{Flavor, Sink, Want};
 use crate::Context;
 
 /// How deep `List` items may nest.
-const MAX_LIST_DEPTH: usize = 8;
+const MAX_LIST_DEPTH: usize = 16;
 
 /// Whether the document is a Kubernetes object.
 pub(crate) fn is_manifest(doc: &Node) -> bool {

@@ -13,6 +13,8 @@ use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
+use super::scalar::{exact_span, source_span};
+
 /// Deepest nesting accepted; deeper documents are refused instead of risking the stack.
 const MAX_DEPTH: usize = 256;
 /// How many `<<` merge levels a lookup follows.
@@ -102,28 +104,50 @@ impl Node {
 
     /// The value of `key` in a mapping, own keys first, then merged (`<<`) mappings.
     pub(crate) fn get(&self, key: &str) -> Option<&Rc<Node>> {
-        self.get_at(key, 0)
-    }
-
-    fn get_at(&self, key: &str, depth: usize) -> Option<&Rc<Node>> {
         let Kind::Map(entries) = &self.kind else {
             return None;
         };
-        // The last duplicate wins, as in most loaders.
-        if let Some((_, v)) = entries
-            .iter()
-            .rev()
-            .find(|(k, _)| !is_merge_key(k) && k.key_str() == Some(key))
-        {
+        if let Some(v) = own_value(entries, key) {
             return Some(v);
         }
-        if depth >= MAX_MERGE_DEPTH {
+        if !entries.iter().any(|(k, _)| is_merge_key(k)) {
             return None;
         }
-        entries
-            .iter()
-            .filter(|(k, _)| is_merge_key(k))
-            .find_map(|(_, v)| merge_sources(v).find_map(|m| m.get_at(key, depth + 1)))
+        // Each merged mapping is searched once, so aliases repeated in merge lists cannot
+        // make a lookup exponential.
+        let mut visited = HashSet::from([std::ptr::from_ref(self)]);
+        self.merged_get(key, &mut visited, 0)
+    }
+
+    /// Depth-first through `<<` sources in order: a source's own keys, then its merges.
+    fn merged_get(
+        &self,
+        key: &str,
+        visited: &mut HashSet<*const Node>,
+        depth: usize,
+    ) -> Option<&Rc<Node>> {
+        let Kind::Map(entries) = &self.kind else {
+            return None;
+        };
+        for (_, value) in entries.iter().filter(|(k, _)| is_merge_key(k)) {
+            for source in merge_sources(value) {
+                if !visited.insert(Rc::as_ptr(source)) {
+                    continue;
+                }
+                let Kind::Map(source_entries) = &source.kind else {
+                    continue;
+                };
+                if let Some(found) = own_value(source_entries, key) {
+                    return Some(found);
+                }
+                if depth < MAX_MERGE_DEPTH {
+                    if let Some(found) = source.merged_get(key, visited, depth + 1) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// The entries of a mapping with string keys, merged mappings included (own keys win,
@@ -177,6 +201,15 @@ impl Node {
     }
 }
 
+/// A mapping's own value for `key`; the last duplicate wins, as in most loaders.
+fn own_value<'n>(entries: &'n [(Rc<Node>, Rc<Node>)], key: &str) -> Option<&'n Rc<Node>> {
+    entries
+        .iter()
+        .rev()
+        .find(|(k, _)| !is_merge_key(k) && k.key_str() == Some(key))
+        .map(|(_, v)| v)
+}
+
 fn is_merge_key(node: &Node) -> bool {
     node.scalar()
         .is_some_and(|s| s.style == ScalarStyle::Plain && s.value == "<<")
@@ -190,57 +223,6 @@ fn merge_sources(value: &Rc<Node>) -> impl Iterator<Item = &Rc<Node>> {
         Kind::Scalar(_) => Vec::new(),
     };
     list.into_iter()
-}
-
-impl Scalar {
-    /// Null under the YAML 1.2 core schema.
-    pub(crate) fn is_null(&self) -> bool {
-        self.style == ScalarStyle::Plain
-            && !self.tagged
-            && matches!(self.value.as_str(), "" | "~" | "null" | "Null" | "NULL")
-    }
-
-    /// A string (not null, bool, int or float) under the YAML 1.2 core schema.
-    pub(crate) fn is_string(&self) -> bool {
-        self.style != ScalarStyle::Plain
-            || self.tagged
-            || !(self.is_null() || is_core_non_string(&self.value))
-    }
-}
-
-/// Plain scalars that the YAML 1.2 core schema reads as bool, int or float.
-fn is_core_non_string(v: &str) -> bool {
-    if matches!(v, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") {
-        return true;
-    }
-    let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
-    if matches!(unsigned, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    if let Some(oct) = v.strip_prefix("0o") {
-        return !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b));
-    }
-    if let Some(hex) = v.strip_prefix("0x") {
-        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    }
-    // [0-9]+ ( . [0-9]* )? ( [eE] [-+]? [0-9]+ )?  or  . [0-9]+ ...
-    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
-        None => (unsigned, None),
-    };
-    let (int, frac) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (mantissa, None),
-    };
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = digits(int)
-        && frac.is_none_or(digits)
-        && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()));
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && digits(e)
-    });
-    mantissa_ok && exponent_ok && !mantissa.is_empty()
 }
 
 /// Maps the parser's character indices to byte offsets of `text`.
@@ -436,91 +418,6 @@ fn null_node(span: Range<usize>) -> Rc<Node> {
     })
 }
 
-/// The scalar's own text inside the parser's `span`: without `&anchor`/`!tag` properties,
-/// and for quoted scalars from the opening to the closing quote (the parser's span may run on
-/// over a trailing comment). Block scalars keep the span, trimmed.
-fn source_span(text: &str, span: &Range<usize>, style: ScalarStyle) -> Range<usize> {
-    let Some(raw) = text.get(span.clone()) else {
-        return span.clone();
-    };
-    let trimmed = |r: &str, offset: usize| {
-        let start = offset + (r.len() - r.trim_start().len());
-        start..(offset + r.trim_end().len()).max(start)
-    };
-    let quote = match style {
-        ScalarStyle::SingleQuoted => '\'',
-        ScalarStyle::DoubleQuoted => '"',
-        ScalarStyle::Plain => {
-            let body = skip_properties(raw);
-            let r = trimmed(body, raw.len() - body.len());
-            return span.start + r.start..span.start + r.end;
-        }
-        _ => {
-            let r = trimmed(raw, 0);
-            return span.start + r.start..span.start + r.end;
-        }
-    };
-    let Some(open) = raw.find(quote) else {
-        return span.clone();
-    };
-    let mut chars = raw[open + 1..].char_indices();
-    let mut close = None;
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' if quote == '"' => {
-                chars.next();
-            }
-            c if c == quote => {
-                if quote == '\'' && raw[open + 1 + i + 1..].starts_with('\'') {
-                    chars.next();
-                } else {
-                    close = Some(open + 1 + i + 1);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    span.start + open..span.start + close.unwrap_or(raw.len())
-}
-
-/// `raw` after any leading `&anchor` and `!tag` properties.
-fn skip_properties(raw: &str) -> &str {
-    let mut rest = raw.trim_start();
-    while rest.starts_with(['!', '&']) {
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        rest = rest[end..].trim_start();
-    }
-    rest
-}
-
-/// The byte span of a scalar's value when its source text (`source`, from [`source_span`])
-/// is exactly the value: plain or quoted, one line, no escapes.
-fn exact_span(
-    text: &str,
-    source: &Range<usize>,
-    value: &str,
-    style: ScalarStyle,
-) -> Option<Range<usize>> {
-    if value.contains(['\n', '\r']) {
-        return None;
-    }
-    let raw = text.get(source.clone())?;
-    let inner = match style {
-        ScalarStyle::Plain => source.clone(),
-        ScalarStyle::SingleQuoted => {
-            raw.strip_prefix('\'')?.strip_suffix('\'')?;
-            source.start + 1..source.end - 1
-        }
-        ScalarStyle::DoubleQuoted => {
-            raw.strip_prefix('"')?.strip_suffix('"')?;
-            source.start + 1..source.end - 1
-        }
-        _ => return None,
-    };
-    (text.get(inner.clone())? == value).then_some(inner)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,33 +470,6 @@ mod tests {
         assert_eq!(m.get("n").unwrap().scalar().unwrap().value, "3");
         let keys: Vec<_> = m.entries().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["n", "image", "z"]);
-    }
-
-    #[test]
-    fn core_schema_types() {
-        for v in [
-            "1", "-2", "0x1f", "0o7", "1.5", ".5", "1e3", "true", "NULL", "~", "", ".inf", "-.inf",
-            ".nan",
-        ] {
-            let s = Scalar {
-                value: v.into(),
-                style: ScalarStyle::Plain,
-                tagged: false,
-                exact: None,
-                source: 0..0,
-            };
-            assert!(!s.is_string(), "{v}");
-        }
-        for v in ["nginx", "1.2.3", "0x", "e5", "1e", "-", ".", "yes"] {
-            let s = Scalar {
-                value: v.into(),
-                style: ScalarStyle::Plain,
-                tagged: false,
-                exact: None,
-                source: 0..0,
-            };
-            assert!(s.is_string(), "{v}");
-        }
     }
 
     #[test]
