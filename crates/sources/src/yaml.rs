@@ -16,7 +16,8 @@
 //! Files that discovery classifies as [`SourceKind::Kubernetes`] (any other YAML) are read per
 //! document: a document with top-level `apiVersion` and `kind` is a manifest; otherwise a
 //! document shaped like GitLab CI (see [`gitlab::looks_like`]) is read as GitLab CI, which
-//! covers files pulled in by `include: local`; anything else is ignored.
+//! covers files pulled in by `include: local`; a GitHub action's metadata (`runs.using`,
+//! as in `action.yml`) is read like a workflow; anything else is ignored.
 
 mod compose;
 mod github;
@@ -48,6 +49,9 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Prob
                     SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
                     SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
                         kubernetes::extract(doc, &mut sink);
+                    }
+                    SourceKind::Kubernetes if github::is_action(doc) => {
+                        github::extract(doc, &mut sink);
                     }
                     SourceKind::Kubernetes if gitlab::looks_like(doc) => {
                         gitlab::extract(doc, &mut sink);

@@ -235,7 +235,18 @@ fn github_workflow_containers_services_and_docker_steps() {
 
 #[test]
 fn github_action_docker_image() {
+    // Discovery calls `action.yml` plain YAML; `runs.using` makes it an action.
     let text = "name: x\nruns:\n  using: docker\n  image: 'docker://ghcr.io/acme/action:1.2'\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "action.yml", text),
+        ["4:20 github-step `ghcr.io/acme/action:1.2` => ghcr.io/acme/action:1.2 literal `ghcr.io/acme/action:1.2`"]
+    );
+    let text =
+        "runs:\n  using: composite\n  steps:\n    - uses: docker://alpine:3.20\n    - run: echo\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "action.yml", text),
+        ["4:22 github-step `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`"]
+    );
     assert_eq!(
         clean(SourceKind::GithubWorkflow, "action.yml", text),
         ["4:20 github-step `ghcr.io/acme/action:1.2` => ghcr.io/acme/action:1.2 literal `ghcr.io/acme/action:1.2`"]
@@ -307,6 +318,16 @@ fn invalid_yaml_names_file_line_and_column() {
         "{messages:?}"
     );
     assert_ne!(problems[0].line, None);
+    // The parser's own words, at the offending character.
+    let (_, problems) = run(
+        SourceKind::Kubernetes,
+        "k8s/pod.yaml",
+        "apiVersion: v1\nkind: Pod\nspec: a: b\n",
+    );
+    assert_eq!(
+        self::messages(&problems),
+        ["k8s/pod.yaml:3:8 invalid YAML: mapping values are not allowed in this context"]
+    );
 }
 
 #[test]

@@ -16,6 +16,12 @@ use crate::Context;
 
 const DOCKER: &str = "docker://";
 
+/// Whether a document is an action's metadata (`action.yml`): `runs.using` is set.
+/// Discovery classifies `action.yml` as plain YAML, so this is decided on content.
+pub(crate) fn is_action(doc: &Node) -> bool {
+    doc.at(&["runs", "using"]).is_some()
+}
+
 /// Reads the images of one workflow (or action) document.
 pub(crate) fn extract(doc: &Rc<Node>, sink: &mut Sink<'_>) {
     if let Some(jobs) = doc.get("jobs") {
