@@ -249,7 +249,7 @@ fn github_action_docker_image() {
     );
     assert_eq!(
         clean(SourceKind::GithubWorkflow, "action.yml", text),
-        ["4:20 github-step `ghcr.io/acme/action:1.2` => ghcr.io/acme/action:1.2 literal `ghcr.io/acme/action:1.2`"]
+        ["4:22 github-step `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`"]
     );
 }
 
