@@ -17,6 +17,7 @@ mod fingerprint;
 mod gitlab;
 mod human;
 mod json;
+mod junit;
 mod markdown;
 mod sarif;
 
@@ -37,6 +38,8 @@ pub enum Format {
     /// GitLab code-quality report (all tiers); the container-scanning report needs a scan
     /// time and has its own function, [`gitlab_container_scanning`].
     GitlabCodequality,
+    /// `JUnit` XML for test-report widgets (GitLab merge requests, most CI systems).
+    Junit,
 }
 
 /// Rendering options.
@@ -62,6 +65,7 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions<'_>) -> S
         Format::Sarif => sarif::render(report, options),
         Format::Markdown => markdown::render(report, options),
         Format::GitlabCodequality => gitlab_codequality(report),
+        Format::Junit => junit::render(report),
     }
 }
 

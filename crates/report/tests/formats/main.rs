@@ -7,6 +7,7 @@ mod common;
 mod annotations;
 mod gitlab;
 mod human_json;
+mod junit;
 mod markdown;
 mod robustness;
 mod sarif;

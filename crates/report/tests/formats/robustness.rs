@@ -96,6 +96,8 @@ proptest! {
             let text = render(&report, format, &options);
             prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{:?}", format);
         }
+        let junit = render(&report, Format::Junit, &options);
+        prop_assert!(roxmltree::Document::parse(&junit).is_ok(), "JUnit is well-formed XML");
         let markdown = markdown_with_limit(&report, &options, limit.max(1_000));
         prop_assert!(markdown.encode_utf16().count() <= limit.max(1_000));
         let annotations = github_annotations(&report);
