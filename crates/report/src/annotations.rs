@@ -61,13 +61,33 @@ fn command(finding: &Finding) -> String {
     )
 }
 
+/// GitHub shows at most this many annotations of each kind per step and drops the rest
+/// without a word.
+pub(crate) const PER_KIND: usize = 10;
+
 pub(crate) fn render(report: &Report) -> String {
-    report
-        .findings
+    let open: Vec<&Finding> = report.findings.iter().filter(|f| !f.waived).collect();
+    let mut out: String = open.iter().map(|f| command(f)).collect();
+    let hidden: usize = [Severity::Error, Severity::Warning, Severity::Note]
         .iter()
-        .filter(|f| !f.waived)
-        .map(command)
-        .collect()
+        .map(|s| {
+            open.iter()
+                .filter(|f| f.severity == *s)
+                .count()
+                .saturating_sub(PER_KIND)
+        })
+        .sum();
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "::notice title={}::{}",
+            escape_property(crate::TOOL_NAME),
+            escape_data(&format!(
+                "GitHub shows {PER_KIND} annotations of each kind per step: {hidden} more are in the job summary and the JSON report"
+            ))
+        );
+    }
+    out
 }
 
 #[cfg(test)]

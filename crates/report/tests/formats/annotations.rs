@@ -80,3 +80,26 @@ fn multi_line_spans_drop_columns() {
         "::warning file=k8s/pod.yaml,line=4,endLine=5,title=tag-missing::m\n"
     );
 }
+
+#[test]
+fn overflow_beyond_the_per_step_limit_is_announced() {
+    let findings: Vec<Finding> = (0..13)
+        .map(|i| Finding {
+            location: crate::common::at("Dockerfile", i + 1, 1, 2),
+            ..finding(Rule::DigestNotPinned, Severity::Error, "m")
+        })
+        .collect();
+    let out = github_annotations(&Report {
+        findings,
+        ..Report::default()
+    });
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("::error ")).count(),
+        13
+    );
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("::notice title=portcullis::"), "{last}");
+    assert!(last.contains(": 3 more are in the job summary"), "{last}");
+    // At the limit, nothing to announce.
+    assert!(!github_annotations(&sample()).contains("::notice"));
+}
