@@ -187,6 +187,15 @@ fn kubernetes_list_and_cronjob_and_pod_template() {
 }
 
 #[test]
+fn other_workload_kinds_with_a_pod_template() {
+    let text = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/acme/web:3\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "rollout.yaml", text),
+        ["7:16 kubernetes-container `ghcr.io/acme/web:3` => ghcr.io/acme/web:3 literal `ghcr.io/acme/web:3`"]
+    );
+}
+
+#[test]
 fn helm_placeholders_and_other_yaml() {
     // A template that still parses: the placeholder is unresolved, not an error.
     let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n";
@@ -290,6 +299,25 @@ fn gitlab_included_file_is_recognised_by_shape() {
     assert_eq!(
         clean(SourceKind::Kubernetes, "ci/root.yml", text),
         ["3:8 gitlab-image `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`"]
+    );
+}
+
+#[test]
+fn gitlab_component_with_spec_header_and_inputs() {
+    let text = "spec:\n  inputs:\n    image:\n      default: alpine:3.20\n---\nportcullis:\n  image: $[[ inputs.image ]]\n  script: [portcullis ci]\n";
+    assert_eq!(
+        clean(SourceKind::GitlabCi, "templates/portcullis.yml", text),
+        ["7:10 gitlab-image `$[[ inputs.image ]]` => unresolved $[[ inputs.image ]]"]
+    );
+}
+
+#[test]
+fn configuration_that_only_resembles_gitlab_is_left_alone() {
+    // A `default:` key and an `image:` mapping without `name` are common in app configs.
+    let text = "default:\n  timeout: 5\nworker:\n  image:\n    repository: nginx\n";
+    assert_eq!(
+        run(SourceKind::Kubernetes, "config/app.yml", text),
+        (vec![], vec![])
     );
 }
 

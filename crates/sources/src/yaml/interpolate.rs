@@ -180,13 +180,19 @@ pub(crate) type GitlabVars = HashMap<String, GitlabVar>;
 /// How many nested variable references GitLab-style expansion follows.
 const MAX_EXPANSION_DEPTH: usize = 8;
 
-/// GitLab CI expansion: `$VAR` / `${VAR}` take a variable defined in the file (expanded in
+/// GitLab CI expansion: component inputs `$[[ inputs.x ]]` are unresolved (the whole
+/// placeholder is the variable); `$VAR` / `${VAR}` take a variable defined in the file (expanded in
 /// turn unless `expand: false`); any other variable (`$CI_REGISTRY_IMAGE`…) is unresolved;
 /// `$$` is a literal `$`. When the whole value is one variable whose own value is literal
 /// text, `pin` edits that variable's value.
 pub(crate) fn gitlab(value: &str, at: Option<usize>, vars: &GitlabVars) -> Resolved {
     if !value.contains('$') {
         return plain(value, at);
+    }
+    // CI/CD component inputs, `$[[ inputs.image ]]`, are filled in when the pipeline is made.
+    if let Some(i) = value.find("$[[") {
+        let end = value[i..].find("]]").map_or(value.len(), |j| i + j + 2);
+        return Resolved::Unresolved(value[i..end].to_owned());
     }
     let whole = value
         .strip_prefix("${")
@@ -364,6 +370,10 @@ mod tests {
         assert_eq!(
             gitlab("${CI_REGISTRY}/x", Some(0), &vars),
             Resolved::Unresolved("CI_REGISTRY".into())
+        );
+        assert_eq!(
+            gitlab("$[[ inputs.image ]]:1", Some(0), &vars),
+            Resolved::Unresolved("$[[ inputs.image ]]".into())
         );
         let mut looped = GitlabVars::new();
         looped.insert(
