@@ -1,7 +1,7 @@
 //! Renders a [`Report`] for people and machines: human diagnostics (source line, caret, the
 //! config entry that caused it, `help:`), the JSON contract, SARIF 2.1.0, Markdown for pull
 //! request comments and job summaries, GitHub workflow-command annotations, and the GitLab
-//! container-scanning and code-quality reports.
+//! container-scanning and code-quality reports, and `JUnit` XML.
 //!
 //! Every renderer is a pure function of the report (the human one also reads the source files
 //! under [`RenderOptions::root`] to quote them). Nothing here decides the gate: the report's
