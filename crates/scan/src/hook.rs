@@ -306,7 +306,13 @@ mod tests {
         let p = HookSpec::syft(Format::Spdx)
             .prepare("ghcr.io/a:1", None)
             .unwrap();
-        assert!(p.env.is_empty());
+        assert!(!p
+            .env
+            .iter()
+            .any(|(k, _)| k == "SYFT_REGISTRY_INSECURE_USE_HTTP"));
+        assert!(p
+            .env
+            .contains(&("SYFT_CHECK_FOR_APP_UPDATE".into(), "false".into())));
     }
 
     #[test]

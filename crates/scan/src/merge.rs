@@ -2,8 +2,9 @@
 //! vulnerability and package, so that Trivy and Grype agreeing on a CVE count once.
 //!
 //! Two findings are the same when their package names are equal, their installed versions
-//! are equal (or one is unknown), and their ids/aliases overlap (case-insensitive; Grype's
-//! GHSA finding with a related CVE joins Trivy's CVE finding). The merged finding keeps a
+//! are equal (or one is unknown), and one's id is the other's id or alias (case-insensitive;
+//! Grype's GHSA finding with a related CVE joins Trivy's CVE finding). Sharing only an
+//! alias is not enough, since an advisory id can cover several CVEs. The merged finding keeps a
 //! `CVE-` id when there is one, unions aliases, scanners and fixed versions, takes the
 //! highest severity and CVSS score, and the most informative fix state (`Fixed` over
 //! `WontFix` over `NotFixed` over `Unknown`). A VEX suppression by any input carries over:
@@ -30,14 +31,14 @@ fn same(a: &Vulnerability, b: &Vulnerability) -> bool {
     if !a.installed.is_empty() && !b.installed.is_empty() && a.installed != b.installed {
         return false;
     }
-    let ids = |v: &Vulnerability| {
+    // One's id must be the other's id or alias. Two findings that merely share an alias
+    // stay apart: an advisory id (`RHSA-2019:2304`) can cover several CVEs.
+    let names = |v: &Vulnerability, id: &str| {
         std::iter::once(&v.id)
             .chain(&v.aliases)
-            .map(|s| s.to_ascii_uppercase())
-            .collect::<Vec<_>>()
+            .any(|n| n.eq_ignore_ascii_case(id))
     };
-    let left = ids(a);
-    ids(b).iter().any(|id| left.contains(id))
+    names(a, &b.id) || names(b, &a.id)
 }
 
 fn find(parent: &mut [usize], mut i: usize) -> usize {

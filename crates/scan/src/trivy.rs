@@ -54,8 +54,6 @@ struct ModifiedFinding {
 struct Finding {
     #[serde(rename = "VulnerabilityID")]
     id: String,
-    #[serde(rename = "VendorIDs", default, deserialize_with = "null_default")]
-    vendor_ids: Vec<String>,
     #[serde(rename = "PkgName")]
     pkg_name: Option<String>,
     #[serde(rename = "PkgID")]
@@ -172,12 +170,9 @@ fn convert(source_name: &str, result_index: usize, f: Finding) -> Result<Vulnera
             }
         },
     };
-    let mut aliases = Vec::new();
-    for alias in &f.vendor_ids {
-        if alias != &f.id {
-            push_unique(&mut aliases, alias);
-        }
-    }
+    // `VendorIDs` (RHSA-…, DSA-…, ALAS-…) are advisories that often cover several CVEs, so
+    // they are not aliases of this one: using them as such would merge distinct CVEs.
+    let aliases = Vec::new();
     let location = f
         .layer
         .and_then(|l| {

@@ -90,6 +90,14 @@ fn merge_table() {
             ],
             1,
         ),
+        (
+            "an advisory covering two CVEs does not merge them",
+            vec![
+                v("CVE-1", &["RHSA-1"], "a", "1", "trivy"),
+                v("CVE-2", &["RHSA-1"], "a", "1", "trivy"),
+            ],
+            2,
+        ),
         ("empty", vec![], 0),
     ];
     for (name, input, want) in cases {
