@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Supply-chain gate for container builds: image allowlists, digest pins, scans, signatures.
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 passed (warnings allowed), 1 policy violations, \
-2 usage or configuration error, 3 runtime failure (network, registry, scanner).")]
+#[command(
+    after_help = "Exit codes: 0 passed (warnings allowed), 1 policy violations, \
+2 usage or configuration error, 3 runtime failure (network, registry, scanner)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,23 +51,33 @@ pub enum OutputFormat {
     Json,
     Sarif,
     Markdown,
+    /// JUnit XML (test-report widgets).
+    Junit,
+    /// GitLab code-quality report (`check`).
+    Gitlab,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every image reference against the policy.
-    #[command(after_help = "Examples:\n  portcullis check\n  portcullis check examples/monorepo --format json\n  \
-portcullis check . --resolve --format sarif --output portcullis.sarif")]
+    #[command(
+        after_help = "Examples:\n  portcullis check\n  portcullis check examples/monorepo --format json\n  \
+portcullis check . --resolve --format sarif --output portcullis.sarif"
+    )]
     Check(CheckArgs),
     /// Pin image references to digests in place (`name:tag` → `name:tag@sha256:…`).
-    #[command(after_help = "Examples:\n  portcullis pin\n  portcullis pin services/web/Dockerfile\n  \
-portcullis pin --check   # print a diff, exit 1 if anything would change")]
+    #[command(
+        after_help = "Examples:\n  portcullis pin\n  portcullis pin services/web/Dockerfile\n  \
+portcullis pin --check   # print a diff, exit 1 if anything would change"
+    )]
     Pin(PinArgs),
     /// Write a commented portcullis.toml to start from.
     #[command(after_help = "Example:\n  portcullis init && portcullis check")]
     Init(InitArgs),
     /// Print shell completions.
-    #[command(after_help = "Example:\n  portcullis completions bash > /etc/bash_completion.d/portcullis")]
+    #[command(
+        after_help = "Example:\n  portcullis completions bash > /etc/bash_completion.d/portcullis"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -13,11 +13,15 @@ use crate::exit::{self, Outcome};
 use crate::workspace::{self, Workspace};
 
 pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths)?;
     let ws = Workspace::load(&args.sources)?;
+    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths, &ws.root)?;
     let bad_input = workspace::print_problems(&ws.scan.problems);
 
-    let mut facts = Facts { files: ws.scan.files, occurrences: ws.scan.occurrences.clone(), ..Facts::default() };
+    let mut facts = Facts {
+        files: ws.scan.files,
+        occurrences: ws.scan.occurrences.clone(),
+        ..Facts::default()
+    };
     let mut runtime_failure = false;
     if args.resolve {
         let images: BTreeSet<_> = ws
@@ -41,8 +45,10 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
         OutputFormat::Markdown => Format::Markdown,
+        OutputFormat::Junit => Format::Junit,
+        OutputFormat::Gitlab => Format::GitlabCodequality,
     };
-    let config_name = config.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "portcullis.toml (default)".into());
+    let config_name = config.name().to_owned();
     let to_terminal = args.output.is_none();
     let options = RenderOptions {
         root: &ws.root,
@@ -53,11 +59,14 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let rendered = portcullis_report::render(&report, format, &options);
     let mut stdout = std::io::stdout().lock();
     if let Some(path) = &args.output {
-        write_atomic(path, rendered.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))?;
+        write_atomic(path, rendered.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     } else {
         stdout.write_all(rendered.as_bytes())?;
     }
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") && (args.output.is_some() || format == Format::Human) {
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+        && (args.output.is_some() || format == Format::Human)
+    {
         stdout.write_all(portcullis_report::github_annotations(&report).as_bytes())?;
     }
     stdout.flush()?;
@@ -79,7 +88,10 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return std::fs::write(path, bytes);
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;

@@ -37,6 +37,16 @@ pub fn classify(error: &anyhow::Error) -> u8 {
     if is_broken_pipe(error) {
         return 0;
     }
+    if error.downcast_ref::<UsageError>().is_some()
+        || error
+            .downcast_ref::<portcullis_policy::ConfigErrors>()
+            .is_some()
+        || error
+            .downcast_ref::<portcullis_sources::SourceError>()
+            .is_some()
+    {
+        return 2;
+    }
     for cause in error.chain() {
         if cause.is::<UsageError>()
             || cause.is::<portcullis_policy::ConfigErrors>()
@@ -61,7 +71,9 @@ fn color(choice: ColorChoice, is_terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorChoice::Auto => {
+            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     }
 }
 

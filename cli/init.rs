@@ -9,11 +9,20 @@ use crate::exit::{Outcome, UsageError};
 
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     if args.path.exists() && !args.force {
-        return Err(UsageError(format!("`{}` already exists; pass `--force` to overwrite it", args.path.display())).into());
+        return Err(UsageError(format!(
+            "`{}` already exists; pass `--force` to overwrite it",
+            args.path.display()
+        ))
+        .into());
     }
     let text = portcullis_policy::Config::starter();
-    crate::check::write_atomic(&args.path, text.as_bytes()).with_context(|| format!("cannot write `{}`", args.path.display()))?;
+    crate::check::write_atomic(&args.path, text.as_bytes())
+        .with_context(|| format!("cannot write `{}`", args.path.display()))?;
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "wrote `{}`; edit `[images] allow`, then run `portcullis check`", args.path.display());
+    let _ = writeln!(
+        stderr,
+        "wrote `{}`; edit `[images] allow`, then run `portcullis check`",
+        args.path.display()
+    );
     Ok(Outcome::Passed)
 }

@@ -19,16 +19,22 @@ struct Target<'a> {
 }
 
 pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
-    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths)?;
     let ws = Workspace::load(&args.sources)?;
+    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths, &ws.root)?;
     let bad_input = workspace::print_problems(&ws.scan.problems);
     let mut stderr = std::io::stderr().lock();
 
     let mut targets = Vec::new();
     for occurrence in &ws.scan.occurrences {
-        let at = format!("{}:{}:{}", occurrence.location.file, occurrence.location.line, occurrence.location.column);
+        let at = format!(
+            "{}:{}:{}",
+            occurrence.location.file, occurrence.location.line, occurrence.location.column
+        );
         match (&occurrence.resolution, &occurrence.literal) {
-            (Resolution::Image(image), Some(_)) => targets.push(Target { occurrence, image: image.clone() }),
+            (Resolution::Image(image), Some(_)) => targets.push(Target {
+                occurrence,
+                image: image.clone(),
+            }),
             (Resolution::Image(image), None) => {
                 let _ = writeln!(
                     stderr,
@@ -37,7 +43,11 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
                 );
             }
             (Resolution::Unresolved { variable }, _) => {
-                let _ = writeln!(stderr, "warning: {at}: `{}` depends on `{variable}` with no value; left alone", occurrence.text);
+                let _ = writeln!(
+                    stderr,
+                    "warning: {at}: `{}` depends on `{variable}` with no value; left alone",
+                    occurrence.text
+                );
             }
         }
     }
@@ -47,7 +57,23 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
     let client = crate::resolve::client(&config)?;
     let rt = crate::resolve::runtime()?;
     let lookups: Vec<ImageRef> = lookups.into_iter().collect();
-    let resolved = rt.block_on(client.resolve_all(&lookups));
+    // One HEAD per unique reference; the index is read only for references pinned to a
+    // platform manifest (below), whose platform must be found in the current index.
+    let mut resolved = rt.block_on(client.resolve_all_digests(&lookups));
+    if args.platform_pins == PlatformPins::Keep {
+        let need_platforms: BTreeSet<ImageRef> = targets
+            .iter()
+            .filter(|t| {
+                let key = lookup_key(&t.image);
+                matches!((t.image.digest(), resolved.get(&key)), (Some(pin), Some(Ok(r))) if *pin != r.digest)
+            })
+            .map(|t| lookup_key(&t.image))
+            .collect();
+        let need: Vec<ImageRef> = need_platforms.into_iter().collect();
+        if !need.is_empty() {
+            resolved.extend(rt.block_on(client.resolve_all(&need)));
+        }
+    }
 
     let mut runtime_failure = false;
     let mut edits: BTreeMap<&str, Vec<Edit>> = BTreeMap::new();
@@ -74,14 +100,21 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
                 continue;
             }
         };
-        let literal = target.occurrence.literal.as_ref().expect("targets have a literal");
+        let literal = target
+            .occurrence
+            .literal
+            .as_ref()
+            .expect("targets have a literal");
         let replacement = format!("{}@{digest}", strip_digest(&literal.text));
         if replacement != literal.text {
-            edits.entry(target.occurrence.location.file.as_str()).or_default().push(Edit {
-                span: literal.span.clone(),
-                expected: literal.text.clone(),
-                replacement,
-            });
+            edits
+                .entry(target.occurrence.location.file.as_str())
+                .or_default()
+                .push(Edit {
+                    span: literal.span.clone(),
+                    expected: literal.text.clone(),
+                    replacement,
+                });
         }
     }
     for list in edits.values_mut() {
@@ -97,16 +130,22 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
             let path = ws.path_of(file);
             let before = std::fs::read(&path)?;
             let after = portcullis_sources::apply(&path, &before, list)?;
-            let diff = similar::TextDiff::from_lines(&String::from_utf8_lossy(&before).into_owned(), &String::from_utf8_lossy(&after).into_owned())
-                .unified_diff()
-                .context_radius(2)
-                .header(&format!("a/{file}"), &format!("b/{file}"))
-                .to_string();
+            let diff = similar::TextDiff::from_lines(
+                &String::from_utf8_lossy(&before).into_owned(),
+                &String::from_utf8_lossy(&after).into_owned(),
+            )
+            .unified_diff()
+            .context_radius(2)
+            .header(&format!("a/{file}"), &format!("b/{file}"))
+            .to_string();
             stdout.write_all(diff.as_bytes())?;
         }
         stdout.flush()?;
         if !global.quiet {
-            let _ = writeln!(stderr, "{count} reference(s) in {changed} file(s) would be pinned");
+            let _ = writeln!(
+                stderr,
+                "{count} reference(s) in {changed} file(s) would be pinned"
+            );
         }
     } else {
         for (file, list) in &edits {
@@ -130,7 +169,11 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
 /// The reference to resolve: the tag (or `latest`), without any digest.
 fn lookup_key(image: &ImageRef) -> ImageRef {
     let base = image.without_digest();
-    if base.tag().is_some() { base } else { base.with_tag("latest") }
+    if base.tag().is_some() {
+        base
+    } else {
+        base.with_tag("latest")
+    }
 }
 
 /// `nginx:1.27@sha256:…` → `nginx:1.27`.
@@ -150,7 +193,9 @@ fn choose_digest(
     let Some(current) = target.image.digest() else {
         return Ok(Some(resolved.digest.clone()));
     };
-    if *current == resolved.digest || resolved.platforms.iter().any(|p| p.digest == *current) && mode == PlatformPins::Keep {
+    if *current == resolved.digest
+        || resolved.platforms.iter().any(|p| p.digest == *current) && mode == PlatformPins::Keep
+    {
         // Already pinned to the tag's index, or to one of its platforms: nothing to do.
         return Ok(Some(current.clone()));
     }
@@ -161,7 +206,10 @@ fn choose_digest(
     let Some(platform) = rt.block_on(client.platform_of(&target.image))? else {
         return Ok(Some(resolved.digest.clone()));
     };
-    let same = resolved.platforms.iter().find(|p| p.platform.as_ref() == Some(&platform));
+    let same = resolved
+        .platforms
+        .iter()
+        .find(|p| p.platform.as_ref() == Some(&platform));
     if let Some(p) = same {
         Ok(Some(p.digest.clone()))
     } else {
@@ -176,9 +224,18 @@ fn choose_digest(
     }
 }
 
-fn report_failure(out: &mut impl std::io::Write, occurrence: &Occurrence, image: &ImageRef, error: &RegistryError) {
+fn report_failure(
+    out: &mut impl std::io::Write,
+    occurrence: &Occurrence,
+    image: &ImageRef,
+    error: &RegistryError,
+) {
     let loc = &occurrence.location;
-    let _ = write!(out, "error: {}:{}:{}: cannot resolve `{image}`: {error}", loc.file, loc.line, loc.column);
+    let _ = write!(
+        out,
+        "error: {}:{}:{}: cannot resolve `{image}`: {error}",
+        loc.file, loc.line, loc.column
+    );
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let _ = write!(out, ": {cause}");

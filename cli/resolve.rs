@@ -16,11 +16,17 @@ pub fn client(config: &Config) -> anyhow::Result<Client> {
         ..ClientOptions::default()
     };
     for (host, registry) in config.registries() {
-        if registry.insecure {
+        if registry.insecure.value {
             options.insecure.push(host.clone());
         }
         if let Some(ca) = &registry.ca_file {
-            options.ca_files.push(ca.clone());
+            // Relative to the policy file, like every other path in it.
+            let base = config
+                .path
+                .as_deref()
+                .and_then(std::path::Path::parent)
+                .unwrap_or(std::path::Path::new("."));
+            options.ca_files.push(base.join(&ca.value));
         }
     }
     options.timeout = Duration::from_secs(30);
@@ -29,7 +35,10 @@ pub fn client(config: &Config) -> anyhow::Result<Client> {
 
 /// A tokio runtime for the blocking CLI.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 /// Prints a registry failure for `image` to stderr.
@@ -47,7 +56,10 @@ pub fn print_failure(image: &ImageRef, error: &RegistryError) {
 /// Facts for `check --resolve`: for every tagged image, where its tag points now; for every
 /// pinned image, whether the pinned digest exists. Returns the facts and whether any lookup
 /// failed for a reason other than "not found".
-pub fn facts(client: &Client, images: &BTreeSet<ImageRef>) -> anyhow::Result<(BTreeMap<String, RegistryFact>, bool)> {
+pub fn facts(
+    client: &Client,
+    images: &BTreeSet<ImageRef>,
+) -> anyhow::Result<(BTreeMap<String, RegistryFact>, bool)> {
     let rt = runtime()?;
     let tags: Vec<ImageRef> = images
         .iter()
@@ -56,11 +68,16 @@ pub fn facts(client: &Client, images: &BTreeSet<ImageRef>) -> anyhow::Result<(BT
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let resolved: BTreeMap<ImageRef, Result<Resolved, RegistryError>> = rt.block_on(client.resolve_all(&tags));
+    let resolved: BTreeMap<ImageRef, Result<Resolved, RegistryError>> =
+        rt.block_on(client.resolve_all(&tags));
     let mut failed = false;
     let mut out = BTreeMap::new();
     for image in images {
-        let mut fact = RegistryFact { tag_digest: None, platform_digests: Vec::new(), pinned_exists: None };
+        let mut fact = RegistryFact {
+            tag_digest: None,
+            platform_digests: Vec::new(),
+            pinned_exists: None,
+        };
         if image.tag().is_some() {
             match resolved.get(&image.without_digest()) {
                 Some(Ok(r)) => {
@@ -76,7 +93,8 @@ pub fn facts(client: &Client, images: &BTreeSet<ImageRef>) -> anyhow::Result<(BT
             }
         }
         if let Some(digest) = image.digest() {
-            let known = fact.tag_digest.as_ref() == Some(digest) || fact.platform_digests.contains(digest);
+            let known =
+                fact.tag_digest.as_ref() == Some(digest) || fact.platform_digests.contains(digest);
             if known {
                 fact.pinned_exists = Some(true);
             } else {

@@ -45,9 +45,17 @@ fn slash(path: &Path) -> String {
 impl Workspace {
     /// Discovers and parses the sources under `args.paths`.
     pub fn load(args: &SourceArgs) -> anyhow::Result<Self> {
-        let discover = DiscoverOptions { exclude: args.exclude.clone() };
-        let parse = ParseOptions { build_args: build_args(&args.build_args)? };
-        let paths: Vec<PathBuf> = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+        let discover = DiscoverOptions {
+            exclude: args.exclude.clone(),
+        };
+        let parse = ParseOptions {
+            build_args: build_args(&args.build_args)?,
+        };
+        let paths: Vec<PathBuf> = if args.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.paths.clone()
+        };
         for path in &paths {
             if let Err(source) = std::fs::metadata(path) {
                 return Err(anyhow::Error::new(source))
@@ -57,14 +65,21 @@ impl Workspace {
         if let [single] = paths.as_slice() {
             if single.is_dir() {
                 let scan = portcullis_sources::scan(single, &discover, &parse)?;
-                return Ok(Self { root: single.clone(), scan });
+                return Ok(Self {
+                    root: single.clone(),
+                    scan,
+                });
             }
         }
         // Several paths, or a file: report paths relative to the current directory.
         let mut all = Scan::default();
         for path in &paths {
             let scan = portcullis_sources::scan(path, &discover, &parse)?;
-            let prefix = if path.is_dir() { slash(path) } else { slash(path.parent().unwrap_or(Path::new(""))) };
+            let prefix = if path.is_dir() {
+                slash(path)
+            } else {
+                slash(path.parent().unwrap_or(Path::new("")))
+            };
             let join = |rel: &str| {
                 if prefix.is_empty() || prefix == "." {
                     rel.to_owned()
@@ -73,20 +88,28 @@ impl Workspace {
                 }
             };
             all.files += scan.files;
-            all.occurrences.extend(scan.occurrences.into_iter().map(|mut o| {
-                o.location.file = join(&o.location.file);
-                o
-            }));
+            all.occurrences
+                .extend(scan.occurrences.into_iter().map(|mut o| {
+                    o.location.file = join(&o.location.file);
+                    o
+                }));
             all.problems.extend(scan.problems.into_iter().map(|mut p| {
                 p.file = join(&p.file);
                 p
             }));
         }
         all.occurrences.sort_by(|a, b| {
-            (&a.location.file, a.location.line, a.location.column).cmp(&(&b.location.file, b.location.line, b.location.column))
+            (&a.location.file, a.location.line, a.location.column).cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+            ))
         });
         all.occurrences.dedup();
-        Ok(Self { root: PathBuf::from("."), scan: all })
+        Ok(Self {
+            root: PathBuf::from("."),
+            scan: all,
+        })
     }
 
     /// Absolute-or-relative path of a reported file.
@@ -96,32 +119,61 @@ impl Workspace {
 }
 
 /// Loads `--config`, else the `portcullis.toml` found walking up from the first path, else
-/// the embedded default.
-pub fn load_config(explicit: Option<&Path>, paths: &[PathBuf]) -> anyhow::Result<Config> {
-    if let Some(path) = explicit {
+/// the embedded default. Findings name the file relative to `root` when it lies below it.
+pub fn load_config(
+    explicit: Option<&Path>,
+    paths: &[PathBuf],
+    root: &Path,
+) -> anyhow::Result<Config> {
+    let path = if let Some(path) = explicit {
         if !path.is_file() {
-            return Err(UsageError(format!("config file `{}` does not exist", path.display())).into());
+            return Err(
+                UsageError(format!("config file `{}` does not exist", path.display())).into(),
+            );
         }
-        return Ok(Config::load(path)?);
-    }
-    let start = paths.first().map_or_else(|| PathBuf::from("."), Clone::clone);
-    let start = std::fs::canonicalize(&start).unwrap_or(start);
-    match Config::find(&start) {
-        Some(found) => {
-            tracing::info!("using policy `{}`", found.display());
-            Ok(Config::load(&found)?)
-        }
-        None => {
+        path.to_path_buf()
+    } else {
+        let start = paths
+            .first()
+            .map_or_else(|| PathBuf::from("."), Clone::clone);
+        let start = std::fs::canonicalize(&start).unwrap_or(start);
+        if let Some(found) = Config::find(&start) {
+            found
+        } else {
             tracing::info!("no portcullis.toml found; using the embedded default policy");
-            Ok(Config::embedded_default())
+            return Ok(Config::embedded_default());
+        }
+    };
+    tracing::info!("using policy `{}`", path.display());
+    Ok(Config::load_named(&path, &display_name(&path, root))?)
+}
+
+/// `path` relative to `root` when it lies below it, else relative to the current directory
+/// when below that, else as given.
+fn display_name(path: &Path, root: &Path) -> String {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    for base in [
+        std::fs::canonicalize(root).ok(),
+        std::env::current_dir().ok(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Ok(rel) = abs.strip_prefix(&base) {
+            return slash(rel);
         }
     }
+    path.display().to_string()
 }
 
 /// Prints per-file problems to stderr. Returns whether there were any.
 pub fn print_problems(problems: &[Problem]) -> bool {
     let mut stderr = std::io::stderr().lock();
     for p in problems {
+        if p.line.is_none() && p.message.contains(&format!("`{}`", p.file)) {
+            let _ = writeln!(stderr, "error: {}", p.message);
+            continue;
+        }
         let at = match (p.line, p.column) {
             (Some(l), Some(c)) => format!("{}:{l}:{c}", p.file),
             (Some(l), None) => format!("{}:{l}", p.file),
@@ -135,9 +187,14 @@ pub fn print_problems(problems: &[Problem]) -> bool {
 /// Today's date (UTC), or `PORTCULLIS_TODAY=YYYY-MM-DD` for reproducible runs.
 pub fn today() -> anyhow::Result<jiff::civil::Date> {
     if let Ok(text) = std::env::var("PORTCULLIS_TODAY") {
-        return text
-            .parse()
-            .map_err(|_| UsageError(format!("`PORTCULLIS_TODAY={text}` is not a YYYY-MM-DD date")).into());
+        return text.parse().map_err(|_| {
+            UsageError(format!(
+                "`PORTCULLIS_TODAY={text}` is not a YYYY-MM-DD date"
+            ))
+            .into()
+        });
     }
-    Ok(jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date())
+    Ok(jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date())
 }

@@ -28,8 +28,12 @@ fn example_json_report_matches_snapshot() {
 fn example_shows_every_offline_rule() {
     let out = check_example("json");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rules: BTreeSet<&str> =
-        report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let rules: BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     for rule in [
         "image-not-allowed",
         "digest-not-pinned",
@@ -42,8 +46,12 @@ fn example_shows_every_offline_rule() {
         assert!(rules.contains(rule), "missing {rule} in {rules:?}");
     }
     // Every source kind contributed images.
-    let files: BTreeSet<&str> =
-        report["images"].as_array().unwrap().iter().map(|i| i["file"].as_str().unwrap()).collect();
+    let files: BTreeSet<&str> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
     for file in [
         "services/api/Dockerfile",
         "services/worker/Containerfile",
@@ -56,8 +64,18 @@ fn example_shows_every_offline_rule() {
         assert!(files.contains(file), "no images from {file}: {files:?}");
     }
     // A stage alias is never an image; the heredoc body is not an instruction.
-    let images: Vec<&str> = report["images"].as_array().unwrap().iter().map(|i| i["image"].as_str().unwrap()).collect();
-    assert!(!images.iter().any(|i| i.contains("/build") || i.contains("assets") || i.contains("deps")), "{images:?}");
+    let images: Vec<&str> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["image"].as_str().unwrap())
+        .collect();
+    assert!(
+        !images
+            .iter()
+            .any(|i| i.contains("/build") || i.contains("assets") || i.contains("deps")),
+        "{images:?}"
+    );
 }
 
 #[test]
@@ -70,10 +88,18 @@ fn example_human_report_matches_snapshot() {
 #[test]
 fn sarif_and_markdown_render_the_same_findings() {
     let json: serde_json::Value = serde_json::from_slice(&check_example("json").stdout).unwrap();
-    let active = json["findings"].as_array().unwrap().iter().filter(|f| f["waived"] == false).count();
+    let active = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["waived"] == false)
+        .count();
     let sarif: serde_json::Value = serde_json::from_slice(&check_example("sarif").stdout).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
-    let unsuppressed = results.iter().filter(|r| r.get("suppressions").is_none()).count();
+    let unsuppressed = results
+        .iter()
+        .filter(|r| r.get("suppressions").is_none())
+        .count();
     assert_eq!(active, unsuppressed);
     let md = stdout(&check_example("markdown"));
     assert!(md.contains("<!-- portcullis:report -->"), "{md}");
@@ -89,7 +115,10 @@ fn github_actions_gets_annotations() {
         .output()
         .unwrap();
     let text = stdout(&out);
-    assert!(text.contains("::error file=services/web/Dockerfile,line=2"), "{text}");
+    assert!(
+        text.contains("::error file=services/web/Dockerfile,line=2"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -123,10 +152,17 @@ fn malformed_inputs_name_the_file_and_exit_2_without_panicking() {
     let p = dir.path();
     std::fs::create_dir_all(p.join("a")).unwrap();
     std::fs::write(p.join("a/Dockerfile"), b"FROM alpine:3.20@sha256:0123\\\n").unwrap();
-    std::fs::write(p.join("compose.yaml"), "services:\n  web:\n    image: [unclosed\n").unwrap();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  web:\n    image: [unclosed\n",
+    )
+    .unwrap();
     std::fs::write(p.join("Dockerfile.bin"), b"FROM \xff\xfe\x00\x01 binary").unwrap();
     std::fs::write(p.join("Containerfile"), b"FROM caf\xe9:1\n").unwrap();
-    let long = format!("FROM alpine:3.20\nRUN echo {}\n", "x".repeat(10 * 1024 * 1024));
+    let long = format!(
+        "FROM alpine:3.20\nRUN echo {}\n",
+        "x".repeat(10 * 1024 * 1024)
+    );
     std::fs::write(p.join("long.Dockerfile"), long).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(p.join("loop"), p.join("loop")).unwrap();
@@ -134,11 +170,27 @@ fn malformed_inputs_name_the_file_and_exit_2_without_panicking() {
     let out = run_in(p, &["check", "--format", "json"]);
     assert_exit(&out, 2);
     let err = stderr(&out);
-    assert!(err.contains("compose.yaml:3"), "{err}");
+    assert!(
+        err.contains("compose.yaml:") && err.contains("invalid YAML"),
+        "{err}"
+    );
+    assert!(
+        err.contains("a/Dockerfile:1:6") && err.contains("`sha256:0123`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Dockerfile.bin") && err.contains("binary"),
+        "{err}"
+    );
     assert!(err.contains("Containerfile"), "{err}");
     // The rest of the tree was still checked.
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let files: Vec<&str> = report["images"].as_array().unwrap().iter().map(|i| i["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
     assert!(files.contains(&"good.Dockerfile"), "{files:?}");
     assert!(files.contains(&"long.Dockerfile"), "{files:?}");
 }
@@ -162,7 +214,11 @@ fn init_writes_a_policy_that_check_accepts() {
 fn clean_repository_passes() {
     let dir = tempfile::tempdir().unwrap();
     let digest = format!("sha256:{}", "a".repeat(64));
-    std::fs::write(dir.path().join("Dockerfile"), format!("FROM alpine:3.20@{digest}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM alpine:3.20@{digest}\n"),
+    )
+    .unwrap();
     let out = run_in(dir.path(), &["check"]);
     assert_exit(&out, 0);
 }
@@ -174,9 +230,23 @@ fn build_arg_overrides_arg_default() {
     let out = run_in(dir.path(), &["check", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"][0]["rule"], "unresolved-variable");
-    let out = run_in(dir.path(), &["check", "--format", "json", "--build-arg", "BASE=nginx:latest"]);
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "--build-arg",
+            "BASE=nginx:latest",
+        ],
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     assert!(rules.contains(&"tag-denied"), "{rules:?}");
 }
 

@@ -14,10 +14,19 @@ use sha2::{Digest as _, Sha256};
 /// `sha256:` of the raw manifest skopeo reads for `image`.
 fn skopeo_digest(image: &str) -> String {
     let out = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{image}")])
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
         .output()
         .expect("skopeo runs");
-    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     format!("sha256:{}", hex::encode(Sha256::digest(&out.stdout)))
 }
 
@@ -28,7 +37,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -50,8 +63,16 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let registry = Registry::start(Auth::None).expect("registry starts");
-    registry.seed_image("team/app", "1.0", &ImageSpec::new("linux", "amd64")).unwrap();
-    registry.seed_index("library/base", "3.20", &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))]).unwrap();
+    registry
+        .seed_image("team/app", "1.0", &ImageSpec::new("linux", "amd64"))
+        .unwrap();
+    registry
+        .seed_index(
+            "library/base",
+            "3.20",
+            &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))],
+        )
+        .unwrap();
     let host = registry.host();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -84,13 +105,19 @@ fn fixture() -> Fixture {
     git(d, &["init", "-q"]);
     git(d, &["add", "-A"]);
     git(d, &["commit", "-qm", "init"]);
-    Fixture { registry, dir, host }
+    Fixture {
+        registry,
+        dir,
+        host,
+    }
 }
 
 /// Every `ref@sha256:…` in `text` with its digest.
 fn pins(text: &str) -> Vec<(String, String)> {
     let re = Regex::new(r"([0-9a-z.:/_-]+:[0-9a-z._-]+)@(sha256:[0-9a-f]{64})").unwrap();
-    re.captures_iter(text).map(|c| (c[1].to_owned(), c[2].to_owned())).collect()
+    re.captures_iter(text)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect()
 }
 
 #[test]
@@ -102,12 +129,20 @@ fn pin_writes_the_digest_skopeo_sees_and_only_the_reference_changes() {
     let before = read(d, "services/app/Dockerfile");
     let out = run_in(d, &["pin", "--check"]);
     assert_exit(&out, 1);
-    assert!(stdout(&out).contains("+FROM --platform=linux/amd64   "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("+FROM --platform=linux/amd64   "),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(read(d, "services/app/Dockerfile"), before);
 
     let out = run_in(d, &["pin"]);
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("`$UNSET`"), "the unresolvable reference is named: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`$UNSET`"),
+        "the unresolvable reference is named: {}",
+        stderr(&out)
+    );
 
     let mut seen = 0;
     for file in ["services/app/Dockerfile", "compose.yaml", "deploy/pod.yaml"] {
@@ -119,12 +154,21 @@ fn pin_writes_the_digest_skopeo_sees_and_only_the_reference_changes() {
     // ARG default, FROM, COPY --from, compose, pod.
     assert_eq!(seen, 5, "{}", git(d, &["diff"]));
     assert!(read(d, "services/app/Dockerfile").contains("FROM $UNSET AS other"));
-    assert!(read(d, "services/app/Dockerfile").contains("ARG BASE=") && read(d, "services/app/Dockerfile").contains("FROM $BASE\n"));
+    assert!(
+        read(d, "services/app/Dockerfile").contains("ARG BASE=")
+            && read(d, "services/app/Dockerfile").contains("FROM $BASE\n")
+    );
 
     // git diff: each changed line differs from the old one only by the inserted digest.
     let diff = git(d, &["diff", "-U0"]);
-    let removed: Vec<&str> = diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).collect();
-    let added: Vec<&str> = diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).collect();
+    let removed: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+        .collect();
+    let added: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
     assert_eq!(removed.len(), added.len(), "{diff}");
     assert_eq!(added.len(), 5, "{diff}");
     let strip = Regex::new(r"@sha256:[0-9a-f]{64}").unwrap();
@@ -133,9 +177,15 @@ fn pin_writes_the_digest_skopeo_sees_and_only_the_reference_changes() {
     }
 
     // A second pin changes nothing, and --check agrees.
-    let snapshot: Vec<String> = ["services/app/Dockerfile", "compose.yaml", "deploy/pod.yaml"].iter().map(|f| read(d, f)).collect();
+    let snapshot: Vec<String> = ["services/app/Dockerfile", "compose.yaml", "deploy/pod.yaml"]
+        .iter()
+        .map(|f| read(d, f))
+        .collect();
     assert_exit(&run_in(d, &["pin"]), 0);
-    let again: Vec<String> = ["services/app/Dockerfile", "compose.yaml", "deploy/pod.yaml"].iter().map(|f| read(d, f)).collect();
+    let again: Vec<String> = ["services/app/Dockerfile", "compose.yaml", "deploy/pod.yaml"]
+        .iter()
+        .map(|f| read(d, f))
+        .collect();
     assert_eq!(snapshot, again);
     let out = run_in(d, &["pin", "--check"]);
     assert_exit(&out, 0);
@@ -147,28 +197,56 @@ fn pin_moves_a_platform_pin_to_the_same_platform_and_updates_stale_pins() {
     let f = fixture();
     let d = f.dir.path();
     let host = &f.host;
-    let (_, children) = f.registry.seed_index("library/base", "3.20-old", &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))]).unwrap();
+    let (_, children) = f
+        .registry
+        .seed_index(
+            "library/base",
+            "3.20-old",
+            &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))],
+        )
+        .unwrap();
     // Pinned to the old index's arm64 manifest, by hand.
-    write(d, "Dockerfile", &format!("FROM {host}/library/base:3.20@{}\n", children[1]));
+    write(
+        d,
+        "Dockerfile",
+        &format!("FROM {host}/library/base:3.20@{}\n", children[1]),
+    );
     let out = run_in(d, &["pin", "Dockerfile"]);
     assert_exit(&out, 0);
     let (new_index, new_children) = (skopeo_digest(&format!("{host}/library/base:3.20")), {
         let raw = Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{host}/library/base:3.20")])
+            .args([
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                &format!("docker://{host}/library/base:3.20"),
+            ])
             .output()
             .unwrap()
             .stdout;
         let index: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-        index["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
     });
     let text = read(d, "Dockerfile");
     // Same platform (arm64) in the tag's current index, not the index itself.
-    assert_eq!(text, format!("FROM {host}/library/base:3.20@{}\n", new_children[1]), "index {new_index}");
+    assert_eq!(
+        text,
+        format!("FROM {host}/library/base:3.20@{}\n", new_children[1]),
+        "index {new_index}"
+    );
 
     // With --platform-pins index the index digest is written.
     let out = run_in(d, &["pin", "Dockerfile", "--platform-pins", "index"]);
     assert_exit(&out, 0);
-    assert_eq!(read(d, "Dockerfile"), format!("FROM {host}/library/base:3.20@{new_index}\n"));
+    assert_eq!(
+        read(d, "Dockerfile"),
+        format!("FROM {host}/library/base:3.20@{new_index}\n")
+    );
 }
 
 #[test]
@@ -179,7 +257,10 @@ fn pin_reports_a_missing_tag_and_leaves_the_file_alone() {
     let out = run_in(d, &["pin", "Dockerfile"]);
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("team/app:9.9"), "{}", stderr(&out));
-    assert_eq!(read(d, "Dockerfile"), format!("FROM {}/team/app:9.9\n", f.host));
+    assert_eq!(
+        read(d, "Dockerfile"),
+        format!("FROM {}/team/app:9.9\n", f.host)
+    );
 }
 
 #[test]
@@ -187,7 +268,10 @@ fn check_resolve_reports_stale_and_missing_digests() {
     let f = fixture();
     let d = f.dir.path();
     let host = &f.host;
-    let (old_index, _) = f.registry.seed_index("library/base", "3.20-old", &[("linux", "amd64", None)]).unwrap();
+    let (old_index, _) = f
+        .registry
+        .seed_index("library/base", "3.20-old", &[("linux", "amd64", None)])
+        .unwrap();
     let missing = format!("sha256:{}", "0".repeat(64));
     write(
         d,
@@ -195,7 +279,8 @@ fn check_resolve_reports_stale_and_missing_digests() {
         &format!("FROM {host}/library/base:3.20@{old_index}\nFROM {host}/team/app:1.0@{missing}\n"),
     );
     let out = run_in(d, &["check", "Dockerfile", "--resolve", "--format", "json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
     let rules: Vec<(&str, u64)> = report["findings"]
         .as_array()
         .unwrap()

@@ -22,7 +22,11 @@ pub fn portcullis() -> Command {
 
 /// Runs `portcullis ARGS` in `dir`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
-    portcullis().current_dir(dir).args(args).output().expect("run portcullis")
+    portcullis()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run portcullis")
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -37,5 +41,10 @@ pub fn stderr(out: &Output) -> String {
 pub fn assert_exit(out: &Output, code: i32) {
     let err = stderr(out);
     assert!(!err.contains("panicked"), "panic:\n{err}");
-    assert_eq!(out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{err}", stdout(out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{err}",
+        stdout(out)
+    );
 }
