@@ -15,12 +15,18 @@ use portcullis_testkit::{Auth, ImageSpec, Registry};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().context("usage: bench-registry OUT_DIR [REPOS] [TAGS]")?);
+    let out = PathBuf::from(
+        args.next()
+            .context("usage: bench-registry OUT_DIR [REPOS] [TAGS]")?,
+    );
     let repos: usize = args.next().map_or(Ok(30), |a| a.parse())?;
     let tags: usize = args.next().map_or(Ok(10), |a| a.parse())?;
 
     let password = format!("pw-{}", std::process::id());
-    let registry = Registry::start(Auth::Token { user: "bench".into(), password })?;
+    let registry = Registry::start(Auth::Token {
+        user: "bench".into(),
+        password,
+    })?;
     let host = registry.host();
     let mut refs = Vec::new();
     for r in 0..repos {
@@ -28,7 +34,8 @@ fn main() -> Result<()> {
         for t in 0..tags {
             let repo = format!("bench/r{r}");
             let tag = format!("1.{t}");
-            let spec = ImageSpec::new("linux", "amd64").layers(vec![format!("{repo}:{tag}").into_bytes()]);
+            let spec =
+                ImageSpec::new("linux", "amd64").layers(vec![format!("{repo}:{tag}").into_bytes()]);
             registry.seed_image(&repo, &tag, &spec)?;
             let image = format!("{host}/{repo}:{tag}");
             writeln!(dockerfile, "FROM {image} AS s{t}\nRUN true")?;
@@ -43,10 +50,15 @@ fn main() -> Result<()> {
     std::fs::write(out.join("refs.txt"), refs.join("\n") + "\n")?;
 
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", serde_json::json!({ "host": host, "refs": refs.len() }))?;
+    writeln!(
+        stdout,
+        "{}",
+        serde_json::json!({ "host": host, "refs": refs.len() })
+    )?;
     stdout.flush()?;
 
-    let (mut seen_requests, mut seen_tokens) = (registry.requests().len(), registry.token_requests().len());
+    let (mut seen_requests, mut seen_tokens) =
+        (registry.requests().len(), registry.token_requests().len());
     for line in std::io::stdin().lock().lines() {
         if line?.trim() != "count" {
             continue;
@@ -54,7 +66,10 @@ fn main() -> Result<()> {
         let requests = registry.requests();
         let tokens = registry.token_requests();
         let new = &requests[seen_requests..];
-        let manifests = new.iter().filter(|r| r.path.contains("/manifests/")).count();
+        let manifests = new
+            .iter()
+            .filter(|r| r.path.contains("/manifests/"))
+            .count();
         let blobs = new.iter().filter(|r| r.path.contains("/blobs/")).count();
         let unauthorized = new.iter().filter(|r| r.status == 401).count();
         writeln!(
