@@ -51,7 +51,7 @@ pub enum OutputFormat {
     Json,
     Sarif,
     Markdown,
-    /// JUnit XML (test-report widgets).
+    /// `JUnit` XML (test-report widgets).
     Junit,
     /// GitLab code-quality report (`check`).
     Gitlab,

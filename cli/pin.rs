@@ -24,33 +24,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
     let bad_input = workspace::print_problems(&ws.scan.problems);
     let mut stderr = std::io::stderr().lock();
 
-    let mut targets = Vec::new();
-    for occurrence in &ws.scan.occurrences {
-        let at = format!(
-            "{}:{}:{}",
-            occurrence.location.file, occurrence.location.line, occurrence.location.column
-        );
-        match (&occurrence.resolution, &occurrence.literal) {
-            (Resolution::Image(image), Some(_)) => targets.push(Target {
-                occurrence,
-                image: image.clone(),
-            }),
-            (Resolution::Image(image), None) => {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {at}: `{}` resolves to `{image}` through a value not written here; left alone",
-                    occurrence.text
-                );
-            }
-            (Resolution::Unresolved { variable }, _) => {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {at}: `{}` depends on `{variable}` with no value; left alone",
-                    occurrence.text
-                );
-            }
-        }
-    }
+    let targets = pinnable(&ws.scan.occurrences, &mut stderr);
 
     // One lookup per unique tag; references without a tag resolve `latest`, as Docker does.
     let lookups: BTreeSet<ImageRef> = targets.iter().map(|t| lookup_key(&t.image)).collect();
@@ -122,11 +96,68 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
         list.dedup_by(|a, b| a.span == b.span);
     }
 
+    let changed = write_or_diff(&ws, &edits, args.check, global.quiet)?;
+    Ok(if bad_input {
+        Outcome::BadInput
+    } else if runtime_failure {
+        Outcome::RuntimeFailure
+    } else if args.check && changed > 0 {
+        Outcome::Violations
+    } else {
+        Outcome::Passed
+    })
+}
+
+/// The references `pin` can rewrite; warns about the others.
+fn pinnable<'a>(
+    occurrences: &'a [Occurrence],
+    stderr: &mut impl std::io::Write,
+) -> Vec<Target<'a>> {
+    let mut targets = Vec::new();
+    for occurrence in occurrences {
+        let at = format!(
+            "{}:{}:{}",
+            occurrence.location.file, occurrence.location.line, occurrence.location.column
+        );
+        match (&occurrence.resolution, &occurrence.literal) {
+            (Resolution::Image(image), Some(_)) => targets.push(Target {
+                occurrence,
+                image: image.clone(),
+            }),
+            (Resolution::Image(image), None) => {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {at}: `{}` resolves to `{image}` through a value not written here; left alone",
+                    occurrence.text
+                );
+            }
+            (Resolution::Unresolved { variable }, _) => {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {at}: `{}` depends on `{variable}` with no value; left alone",
+                    occurrence.text
+                );
+            }
+        }
+    }
+
+    targets
+}
+
+/// Applies the edits (or, with `--check`, prints their unified diff). Returns the number of
+/// files that change.
+fn write_or_diff(
+    ws: &Workspace,
+    edits: &BTreeMap<&str, Vec<Edit>>,
+    check: bool,
+    quiet: bool,
+) -> anyhow::Result<usize> {
+    let mut stderr = std::io::stderr().lock();
     let changed = edits.len();
     let count: usize = edits.values().map(Vec::len).sum();
-    if args.check {
+    if check {
         let mut stdout = std::io::stdout().lock();
-        for (file, list) in &edits {
+        for (file, list) in edits {
             let path = ws.path_of(file);
             let before = std::fs::read(&path)?;
             let after = portcullis_sources::apply(&path, &before, list)?;
@@ -141,29 +172,21 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
             stdout.write_all(diff.as_bytes())?;
         }
         stdout.flush()?;
-        if !global.quiet {
+        if !quiet {
             let _ = writeln!(
                 stderr,
                 "{count} reference(s) in {changed} file(s) would be pinned"
             );
         }
     } else {
-        for (file, list) in &edits {
+        for (file, list) in edits {
             portcullis_sources::rewrite(&ws.path_of(file), list)?;
         }
-        if !global.quiet {
+        if !quiet {
             let _ = writeln!(stderr, "pinned {count} reference(s) in {changed} file(s)");
         }
     }
-    Ok(if bad_input {
-        Outcome::BadInput
-    } else if runtime_failure {
-        Outcome::RuntimeFailure
-    } else if args.check && changed > 0 {
-        Outcome::Violations
-    } else {
-        Outcome::Passed
-    })
+    Ok(changed)
 }
 
 /// The reference to resolve: the tag (or `latest`), without any digest.
