@@ -71,6 +71,13 @@ portcullis check . --resolve --format sarif --output portcullis.sarif"
 portcullis pin --check   # print a diff, exit 1 if anything would change"
     )]
     Pin(PinArgs),
+    /// Run scanner hooks (or read their reports) and gate on vulnerabilities.
+    #[command(
+        after_help = "Examples:\n  portcullis scan ghcr.io/acme/api:1.4.2 --hook trivy --hook grype\n  \
+portcullis scan ghcr.io/acme/api@sha256:… --report trivy.json --format gitlab --output gl-container-scanning-report.json\n  \
+portcullis scan ghcr.io/acme/api:1.4.2 --hook syft --sbom-out sbom.cdx.json --predicate-out vuln.json"
+    )]
+    Scan(ScanArgs),
     /// Write a commented portcullis.toml to start from.
     #[command(after_help = "Example:\n  portcullis init && portcullis check")]
     Init(InitArgs),
@@ -141,4 +148,38 @@ pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The image to scan (or that `--report` files are about).
+    pub image: String,
+    /// Scanner hook to run: `trivy`, `grype`, `syft` or a `[[scan.hook]]` name; repeatable.
+    /// Default: `[scan] hooks` from the policy, unless `--report` is given.
+    #[arg(long, value_name = "NAME")]
+    pub hook: Vec<String>,
+    /// Gate on a report made earlier (Trivy/Grype JSON, SARIF, or a VEX document); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// Apply a VEX document (OpenVEX or CycloneDX VEX); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// Seconds each hook may run before it is killed (default: the hook's own, 600).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Output format (`gitlab` is the GitLab container-scanning report).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the result as a cosign vuln v1 predicate (for `attest --type vuln`).
+    #[arg(long, value_name = "FILE")]
+    pub predicate_out: Option<PathBuf>,
+    /// Write the SBOM of the `syft` hook.
+    #[arg(long, value_name = "FILE")]
+    pub sbom_out: Option<PathBuf>,
+    /// SBOM standard for the `syft` hook: `cyclonedx` or `spdx`.
+    #[arg(long, default_value = "cyclonedx", value_parser = ["cyclonedx", "spdx"])]
+    pub sbom_format: String,
 }

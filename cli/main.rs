@@ -7,6 +7,7 @@ mod exit;
 mod init;
 mod pin;
 mod resolve;
+mod scan;
 mod workspace;
 
 use std::io::Write as _;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Pin(args) => pin::run(&cli.global, args),
+        Command::Scan(args) => scan::run(&cli.global, args),
         Command::Init(args) => init::run(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
