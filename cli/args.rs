@@ -161,7 +161,7 @@ pub struct ScanArgs {
     /// Gate on a report made earlier (Trivy/Grype JSON, SARIF, or a VEX document); repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
-    /// Apply a VEX document (OpenVEX or CycloneDX VEX); repeatable.
+    /// Apply a VEX document (`OpenVEX` or `CycloneDX` VEX); repeatable.
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
     /// Seconds each hook may run before it is killed (default: the hook's own, 600).

@@ -16,7 +16,8 @@ use crate::workspace;
 
 pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
     let root = PathBuf::from(".");
-    let config = workspace::load_config(global.config.as_deref(), &[root.clone()], &root)?;
+    let config =
+        workspace::load_config(global.config.as_deref(), std::slice::from_ref(&root), &root)?;
     portcullis_reference::ImageRef::parse(&args.image)
         .map_err(|e| UsageError(format!("`{}` is not an image reference: {e}", args.image)))?;
 
@@ -49,54 +50,13 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
         scanners.extend(outcome.result.scanners.iter().cloned());
         vulnerabilities.extend(outcome.result.vulnerabilities);
     }
-    let mut vex: Vec<VexStatement> = Vec::new();
-    for path in &args.report {
-        let bytes = std::fs::read(path)
-            .with_context(|| UsageError(format!("cannot read report `{}`", path.display())))?;
-        let name = path.display().to_string();
-        match portcullis_scan::parse_document(&name, &bytes, None)
-            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?
-        {
-            Document::Report {
-                scanner,
-                vulnerabilities: found,
-                ..
-            } => {
-                if scanner_info.is_none() {
-                    scanner_info = Some(ScannerInfo::from_report(&bytes));
-                }
-                scanners.push(scanner);
-                vulnerabilities.extend(found);
-            }
-            Document::Vex(statements) => vex.extend(statements),
-            Document::Sbom(_) => {
-                return Err(UsageError(format!(
-                    "`{name}` is an SBOM, not a scan report; scan it with `--hook grype`"
-                ))
-                .into());
-            }
-        }
-    }
-    let base = config
-        .path
-        .as_deref()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let vex_files = config
-        .scan()
-        .vex
-        .iter()
-        .map(|p| base.join(&p.value))
-        .chain(args.vex.iter().cloned());
-    for path in vex_files {
-        let bytes = std::fs::read(&path).with_context(|| {
-            UsageError(format!("cannot read VEX document `{}`", path.display()))
-        })?;
-        let statements = portcullis_scan::parse_vex(&path.display().to_string(), &bytes, None)
-            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
-        vex.extend(statements);
-    }
+    let vex = read_reports(
+        &config,
+        args,
+        &mut vulnerabilities,
+        &mut scanners,
+        &mut scanner_info,
+    )?;
     let mut vulnerabilities = portcullis_scan::merge(vulnerabilities);
     portcullis_scan::apply_vex(&mut vulnerabilities, &vex);
     scanners.sort();
@@ -134,6 +94,23 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
         ..Facts::default()
     };
     let report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
+    write_report(global, args, &config, &report, finished)?;
+    Ok(if report.exit_code() == 0 {
+        Outcome::Passed
+    } else {
+        Outcome::Violations
+    })
+}
+
+/// Renders the report in the chosen format to stdout or `--output`.
+fn write_report(
+    global: &Global,
+    args: &ScanArgs,
+    config: &Config,
+    report: &portcullis_policy::Report,
+    finished: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let root = PathBuf::from(".");
     let options = RenderOptions {
         root: &root,
         config: Some((config.name(), config.source.as_str())),
@@ -143,13 +120,13 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
         version: env!("CARGO_PKG_VERSION"),
     };
     let rendered = match args.format {
-        OutputFormat::Human => portcullis_report::render(&report, Format::Human, &options),
-        OutputFormat::Json => portcullis_report::render(&report, Format::Json, &options),
-        OutputFormat::Sarif => portcullis_report::render(&report, Format::Sarif, &options),
-        OutputFormat::Markdown => portcullis_report::render(&report, Format::Markdown, &options),
-        OutputFormat::Junit => portcullis_report::render(&report, Format::Junit, &options),
+        OutputFormat::Human => portcullis_report::render(report, Format::Human, &options),
+        OutputFormat::Json => portcullis_report::render(report, Format::Json, &options),
+        OutputFormat::Sarif => portcullis_report::render(report, Format::Sarif, &options),
+        OutputFormat::Markdown => portcullis_report::render(report, Format::Markdown, &options),
+        OutputFormat::Junit => portcullis_report::render(report, Format::Junit, &options),
         OutputFormat::Gitlab => {
-            portcullis_report::gitlab_container_scanning(&report, &options, finished)
+            portcullis_report::gitlab_container_scanning(report, &options, finished)
         }
     };
     if let Some(path) = &args.output {
@@ -160,11 +137,67 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
         stdout.write_all(rendered.as_bytes())?;
         stdout.flush()?;
     }
-    Ok(if report.exit_code() == 0 {
-        Outcome::Passed
-    } else {
-        Outcome::Violations
-    })
+    Ok(())
+}
+
+/// Reads `--report` files (scan reports or VEX) and the VEX documents of the policy and
+/// `--vex`. Findings go into `vulnerabilities`; returns the VEX statements.
+fn read_reports(
+    config: &Config,
+    args: &ScanArgs,
+    vulnerabilities: &mut Vec<portcullis_policy::vuln::Vulnerability>,
+    scanners: &mut Vec<String>,
+    scanner_info: &mut Option<ScannerInfo>,
+) -> anyhow::Result<Vec<VexStatement>> {
+    let mut vex: Vec<VexStatement> = Vec::new();
+    for path in &args.report {
+        let bytes = std::fs::read(path)
+            .with_context(|| UsageError(format!("cannot read report `{}`", path.display())))?;
+        let name = path.display().to_string();
+        match portcullis_scan::parse_document(&name, &bytes, None)
+            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?
+        {
+            Document::Report {
+                scanner,
+                vulnerabilities: found,
+                ..
+            } => {
+                if scanner_info.is_none() {
+                    *scanner_info = Some(ScannerInfo::from_report(&bytes));
+                }
+                scanners.push(scanner);
+                vulnerabilities.extend(found);
+            }
+            Document::Vex(statements) => vex.extend(statements),
+            Document::Sbom(_) => {
+                return Err(UsageError(format!(
+                    "`{name}` is an SBOM, not a scan report; scan it with `--hook grype`"
+                ))
+                .into());
+            }
+        }
+    }
+    let base = config
+        .path
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let vex_files = config
+        .scan()
+        .vex
+        .iter()
+        .map(|p| base.join(&p.value))
+        .chain(args.vex.iter().cloned());
+    for path in vex_files {
+        let bytes = std::fs::read(&path).with_context(|| {
+            UsageError(format!("cannot read VEX document `{}`", path.display()))
+        })?;
+        let statements = portcullis_scan::parse_vex(&path.display().to_string(), &bytes, None)
+            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
+        vex.extend(statements);
+    }
+    Ok(vex)
 }
 
 /// The hooks to run: `--hook` names, else the policy's `[scan] hooks` (none when only
@@ -187,7 +220,7 @@ fn hooks(config: &Config, args: &ScanArgs) -> anyhow::Result<Vec<HookSpec>> {
         if let Some(custom) = config.scan().hook.iter().find(|h| h.name.value == name) {
             let command = match &custom.command.value {
                 HookCommand::Shell(text) => vec![text.clone()],
-                HookCommand::Argv(argv) => argv.clone(),
+                HookCommand::Argv(words) => words.clone(),
             };
             let format = custom.format.value.as_str().parse().ok();
             let mut spec = HookSpec::custom(&name, command, format);
