@@ -17,31 +17,7 @@ use crate::{
 /// Evaluates facts against the policy. `today` decides waiver expiry.
 #[must_use]
 pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
-    let mut findings: Vec<(Finding, Option<ImageRef>)> = Vec::new();
-    let mut images = Vec::new();
-    for occurrence in &facts.occurrences {
-        let subject = subject(occurrence);
-        match &occurrence.resolution {
-            Resolution::Unresolved { variable } => {
-                findings.push((rules::unresolved_variable(&subject, variable), None));
-            }
-            Resolution::Image(image) => {
-                images.push(ImageEntry {
-                    image: image.to_string(),
-                    file: occurrence.location.file.clone(),
-                    line: occurrence.location.line,
-                    context: occurrence.context.as_str().to_owned(),
-                });
-                let fact = facts
-                    .registry
-                    .as_ref()
-                    .and_then(|registry| registry.get(&image.to_string()));
-                for finding in image_findings(config, &subject, image, fact) {
-                    findings.push((finding, Some(image.clone())));
-                }
-            }
-        }
-    }
+    let (mut findings, images) = occurrence_findings(config, facts);
     for scan in &facts.scans {
         findings.extend(scan_findings(config, facts, scan));
     }
@@ -70,6 +46,74 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
         scans,
         summary,
     }
+}
+
+/// A finding and the image it is about (for waiver matching).
+type Pending = (Finding, Option<ImageRef>);
+
+/// Evaluates every occurrence. Occurrences are independent, so large repositories are split
+/// over the available cores; the output order is the input order either way.
+fn occurrence_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<ImageEntry>) {
+    const CHUNK: usize = 4096;
+    let occurrences = &facts.occurrences;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if occurrences.len() <= CHUNK || threads == 1 {
+        return evaluate_occurrences(config, facts, occurrences);
+    }
+    let chunk = occurrences.len().div_ceil(threads).max(CHUNK);
+    let parts: Vec<(Vec<Pending>, Vec<ImageEntry>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = occurrences
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || evaluate_occurrences(config, facts, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut findings = Vec::new();
+    let mut images = Vec::new();
+    for (f, i) in parts {
+        findings.extend(f);
+        images.extend(i);
+    }
+    (findings, images)
+}
+
+fn evaluate_occurrences(
+    config: &Config,
+    facts: &Facts,
+    occurrences: &[Occurrence],
+) -> (Vec<Pending>, Vec<ImageEntry>) {
+    let mut findings: Vec<Pending> = Vec::new();
+    let mut images = Vec::new();
+    for occurrence in occurrences {
+        let subject = subject(occurrence);
+        match &occurrence.resolution {
+            Resolution::Unresolved { variable } => {
+                findings.push((rules::unresolved_variable(&subject, variable), None));
+            }
+            Resolution::Image(image) => {
+                images.push(ImageEntry {
+                    image: image.to_string(),
+                    file: occurrence.location.file.clone(),
+                    line: occurrence.location.line,
+                    context: occurrence.context.as_str().to_owned(),
+                });
+                let fact = facts
+                    .registry
+                    .as_ref()
+                    .and_then(|registry| registry.get(&image.to_string()));
+                for finding in image_findings(config, &subject, image, fact) {
+                    findings.push((finding, Some(image.clone())));
+                }
+            }
+        }
+    }
+    (findings, images)
 }
 
 fn count(findings: &[Finding], severity: Severity) -> usize {

@@ -363,6 +363,25 @@ fn name_tokens(segments: &[&str]) -> Vec<Token> {
 /// Anchored glob match in O(tokens × text) with a reachable-position set, so no input
 /// can make it backtrack exponentially.
 fn glob_match(tokens: &[Token], text: &[u8]) -> bool {
+    // Fast path: the literal prefix (usually the registry and organisation) must match
+    // byte for byte, and a pattern without wildcards is plain equality. This keeps the
+    // position scan below for the wildcard part only.
+    let literal = tokens
+        .iter()
+        .take_while(|t| matches!(t, Token::Lit(_)))
+        .count();
+    if literal > text.len() {
+        return false;
+    }
+    for (token, &byte) in tokens[..literal].iter().zip(text) {
+        if *token != Token::Lit(byte) {
+            return false;
+        }
+    }
+    let (tokens, text) = (&tokens[literal..], &text[literal..]);
+    if tokens.is_empty() {
+        return text.is_empty();
+    }
     let n = text.len();
     let mut cur = vec![false; n + 1];
     cur[0] = true;

@@ -68,10 +68,8 @@ impl<'a> JsonFinding<'a> {
     }
 }
 
-/// Builds the JSON document as a value (for callers that embed it).
-#[must_use]
-pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> serde_json::Value {
-    let document = Document {
+fn document<'a>(report: &'a Report, options: &RenderOptions<'a>) -> Document<'a> {
+    Document {
         version: VERSION,
         tool: Tool {
             name: TOOL_NAME,
@@ -81,14 +79,14 @@ pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> serde_js
         images: &report.images,
         scans: &report.scans,
         summary: &report.summary,
-    };
-    serde_json::to_value(document).expect("the report types serialize to JSON without fail")
+    }
 }
 
-/// Pretty-printed, newline-terminated.
+/// Pretty-printed, newline-terminated. Serialized straight from the report (no intermediate
+/// `Value` tree: a large monorepo's report is tens of thousands of findings).
 pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
-    let mut out = serde_json::to_string_pretty(&to_value(report, options))
-        .expect("a serde_json::Value always serializes");
+    let mut out = serde_json::to_string_pretty(&document(report, options))
+        .expect("the report types serialize to JSON without fail");
     out.push('\n');
     out
 }
