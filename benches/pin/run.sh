@@ -10,7 +10,8 @@ work=${1:-$root/benches/work/pin}
 repos=${2:-30}
 tags=${3:-10}
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin portcullis -p portcullis-testkit --bin bench-registry
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin portcullis
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-testkit --bin bench-registry
 bin=$root/target/release/portcullis
 rm -rf "$work" && mkdir -p "$work"
 
