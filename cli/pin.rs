@@ -22,7 +22,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
     let ws = Workspace::load(&args.sources)?;
     let config = workspace::load_config(global.config.as_deref(), &args.sources.paths, &ws.root)?;
     let bad_input = workspace::print_problems(&ws.scan.problems);
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = std::io::stderr(); // not locked: log lines from the resolver threads must get through
 
     let targets = pinnable(&ws.scan.occurrences, &mut stderr);
 

@@ -291,3 +291,71 @@ fn check_resolve_reports_stale_and_missing_digests() {
     assert!(rules.contains(&("digest-not-found", 2)), "{rules:?}");
     assert_exit(&out, 1);
 }
+
+/// Credentials never show in output, logs or errors, with verbose logging on, whether the
+/// login works or is refused. Also a regression test: `pin -vv` deadlocked while the main
+/// thread held the stderr lock and the resolver threads tried to log.
+#[test]
+fn credentials_never_appear_in_output_or_logs() {
+    let canary = "canary-Secret-7f3a9c";
+    let registry = Registry::start(Auth::Htpasswd {
+        user: "ci".into(),
+        password: canary.into(),
+    })
+    .unwrap();
+    registry
+        .seed_image("team/app", "1.0", &ImageSpec::new("linux", "amd64"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "Dockerfile",
+        &format!("FROM {}/team/app:1.0\n", registry.host()),
+    );
+    let config_dir = d.join("docker");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    registry.write_docker_config(&config_dir).unwrap();
+
+    let out = common::portcullis()
+        .current_dir(d)
+        .env("DOCKER_CONFIG", &config_dir)
+        .env("RUST_LOG", "trace")
+        .args(["-vv", "pin", "--check", "Dockerfile"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(stdout(&out).contains("@sha256:"), "{}", stderr(&out));
+    for text in [stdout(&out), stderr(&out)] {
+        assert!(!text.contains(canary), "secret leaked:\n{text}");
+    }
+
+    // A refused login: the wrong password (also a canary) is not echoed either.
+    let wrong = "canary-Wrong-0b1d2e";
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("ci:{wrong}"),
+    );
+    let out = common::portcullis()
+        .current_dir(d)
+        .env("DOCKER_CONFIG", d.join("nowhere"))
+        .env(
+            "DOCKER_AUTH_CONFIG",
+            format!(
+                "{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}",
+                registry.host()
+            ),
+        )
+        .env("RUST_LOG", "trace")
+        .args(["-vv", "check", "Dockerfile", "--resolve"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+    for text in [stdout(&out), stderr(&out)] {
+        assert!(
+            !text.contains(wrong) && !text.contains(&auth),
+            "secret leaked:\n{text}"
+        );
+    }
+    assert!(stderr(&out).contains("team/app"), "{}", stderr(&out));
+}
