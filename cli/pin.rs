@@ -58,7 +58,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
                 if reported.insert(key.clone()) {
-                    report_failure(&mut stderr, target.occurrence, &key, e);
+                    crate::resolve::print_failure(Some(&at(target.occurrence)), &key, e);
                     runtime_failure = true;
                 }
                 continue;
@@ -69,7 +69,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
             Ok(Some(d)) => d,
             Ok(None) => continue,
             Err(e) => {
-                report_failure(&mut stderr, target.occurrence, &target.image, &e);
+                crate::resolve::print_failure(Some(&at(target.occurrence)), &target.image, &e);
                 runtime_failure = true;
                 continue;
             }
@@ -247,22 +247,8 @@ fn choose_digest(
     }
 }
 
-fn report_failure(
-    out: &mut impl std::io::Write,
-    occurrence: &Occurrence,
-    image: &ImageRef,
-    error: &RegistryError,
-) {
+/// `file:line:col` of an occurrence.
+fn at(occurrence: &Occurrence) -> String {
     let loc = &occurrence.location;
-    let _ = write!(
-        out,
-        "error: {}:{}:{}: cannot resolve `{image}`: {error}",
-        loc.file, loc.line, loc.column
-    );
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let _ = write!(out, ": {cause}");
-        source = cause.source();
-    }
-    let _ = writeln!(out);
+    format!("{}:{}:{}", loc.file, loc.line, loc.column)
 }

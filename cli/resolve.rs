@@ -41,10 +41,12 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Prints a registry failure for `image` to stderr.
-pub fn print_failure(image: &ImageRef, error: &RegistryError) {
+/// Prints a registry failure for `image` to stderr, with its causes; `at` is the
+/// `file:line:col` of the reference when known.
+pub fn print_failure(at: Option<&str>, image: &ImageRef, error: &RegistryError) {
     let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "error: cannot resolve `{image}`: {error}");
+    let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
+    let _ = write!(stderr, "error: {at}cannot resolve `{image}`: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let _ = write!(stderr, ": {cause}");
@@ -86,7 +88,7 @@ pub fn facts(
                 }
                 Some(Err(e)) if e.is_not_found() => {}
                 Some(Err(e)) => {
-                    print_failure(image, e);
+                    print_failure(None, image, e);
                     failed = true;
                 }
                 None => {}
@@ -101,7 +103,7 @@ pub fn facts(
                 match rt.block_on(client.manifest_exists(image)) {
                     Ok(exists) => fact.pinned_exists = Some(exists),
                     Err(e) => {
-                        print_failure(image, &e);
+                        print_failure(None, image, &e);
                         failed = true;
                     }
                 }
