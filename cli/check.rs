@@ -59,7 +59,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let rendered = portcullis_report::render(&report, format, &options);
     let mut stdout = std::io::stdout().lock();
     if let Some(path) = &args.output {
-        write_atomic(path, rendered.as_bytes())
+        workspace::write_atomic(path, rendered.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     } else {
         stdout.write_all(rendered.as_bytes())?;
@@ -80,21 +80,4 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Passed
     })
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-/// Devices and pipes (`/dev/null`, `/dev/stdout`) are written directly.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return std::fs::write(path, bytes);
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

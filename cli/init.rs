@@ -16,7 +16,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
         .into());
     }
     let text = portcullis_policy::Config::starter();
-    crate::check::write_atomic(&args.path, text.as_bytes())
+    crate::workspace::write_atomic(&args.path, text.as_bytes())
         .with_context(|| format!("cannot write `{}`", args.path.display()))?;
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(

@@ -76,7 +76,7 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
             .unwrap_or_else(|| ScannerInfo::from_report(b"{}"));
         let predicate = portcullis_scan::vuln_predicate(&result, &info, started, finished);
         let text = serde_json::to_string_pretty(&predicate)? + "\n";
-        crate::check::write_atomic(path, text.as_bytes())
+        crate::workspace::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if let Some(path) = &args.sbom_out {
@@ -130,7 +130,7 @@ fn write_report(
         }
     };
     if let Some(path) = &args.output {
-        crate::check::write_atomic(path, rendered.as_bytes())
+        crate::workspace::write_atomic(path, rendered.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     } else {
         let mut stdout = std::io::stdout().lock();

@@ -198,3 +198,20 @@ pub fn today() -> anyhow::Result<jiff::civil::Date> {
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date())
 }
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+/// Devices and pipes (`/dev/null`, `/dev/stdout`) are written directly.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::write(path, bytes);
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
