@@ -20,6 +20,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let mut facts = Facts {
         files: ws.scan.files,
         occurrences: ws.scan.occurrences.clone(),
+        command_root: workspace::command_root(&ws.root),
         ..Facts::default()
     };
     let mut runtime_failure = false;

@@ -215,3 +215,10 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// The root as typed, for `help:` commands, or `None` when it is the current directory.
+pub fn command_root(root: &Path) -> Option<String> {
+    let text = slash(root);
+    let text = text.trim_start_matches("./").to_owned();
+    (!text.is_empty() && text != ".").then_some(text)
+}

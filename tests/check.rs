@@ -63,6 +63,17 @@ fn example_shows_every_offline_rule() {
     ] {
         assert!(files.contains(file), "no images from {file}: {files:?}");
     }
+    // `help:` names the file as typed from where the command ran, so it can be pasted.
+    let helps: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["help"].as_str())
+        .collect();
+    assert!(
+        helps.contains(&"run `portcullis pin examples/monorepo/services/web/Dockerfile`"),
+        "{helps:?}"
+    );
     // A stage alias is never an image; the heredoc body is not an instruction.
     let images: Vec<&str> = report["images"]
         .as_array()

@@ -91,7 +91,7 @@ fn evaluate_occurrences(
     let mut findings: Vec<Pending> = Vec::new();
     let mut images = Vec::new();
     for occurrence in occurrences {
-        let subject = subject(occurrence);
+        let subject = subject(occurrence, facts.command_root.as_deref());
         match &occurrence.resolution {
             Resolution::Unresolved { variable } => {
                 findings.push((rules::unresolved_variable(&subject, variable), None));
@@ -123,7 +123,7 @@ fn count(findings: &[Finding], severity: Severity) -> usize {
         .count()
 }
 
-fn subject(occurrence: &Occurrence) -> Subject {
+fn subject(occurrence: &Occurrence, command_root: Option<&str>) -> Subject {
     let location = &occurrence.location;
     Subject {
         location: Some(FindingLocation {
@@ -139,6 +139,8 @@ fn subject(occurrence: &Occurrence) -> Subject {
             Resolution::Unresolved { .. } => None,
         },
         text: occurrence.text.clone(),
+        command_path: command_root
+            .map(|root| format!("{}/{}", root.trim_end_matches('/'), location.file)),
     }
 }
 
@@ -237,7 +239,9 @@ fn scan_findings(
                 Resolution::Unresolved { .. } => false,
             })
     });
-    let subject = occurrence.map(subject).unwrap_or_default();
+    let subject = occurrence
+        .map(|o| subject(o, facts.command_root.as_deref()))
+        .unwrap_or_default();
     scan.vulnerabilities
         .iter()
         .filter(|vuln| counts(config, vuln))

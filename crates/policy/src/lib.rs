@@ -143,4 +143,8 @@ pub struct Facts {
     /// `--resolve` results by normalized image reference (`ImageRef` Display).
     pub registry: Option<BTreeMap<String, RegistryFact>>,
     pub scans: Vec<vuln::ScanResult>,
+    /// The checked root as the user typed it, when it is not the current directory: the
+    /// `help:` commands then name files from where the user stands
+    /// (`portcullis pin examples/app/Dockerfile`), while `file` stays root-relative.
+    pub command_root: Option<String>,
 }

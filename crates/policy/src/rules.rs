@@ -150,13 +150,18 @@ pub(crate) struct Subject {
     pub(crate) image: Option<String>,
     /// The reference as written.
     pub(crate) text: String,
+    /// How a command run from the current directory names the file (`help:` lines).
+    pub(crate) command_path: Option<String>,
 }
 
 impl Subject {
+    /// The file as a command typed in the current directory names it.
     fn file(&self) -> &str {
-        self.location
-            .as_ref()
-            .map_or("<file>", |location| location.file.as_str())
+        self.command_path.as_deref().unwrap_or_else(|| {
+            self.location
+                .as_ref()
+                .map_or("<file>", |location| location.file.as_str())
+        })
     }
 
     fn finding(
