@@ -14,6 +14,7 @@
 //! ```
 
 mod digest;
+pub mod host;
 mod name;
 mod pattern;
 

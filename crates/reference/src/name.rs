@@ -296,9 +296,10 @@ fn split_registry(name: &str) -> (Option<&str>, &str) {
 
 /// Maps Docker Hub's aliases to `docker.io`.
 pub(crate) fn canonical_registry(host: String) -> String {
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_owned(),
-        _ => host,
+    if crate::host::DOCKER_HUB_ALIASES.contains(&host.as_str()) {
+        DOCKER_HUB.to_owned()
+    } else {
+        host
     }
 }
 

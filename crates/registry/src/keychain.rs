@@ -66,18 +66,7 @@ pub struct Keychain {
 /// `docker.io`, `index.docker.io`, `https://index.docker.io/v1/` → `docker.io`;
 /// `https://host:5000/path` → `host:5000`.
 fn normalize_host(key: &str) -> String {
-    let without_scheme = key.split_once("://").map_or(key, |(_, rest)| rest);
-    let host = without_scheme
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            "docker.io".to_owned()
-        }
-        _ => host,
-    }
+    portcullis_reference::host::canonical_host(key)
 }
 
 fn parse_config(origin: &str, text: &str) -> Result<DockerConfig, RegistryError> {

@@ -45,26 +45,7 @@ impl Default for ClientOptions {
     }
 }
 
-/// Whether `host` (`name` or `name:port`) is a loopback address reached over plain HTTP.
-#[must_use]
-pub fn is_loopback(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        })
-    };
-    if name.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    name.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
-}
+pub use portcullis_reference::host::is_loopback;
 
 impl ClientOptions {
     /// `http` or `https` for a registry host.

@@ -238,22 +238,8 @@ fn shell_quote(value: &str) -> String {
 pub fn is_loopback_registry(image: &str) -> bool {
     let image = image.split_once("://").map_or(image, |(_, rest)| rest);
     let image = image.strip_prefix("registry:").unwrap_or(image);
-    let Some((first, _)) = image.split_once('/') else {
-        return false;
-    };
-    if !(first.contains('.') || first.contains(':') || first == "localhost") {
-        return false;
-    }
-    let host = if let Some(rest) = first.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        first.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    portcullis_reference::ImageRef::parse(image)
+        .is_ok_and(|image| portcullis_reference::host::is_loopback(image.registry()))
 }
 
 #[cfg(test)]

@@ -88,19 +88,9 @@ fn images(reader: &mut Reader<'_>, section: &Section<'_>) -> ImagesSettings {
     images
 }
 
-/// A tag as Docker accepts it: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+/// A tag as Docker accepts it.
 fn tag(text: &str) -> Result<String, String> {
-    let mut chars = text.chars();
-    let valid = text.len() <= 128
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if valid {
-        Ok(text.to_owned())
-    } else {
-        Err(format!("invalid tag `{text}`: tags are up to 128 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`"))
-    }
+    portcullis_reference::host::validate_tag(text).map(|()| text.to_owned())
 }
 
 fn rule(text: &str) -> Result<Rule, String> {
