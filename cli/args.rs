@@ -45,16 +45,17 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
-    Sarif,
-    Markdown,
-    /// `JUnit` XML (test-report widgets).
-    Junit,
-    /// GitLab code-quality report (`check`).
-    Gitlab,
+/// Where reports go: `--format FORMAT[=PATH]` (repeatable) and `--output FILE`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format: human, json, sarif, markdown, junit, gitlab (this command's GitLab
+    /// report), gitlab-codequality, gitlab-container-scanning. `FORMAT=PATH` writes that
+    /// format to PATH; repeat to write several in one run.
+    #[arg(short = 'f', long, value_name = "FORMAT[=PATH]")]
+    pub format: Vec<String>,
+    /// Write the (single) report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +63,7 @@ pub enum Command {
     /// Check every image reference against the policy.
     #[command(
         after_help = "Examples:\n  portcullis check\n  portcullis check examples/monorepo --format json\n  \
-portcullis check . --resolve --format sarif --output portcullis.sarif"
+portcullis check . --resolve -f human -f sarif=portcullis.sarif"
     )]
     Check(CheckArgs),
     /// Pin image references to digests in place (`name:tag` → `name:tag@sha256:…`).
@@ -112,12 +113,8 @@ pub struct CheckArgs {
     /// Ask the registries: report pinned digests that no longer exist or that the tag left.
     #[arg(long)]
     pub resolve: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -167,12 +164,8 @@ pub struct ScanArgs {
     /// Seconds each hook may run before it is killed (default: the hook's own, 600).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// Output format (`gitlab` is the GitLab container-scanning report).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Write the result as a cosign vuln v1 predicate (for `attest --type vuln`).
     #[arg(long, value_name = "FILE")]
     pub predicate_out: Option<PathBuf>,

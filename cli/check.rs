@@ -1,84 +1,67 @@
-//! `portcullis check`: parse sources, optionally ask registries, evaluate, render.
+//! `portcullis check`: read the sources under each checked path, optionally ask the
+//! registries, judge every reference under its policy, and hand one report to the output.
 
-use std::collections::BTreeSet;
-use std::io::Write as _;
+use portcullis_policy::{Facts, HelpPaths, Report, Subject};
+use portcullis_report::Format;
 
-use anyhow::Context as _;
-use portcullis_policy::Facts;
-use portcullis_report::{Format, RenderOptions};
-use portcullis_sources::Resolution;
-
-use crate::args::{CheckArgs, Global, OutputFormat};
-use crate::exit::{self, Outcome};
+use crate::args::{CheckArgs, Global};
+use crate::output::Output;
 use crate::workspace::{self, Workspace};
 
-pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let ws = Workspace::load(&args.sources)?;
-    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths, &ws.root)?;
-    let bad_input = workspace::print_problems(&ws.scan.problems);
+pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
+    let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
+    let ws = Workspace::load(global.config.as_deref(), &args.sources)?;
+    let report = check(&ws, args.resolve)?;
+    Ok(output.emit(&report, &ws.root.dir, &ws.configs()))
+}
 
-    let mut facts = Facts {
-        files: ws.scan.files,
-        occurrences: ws.scan.occurrences.clone(),
-        command_root: workspace::command_root(&ws.root),
-        ..Facts::default()
-    };
-    let mut runtime_failure = false;
-    if args.resolve {
-        let images: BTreeSet<_> = ws
-            .scan
-            .occurrences
-            .iter()
-            .filter_map(|o| match &o.resolution {
-                Resolution::Image(image) => Some(image.clone()),
-                Resolution::Unresolved { .. } => None,
-            })
-            .collect();
-        let client = crate::resolve::client(&config)?;
-        let (registry, failed) = crate::resolve::facts(&client, &images)?;
-        facts.registry = Some(registry);
-        runtime_failure = failed;
-    }
-
-    let report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
-    let format = match args.format {
-        OutputFormat::Human => Format::Human,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-        OutputFormat::Markdown => Format::Markdown,
-        OutputFormat::Junit => Format::Junit,
-        OutputFormat::Gitlab => Format::GitlabCodequality,
-    };
-    let config_name = config.name().to_owned();
-    let to_terminal = args.output.is_none();
-    let options = RenderOptions {
-        root: &ws.root,
-        config: Some((config_name.as_str(), config.source.as_str())),
-        color: to_terminal && format == Format::Human && exit::stdout_color(global.color),
-        version: env!("CARGO_PKG_VERSION"),
-    };
-    let rendered = portcullis_report::render(&report, format, &options);
-    let mut stdout = std::io::stdout().lock();
-    if let Some(path) = &args.output {
-        workspace::write_atomic(path, rendered.as_bytes())
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+/// The check of every group, merged into one report.
+pub fn check(ws: &Workspace, resolve: bool) -> anyhow::Result<Report> {
+    let today = workspace::today()?;
+    let runtime = if resolve {
+        Some(workspace::runtime()?)
     } else {
-        stdout.write_all(rendered.as_bytes())?;
+        None
+    };
+    let mut report = Report::default();
+    for group in &ws.groups {
+        let collected = &group.collected;
+        let mut facts = Facts {
+            files: collected.files,
+            subjects: collected
+                .occurrences
+                .iter()
+                .map(|o| {
+                    Subject::written(
+                        o.resolution.clone(),
+                        o.text.clone(),
+                        o.location.clone(),
+                        o.context,
+                    )
+                })
+                .collect(),
+            problems: collected.problems.clone(),
+            help: HelpPaths {
+                cwd: ws.root.cwd.clone(),
+            },
+            partial_tree: !group.config.covered_by(&group.paths),
+            ..Facts::default()
+        };
+        let mut failures = Vec::new();
+        if let Some(runtime) = &runtime {
+            let images = facts
+                .subjects
+                .iter()
+                .filter_map(|s| s.resolution.image().cloned())
+                .collect();
+            let client = crate::resolve::client(&group.config)?;
+            let (registry, failed) = crate::resolve::facts(runtime, &client, &images);
+            facts.registry = Some(registry);
+            failures = failed;
+        }
+        let mut part = portcullis_policy::evaluate(&group.config, &facts, today);
+        part.failures.extend(failures);
+        report = report.merge(part);
     }
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-        && (args.output.is_some() || format == Format::Human)
-    {
-        stdout.write_all(portcullis_report::github_annotations(&report).as_bytes())?;
-    }
-    stdout.flush()?;
-
-    Ok(if bad_input {
-        Outcome::BadInput
-    } else if runtime_failure {
-        Outcome::RuntimeFailure
-    } else if report.exit_code() != 0 {
-        Outcome::Violations
-    } else {
-        Outcome::Passed
-    })
+    Ok(report)
 }

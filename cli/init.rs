@@ -1,13 +1,12 @@
 //! `portcullis init`: writes the commented starter policy.
 
-use std::io::Write as _;
-
 use anyhow::Context as _;
 
-use crate::args::InitArgs;
-use crate::exit::{Outcome, UsageError};
+use crate::args::{Global, InitArgs};
+use crate::exit::UsageError;
+use crate::output::Messages;
 
-pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
+pub fn run(global: &Global, args: &InitArgs) -> anyhow::Result<u8> {
     if args.path.exists() && !args.force {
         return Err(UsageError(format!(
             "`{}` already exists; pass `--force` to overwrite it",
@@ -16,13 +15,11 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
         .into());
     }
     let text = portcullis_policy::Config::starter();
-    crate::workspace::write_atomic(&args.path, text.as_bytes())
+    portcullis_sources::write_atomic(&args.path, text.as_bytes())
         .with_context(|| format!("cannot write `{}`", args.path.display()))?;
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(
-        stderr,
+    Messages::new(global).note(&format!(
         "wrote `{}`; edit `[images] allow`, then run `portcullis check`",
         args.path.display()
-    );
-    Ok(Outcome::Passed)
+    ));
+    Ok(portcullis_policy::exit::PASSED)
 }

@@ -5,11 +5,13 @@ mod args;
 mod check;
 mod exit;
 mod init;
+mod output;
 mod pin;
 mod resolve;
 mod scan;
 mod workspace;
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -21,7 +23,7 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::args::{Cli, Command};
-use crate::exit::Outcome;
+use crate::output::Messages;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,35 +32,27 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Pin(args) => pin::run(&cli.global, args),
         Command::Scan(args) => scan::run(&cli.global, args),
-        Command::Init(args) => init::run(args),
+        Command::Init(args) => init::run(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = std::io::stdout();
+            let mut out = Vec::new();
             clap_complete::generate(*shell, &mut cmd, "portcullis", &mut out);
-            Ok(Outcome::Passed)
+            let _ = std::io::stdout().lock().write_all(&out);
+            Ok(portcullis_policy::exit::PASSED)
         }
     };
     let code = match outcome {
-        Ok(outcome) => outcome.code(),
+        Ok(code) => code,
         Err(error) => {
-            let code = exit::classify(&error);
-            if !exit::is_broken_pipe(&error) {
-                report_error(&error);
+            let mut message = error.to_string();
+            for cause in error.chain().skip(1) {
+                let _ = write!(message, "\n  caused by: {cause}");
             }
-            code
+            Messages::new(&cli.global).error(&message);
+            exit::classify(&error)
         }
     };
     ExitCode::from(code)
-}
-
-/// Prints an error and its causes to stderr.
-#[allow(clippy::print_stderr)]
-fn report_error(error: &anyhow::Error) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {error}");
-    for cause in error.chain().skip(1) {
-        let _ = writeln!(stderr, "  caused by: {cause}");
-    }
 }
 
 fn init_tracing(global: &args::Global) {
@@ -75,6 +69,6 @@ fn init_tracing(global: &args::Global) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
-        .with_ansi(exit::stderr_color(global.color))
+        .with_ansi(output::stderr_color(global.color))
         .try_init();
 }

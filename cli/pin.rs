@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 
+use portcullis_policy::{Failure, Note, Report};
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_registry::{Client, RegistryError, Resolved};
-use portcullis_sources::{Edit, Occurrence, Resolution};
+use portcullis_sources::{Edit, Occurrence, Resolution, Root};
 
 use crate::args::{Global, PinArgs, PlatformPins};
-use crate::exit::Outcome;
+use crate::output::Messages;
 use crate::workspace::{self, Workspace};
 
 /// One reference `pin` may rewrite.
@@ -18,23 +19,90 @@ struct Target<'a> {
     image: ImageRef,
 }
 
-pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
-    let ws = Workspace::load(&args.sources)?;
-    let config = workspace::load_config(global.config.as_deref(), &args.sources.paths, &ws.root)?;
-    let bad_input = workspace::print_problems(&ws.scan.problems);
-    let mut stderr = std::io::stderr(); // not locked: log lines from the resolver threads must get through
+pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
+    let messages = Messages::new(global);
+    let ws = Workspace::load(global.config.as_deref(), &args.sources)?;
+    let rt = workspace::runtime()?;
+    let mut report = Report::default();
+    let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
+    for group in &ws.groups {
+        let client = crate::resolve::client(&group.config)?;
+        let part = plan(
+            &rt,
+            &client,
+            &group.collected.occurrences,
+            args.platform_pins,
+        );
+        report.notes.extend(part.notes);
+        report.failures.extend(part.failures);
+        for (file, list) in part.edits {
+            edits.entry(file).or_default().extend(list);
+        }
+        report.findings.extend(
+            portcullis_policy::evaluate(
+                &group.config,
+                &portcullis_policy::Facts {
+                    problems: group.collected.problems.clone(),
+                    ..portcullis_policy::Facts::default()
+                },
+                workspace::today()?,
+            )
+            .findings
+            .into_iter()
+            .filter(|f| f.rule.is_bad_input()),
+        );
+    }
+    for list in edits.values_mut() {
+        list.sort_by_key(|e| e.span.start);
+        list.dedup_by(|a, b| a.span == b.span);
+    }
+    report.finish();
+    for finding in &report.findings {
+        let at = finding
+            .location
+            .as_ref()
+            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+            .unwrap_or_default();
+        messages.error(&format!("{at}{}", finding.message));
+    }
+    for note in &report.notes {
+        messages.say(note.severity, &note.message);
+    }
+    for failure in &report.failures {
+        messages.error(&failure.message);
+    }
+    let changed = write_or_diff(&ws.root, &edits, args.check, &messages)?;
+    let code = report.exit_code();
+    Ok(if code == 0 && args.check && changed > 0 {
+        portcullis_policy::exit::VIOLATIONS
+    } else {
+        code
+    })
+}
 
-    let targets = pinnable(&ws.scan.occurrences, &mut stderr);
+/// What pin would do to one group's references.
+struct Plan {
+    edits: BTreeMap<String, Vec<Edit>>,
+    notes: Vec<Note>,
+    failures: Vec<Failure>,
+}
+
+fn plan(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    occurrences: &[Occurrence],
+    platform_pins: PlatformPins,
+) -> Plan {
+    let mut notes = Vec::new();
+    let targets = pinnable(occurrences, &mut notes);
 
     // One lookup per unique tag; references without a tag resolve `latest`, as Docker does.
     let lookups: BTreeSet<ImageRef> = targets.iter().map(|t| lookup_key(&t.image)).collect();
-    let client = crate::resolve::client(&config)?;
-    let rt = crate::resolve::runtime()?;
     let lookups: Vec<ImageRef> = lookups.into_iter().collect();
     // One HEAD per unique reference; the index is read only for references pinned to a
     // platform manifest (below), whose platform must be found in the current index.
     let mut resolved = rt.block_on(client.resolve_all_digests(&lookups));
-    if args.platform_pins == PlatformPins::Keep {
+    if platform_pins == PlatformPins::Keep {
         let need_platforms: BTreeSet<ImageRef> = targets
             .iter()
             .filter(|t| {
@@ -49,8 +117,8 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    let mut runtime_failure = false;
-    let mut edits: BTreeMap<&str, Vec<Edit>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
     let mut reported = BTreeSet::new();
     for target in &targets {
         let key = lookup_key(&target.image);
@@ -58,19 +126,17 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
                 if reported.insert(key.clone()) {
-                    crate::resolve::print_failure(Some(&at(target.occurrence)), &key, e);
-                    runtime_failure = true;
+                    failures.push(failure(target.occurrence, &key, e));
                 }
                 continue;
             }
             None => continue,
         };
-        let digest = match choose_digest(&rt, &client, target, result, args.platform_pins) {
+        let digest = match choose_digest(rt, client, target, result, platform_pins, &mut notes) {
             Ok(Some(d)) => d,
             Ok(None) => continue,
             Err(e) => {
-                crate::resolve::print_failure(Some(&at(target.occurrence)), &target.image, &e);
-                runtime_failure = true;
+                failures.push(failure(target.occurrence, &target.image, &e));
                 continue;
             }
         };
@@ -82,7 +148,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
         let replacement = format!("{}@{digest}", strip_digest(&literal.text));
         if replacement != literal.text {
             edits
-                .entry(target.occurrence.location.file.as_str())
+                .entry(target.occurrence.location.file.clone())
                 .or_default()
                 .push(Edit {
                     span: literal.span.clone(),
@@ -91,28 +157,23 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
                 });
         }
     }
-    for list in edits.values_mut() {
-        list.sort_by_key(|e| e.span.start);
-        list.dedup_by(|a, b| a.span == b.span);
+    Plan {
+        edits,
+        notes,
+        failures,
     }
+}
 
-    let changed = write_or_diff(&ws, &edits, args.check, global.quiet)?;
-    Ok(if bad_input {
-        Outcome::BadInput
-    } else if runtime_failure {
-        Outcome::RuntimeFailure
-    } else if args.check && changed > 0 {
-        Outcome::Violations
-    } else {
-        Outcome::Passed
-    })
+fn failure(occurrence: &Occurrence, image: &ImageRef, error: &RegistryError) -> Failure {
+    Failure {
+        message: crate::resolve::failure(image, error),
+        image: Some(image.to_string()),
+        location: Some(occurrence.location.clone()),
+    }
 }
 
 /// The references `pin` can rewrite; warns about the others.
-fn pinnable<'a>(
-    occurrences: &'a [Occurrence],
-    stderr: &mut impl std::io::Write,
-) -> Vec<Target<'a>> {
+fn pinnable<'a>(occurrences: &'a [Occurrence], notes: &mut Vec<Note>) -> Vec<Target<'a>> {
     let mut targets = Vec::new();
     for occurrence in occurrences {
         let at = format!(
@@ -124,20 +185,14 @@ fn pinnable<'a>(
                 occurrence,
                 image: image.clone(),
             }),
-            (Resolution::Image(image), None) => {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {at}: `{}` resolves to `{image}` through a value not written here; left alone",
-                    occurrence.text
-                );
-            }
-            (Resolution::Unresolved { variable }, _) => {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {at}: `{}` depends on `{variable}` with no value; left alone",
-                    occurrence.text
-                );
-            }
+            (Resolution::Image(image), None) => notes.push(Note::warning(format!(
+                "{at}: `{}` resolves to `{image}` through a value not written here; left alone",
+                occurrence.text
+            ))),
+            (Resolution::Unresolved { variable }, _) => notes.push(Note::warning(format!(
+                "{at}: `{}` depends on `{variable}` with no value; left alone",
+                occurrence.text
+            ))),
         }
     }
 
@@ -147,18 +202,17 @@ fn pinnable<'a>(
 /// Applies the edits (or, with `--check`, prints their unified diff). Returns the number of
 /// files that change.
 fn write_or_diff(
-    ws: &Workspace,
-    edits: &BTreeMap<&str, Vec<Edit>>,
+    root: &Root,
+    edits: &BTreeMap<String, Vec<Edit>>,
     check: bool,
-    quiet: bool,
+    messages: &Messages,
 ) -> anyhow::Result<usize> {
-    let mut stderr = std::io::stderr().lock();
     let changed = edits.len();
     let count: usize = edits.values().map(Vec::len).sum();
     if check {
         let mut stdout = std::io::stdout().lock();
         for (file, list) in edits {
-            let path = ws.path_of(file);
+            let path = root.file(file);
             let before = std::fs::read(&path)?;
             let after = portcullis_sources::apply(&path, &before, list)?;
             let diff = similar::TextDiff::from_lines(
@@ -169,22 +223,20 @@ fn write_or_diff(
             .context_radius(2)
             .header(&format!("a/{file}"), &format!("b/{file}"))
             .to_string();
-            stdout.write_all(diff.as_bytes())?;
+            // A closed stdout stops the diff, never the answer (the exit code).
+            if stdout.write_all(diff.as_bytes()).is_err() {
+                break;
+            }
         }
-        stdout.flush()?;
-        if !quiet {
-            let _ = writeln!(
-                stderr,
-                "{count} reference(s) in {changed} file(s) would be pinned"
-            );
-        }
+        let _ = stdout.flush();
+        messages.note(&format!(
+            "{count} reference(s) in {changed} file(s) would be pinned"
+        ));
     } else {
         for (file, list) in edits {
-            portcullis_sources::rewrite(&ws.path_of(file), list)?;
+            portcullis_sources::rewrite(&root.file(file), list)?;
         }
-        if !quiet {
-            let _ = writeln!(stderr, "pinned {count} reference(s) in {changed} file(s)");
-        }
+        messages.note(&format!("pinned {count} reference(s) in {changed} file(s)"));
     }
     Ok(changed)
 }
@@ -212,6 +264,7 @@ fn choose_digest(
     target: &Target<'_>,
     resolved: &Resolved,
     mode: PlatformPins,
+    notes: &mut Vec<Note>,
 ) -> Result<Option<Digest>, RegistryError> {
     let Some(current) = target.image.digest() else {
         return Ok(Some(resolved.digest.clone()));
@@ -237,18 +290,10 @@ fn choose_digest(
         Ok(Some(p.digest.clone()))
     } else {
         let loc = &target.occurrence.location;
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(
-            stderr,
-            "warning: {}:{}:{}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
+        notes.push(Note::warning(format!(
+            "{}:{}:{}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
             loc.file, loc.line, loc.column, target.occurrence.text
-        );
+        )));
         Ok(None)
     }
-}
-
-/// `file:line:col` of an occurrence.
-fn at(occurrence: &Occurrence) -> String {
-    let loc = &occurrence.location;
-    format!("{}:{}:{}", loc.file, loc.line, loc.column)
 }

@@ -2,10 +2,10 @@
 //! policy's `[registries]`, every unique reference resolved once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::time::Duration;
 
-use portcullis_policy::{Config, RegistryFact};
+use portcullis_policy::{Config, Failure, RegistryFact};
 use portcullis_reference::ImageRef;
 use portcullis_registry::{Client, ClientOptions, RegistryError, Resolved};
 
@@ -20,49 +20,32 @@ pub fn client(config: &Config) -> anyhow::Result<Client> {
             options.insecure.push(host.clone());
         }
         if let Some(ca) = &registry.ca_file {
-            // Relative to the policy file, like every other path in it.
-            let base = config
-                .path
-                .as_deref()
-                .and_then(std::path::Path::parent)
-                .unwrap_or(std::path::Path::new("."));
-            options.ca_files.push(base.join(&ca.value));
+            options.ca_files.push(config.resolve_path(&ca.value));
         }
     }
     options.timeout = Duration::from_secs(30);
     Ok(Client::new(options)?)
 }
 
-/// A tokio runtime for the blocking CLI.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
-/// Prints a registry failure for `image` to stderr, with its causes; `at` is the
-/// `file:line:col` of the reference when known.
-pub fn print_failure(at: Option<&str>, image: &ImageRef, error: &RegistryError) {
-    let mut stderr = std::io::stderr().lock();
-    let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
-    let _ = write!(stderr, "error: {at}cannot resolve `{image}`: {error}");
+/// A registry failure for `image`, with its causes.
+pub fn failure(image: &ImageRef, error: &RegistryError) -> String {
+    let mut text = format!("cannot resolve `{image}`: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        let _ = write!(stderr, ": {cause}");
+        let _ = write!(text, ": {cause}");
         source = cause.source();
     }
-    let _ = writeln!(stderr);
+    text
 }
 
 /// Facts for `check --resolve`: for every tagged image, where its tag points now; for every
 /// pinned image, whether the pinned digest exists. Returns the facts and whether any lookup
 /// failed for a reason other than "not found".
 pub fn facts(
+    rt: &tokio::runtime::Runtime,
     client: &Client,
     images: &BTreeSet<ImageRef>,
-) -> anyhow::Result<(BTreeMap<String, RegistryFact>, bool)> {
-    let rt = runtime()?;
+) -> (BTreeMap<ImageRef, RegistryFact>, Vec<Failure>) {
     let tags: Vec<ImageRef> = images
         .iter()
         .filter(|i| i.tag().is_some())
@@ -72,7 +55,14 @@ pub fn facts(
         .collect();
     let resolved: BTreeMap<ImageRef, Result<Resolved, RegistryError>> =
         rt.block_on(client.resolve_all(&tags));
-    let mut failed = false;
+    let mut failed = Vec::new();
+    let mut fail = |image: &ImageRef, error: &RegistryError| {
+        failed.push(Failure {
+            message: failure(image, error),
+            image: Some(image.to_string()),
+            location: None,
+        });
+    };
     let mut out = BTreeMap::new();
     for image in images {
         let mut fact = RegistryFact {
@@ -87,10 +77,7 @@ pub fn facts(
                     fact.platform_digests = r.platforms.iter().map(|p| p.digest.clone()).collect();
                 }
                 Some(Err(e)) if e.is_not_found() => {}
-                Some(Err(e)) => {
-                    print_failure(None, image, e);
-                    failed = true;
-                }
+                Some(Err(e)) => fail(image, e),
                 None => {}
             }
         }
@@ -102,14 +89,11 @@ pub fn facts(
             } else {
                 match rt.block_on(client.manifest_exists(image)) {
                     Ok(exists) => fact.pinned_exists = Some(exists),
-                    Err(e) => {
-                        print_failure(None, image, &e);
-                        failed = true;
-                    }
+                    Err(e) => fail(image, &e),
                 }
             }
         }
-        out.insert(image.to_string(), fact);
+        out.insert(image.clone(), fact);
     }
-    Ok((out, failed))
+    (out, failed)
 }

@@ -2,22 +2,34 @@
 //! VEX, gate on the policy's `[scan]` threshold and waivers, and write the outputs.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use portcullis_policy::vuln::ScanResult;
 use portcullis_policy::{Config, Facts, HookCommand};
-use portcullis_report::{Format, RenderOptions};
+use portcullis_report::Format;
 use portcullis_scan::{Document, HookSpec, ScanError, ScanTarget, ScannerInfo, VexStatement};
 
-use crate::args::{Global, OutputFormat, ScanArgs};
-use crate::exit::{self, Outcome, UsageError};
+use crate::args::{Global, ScanArgs};
+use crate::exit::UsageError;
+use crate::output::Output;
 use crate::workspace;
 
-pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
-    let root = PathBuf::from(".");
-    let config =
-        workspace::load_config(global.config.as_deref(), std::slice::from_ref(&root), &root)?;
+pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
+    let output = Output::new(global, &args.output, Format::GitlabContainerScanning)?;
+    let root = portcullis_sources::Root::current()?;
+    let policy = match &global.config {
+        Some(path) if !path.is_file() => {
+            return Err(
+                UsageError(format!("config file `{}` does not exist", path.display())).into(),
+            )
+        }
+        Some(path) => Some(root.absolute(path)),
+        None => Config::find(&root.absolute(std::path::Path::new(".")))?,
+    };
+    let config = match &policy {
+        Some(path) => Config::load_named(path, &root.display(path))?,
+        None => Config::embedded_default(),
+    };
     portcullis_reference::ImageRef::parse(&args.image)
         .map_err(|e| UsageError(format!("`{}` is not an image reference: {e}", args.image)))?;
 
@@ -67,6 +79,7 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
         image,
         scanners,
         vulnerabilities,
+        ..ScanResult::default()
     };
     let finished = jiff::Timestamp::now();
 
@@ -76,7 +89,7 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
             .unwrap_or_else(|| ScannerInfo::from_report(b"{}"));
         let predicate = portcullis_scan::vuln_predicate(&result, &info, started, finished);
         let text = serde_json::to_string_pretty(&predicate)? + "\n";
-        crate::workspace::write_atomic(path, text.as_bytes())
+        portcullis_sources::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if let Some(path) = &args.sbom_out {
@@ -94,50 +107,9 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
         ..Facts::default()
     };
     let report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
-    write_report(global, args, &config, &report, finished)?;
-    Ok(if report.exit_code() == 0 {
-        Outcome::Passed
-    } else {
-        Outcome::Violations
-    })
-}
-
-/// Renders the report in the chosen format to stdout or `--output`.
-fn write_report(
-    global: &Global,
-    args: &ScanArgs,
-    config: &Config,
-    report: &portcullis_policy::Report,
-    finished: jiff::Timestamp,
-) -> anyhow::Result<()> {
-    let root = PathBuf::from(".");
-    let options = RenderOptions {
-        root: &root,
-        config: Some((config.name(), config.source.as_str())),
-        color: args.output.is_none()
-            && args.format == OutputFormat::Human
-            && exit::stdout_color(global.color),
-        version: env!("CARGO_PKG_VERSION"),
-    };
-    let rendered = match args.format {
-        OutputFormat::Human => portcullis_report::render(report, Format::Human, &options),
-        OutputFormat::Json => portcullis_report::render(report, Format::Json, &options),
-        OutputFormat::Sarif => portcullis_report::render(report, Format::Sarif, &options),
-        OutputFormat::Markdown => portcullis_report::render(report, Format::Markdown, &options),
-        OutputFormat::Junit => portcullis_report::render(report, Format::Junit, &options),
-        OutputFormat::Gitlab => {
-            portcullis_report::gitlab_container_scanning(report, &options, finished)
-        }
-    };
-    if let Some(path) = &args.output {
-        crate::workspace::write_atomic(path, rendered.as_bytes())
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-    } else {
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(rendered.as_bytes())?;
-        stdout.flush()?;
-    }
-    Ok(())
+    let _ = finished;
+    let configs = [(config.name().to_owned(), config.source.clone())];
+    Ok(output.emit(&report, &root.dir, &configs))
 }
 
 /// Reads `--report` files (scan reports or VEX) and the VEX documents of the policy and
@@ -177,17 +149,11 @@ fn read_reports(
             }
         }
     }
-    let base = config
-        .path
-        .as_deref()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
     let vex_files = config
         .scan()
         .vex
         .iter()
-        .map(|p| base.join(&p.value))
+        .map(|p| config.resolve_path(&p.value))
         .chain(args.vex.iter().cloned());
     for path in vex_files {
         let bytes = std::fs::read(&path).with_context(|| {

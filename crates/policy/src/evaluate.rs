@@ -1,70 +1,136 @@
-//! The gate itself: occurrences, registry facts and scan results in, sorted findings and
-//! totals out. Pure, so it is tested with plain values.
+//! The gate itself: subjects, input problems, registry facts and scan results in, one
+//! [`Report`] out. Pure, so it is tested with plain values. Each family's check reads only
+//! its own section of the policy.
 
-use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use portcullis_reference::ImageRef;
-use portcullis_sources::{Occurrence, Resolution};
+use portcullis_reference::{ImageRef, Problem, Resolution};
 
 use crate::config::Config;
-use crate::rules::{self, Rule, Subject};
-use crate::vuln::{FixState, ScanResult, SuppressedBy, Vulnerability};
-use crate::{
-    waiver, Facts, Finding, FindingLocation, ImageEntry, RegistryFact, Report, Severity, Summary,
-};
+use crate::families::inputs::{self, ReportMismatch};
+use crate::families::registry::{self, RegistryFact};
+use crate::families::{images, tags, vulnerabilities, waivers, At};
+use crate::finding::Finding;
+use crate::report::{ImageEntry, Report, Summary};
+use crate::rules::Rule;
+use crate::subject::{HelpPaths, Subject};
+use crate::vuln::ScanResult;
 
-/// Evaluates facts against the policy. `today` decides waiver expiry.
-#[must_use]
-pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
-    let (mut findings, images) = occurrence_findings(config, facts);
-    for scan in &facts.scans {
-        findings.extend(scan_findings(config, facts, scan));
-    }
-
-    let evaluated = evaluated_rules(facts);
-    let waiver_findings = waiver::apply(config.waivers(), &mut findings, today, &evaluated);
-    let mut findings: Vec<Finding> = findings.into_iter().map(|(finding, _)| finding).collect();
-    findings.extend(waiver_findings);
-    findings.sort_by(compare);
-
-    let scans = facts
-        .scans
-        .iter()
-        .map(|scan| mark_waived(scan, &findings))
-        .collect();
-    let summary = Summary {
-        files: facts.files,
-        images: images.len(),
-        errors: count(&findings, Severity::Error),
-        warnings: count(&findings, Severity::Warning),
-        waived: findings.iter().filter(|finding| finding.waived).count(),
-    };
-    Report {
-        findings,
-        images,
-        scans,
-        summary,
-    }
+/// Everything evaluation looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Number of files read.
+    pub files: usize,
+    /// The images to judge, written in files or given by name.
+    pub subjects: Vec<Subject>,
+    /// Files and values that could not be read (`file-invalid`, `reference-invalid`).
+    pub problems: Vec<Problem>,
+    /// `--resolve` results, by image.
+    pub registry: Option<BTreeMap<ImageRef, RegistryFact>>,
+    pub scans: Vec<ScanResult>,
+    /// Scanner reports about another image than the one scanned.
+    pub mismatches: Vec<ReportMismatch>,
+    /// How `help:` lines name files.
+    pub help: HelpPaths,
+    /// The run did not cover the whole tree of the policy file (say `check services/web`
+    /// under a root `portcullis.toml`): waivers are not reported unused, since they may
+    /// match elsewhere.
+    pub partial_tree: bool,
 }
 
 /// A finding and the image it is about (for waiver matching).
 type Pending = (Finding, Option<ImageRef>);
 
-/// Evaluates every occurrence. Occurrences are independent, so large repositories are split
-/// over the available cores; the output order is the input order either way.
-fn occurrence_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<ImageEntry>) {
-    const CHUNK: usize = 4096;
-    let occurrences = &facts.occurrences;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if occurrences.len() <= CHUNK || threads == 1 {
-        return evaluate_occurrences(config, facts, occurrences);
+/// Evaluates facts against the policy. `today` decides waiver expiry.
+#[must_use]
+pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
+    let (mut findings, images) = subject_findings(config, facts);
+    for scan in &facts.scans {
+        let subject = brought_in_by(facts, scan);
+        let at = At {
+            subject: &subject,
+            help: &facts.help,
+        };
+        let image = ImageRef::parse(&scan.image).ok();
+        findings.extend(
+            vulnerabilities::check(config.scan(), &at, scan)
+                .into_iter()
+                .map(|finding| (finding, image.clone())),
+        );
     }
-    let chunk = occurrences.len().div_ceil(threads).max(CHUNK);
+    let evaluated = evaluated_rules(facts);
+    let waiver_findings = waivers::apply(
+        config.waivers(),
+        &mut findings,
+        today,
+        &evaluated,
+        !facts.partial_tree,
+    );
+    let mut findings: Vec<Finding> = findings.into_iter().map(|(finding, _)| finding).collect();
+    findings.extend(waiver_findings);
+    findings.extend(facts.problems.iter().map(inputs::problem));
+    findings.extend(facts.mismatches.iter().map(inputs::mismatch));
+
+    let scans = facts
+        .scans
+        .iter()
+        .map(|scan| vulnerabilities::judged(config.scan(), scan, &findings))
+        .collect();
+    let mut report = Report {
+        findings,
+        images,
+        scans,
+        policies: vec![config.name().to_owned()],
+        summary: Summary {
+            files: facts.files,
+            ..Summary::default()
+        },
+        ..Report::default()
+    };
+    report.finish();
+    report
+}
+
+/// The subject a scan's findings point at: the reference that brought the image in, when
+/// one did, else the image by name.
+fn brought_in_by(facts: &Facts, scan: &ScanResult) -> Subject {
+    let scanned = ImageRef::parse(&scan.image).ok();
+    let written = scanned.as_ref().and_then(|scanned| {
+        facts.subjects.iter().find(|subject| {
+            subject.written.is_some()
+                && subject
+                    .resolution
+                    .image()
+                    .is_some_and(|image| image.name() == scanned.name())
+        })
+    });
+    match (written, scanned) {
+        (Some(subject), _) => subject.clone(),
+        (None, Some(image)) => Subject::image(image),
+        (None, None) => Subject {
+            resolution: Resolution::Unresolved {
+                variable: scan.image.clone(),
+            },
+            text: scan.image.clone(),
+            written: None,
+        },
+    }
+}
+
+/// Evaluates every subject. Subjects are independent, so large repositories are split over
+/// the available cores; the output order is the input order either way.
+fn subject_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<ImageEntry>) {
+    const CHUNK: usize = 4096;
+    let subjects = &facts.subjects;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if subjects.len() <= CHUNK || threads == 1 {
+        return evaluate_subjects(config, facts, subjects);
+    }
+    let chunk = subjects.len().div_ceil(threads).max(CHUNK);
     let parts: Vec<(Vec<Pending>, Vec<ImageEntry>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = occurrences
+        let handles: Vec<_> = subjects
             .chunks(chunk)
-            .map(|part| scope.spawn(move || evaluate_occurrences(config, facts, part)))
+            .map(|part| scope.spawn(move || evaluate_subjects(config, facts, part)))
             .collect();
         handles
             .into_iter()
@@ -83,175 +149,47 @@ fn occurrence_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<Ima
     (findings, images)
 }
 
-fn evaluate_occurrences(
+fn evaluate_subjects(
     config: &Config,
     facts: &Facts,
-    occurrences: &[Occurrence],
+    subjects: &[Subject],
 ) -> (Vec<Pending>, Vec<ImageEntry>) {
     let mut findings: Vec<Pending> = Vec::new();
     let mut images = Vec::new();
-    for occurrence in occurrences {
-        let subject = subject(occurrence, facts.command_root.as_deref());
-        match &occurrence.resolution {
+    for subject in subjects {
+        let at = At {
+            subject,
+            help: &facts.help,
+        };
+        let image = match &subject.resolution {
             Resolution::Unresolved { variable } => {
-                findings.push((rules::unresolved_variable(&subject, variable), None));
+                findings.push((tags::unresolved_variable(&at, variable), None));
+                continue;
             }
-            Resolution::Image(image) => {
-                images.push(ImageEntry {
-                    image: image.to_string(),
-                    file: occurrence.location.file.clone(),
-                    line: occurrence.location.line,
-                    context: occurrence.context.as_str().to_owned(),
-                });
-                let fact = facts
-                    .registry
-                    .as_ref()
-                    .and_then(|registry| registry.get(&image.to_string()));
-                for finding in image_findings(config, &subject, image, fact) {
-                    findings.push((finding, Some(image.clone())));
-                }
-            }
+            Resolution::Image(image) => image,
+        };
+        if let Some(written) = &subject.written {
+            images.push(ImageEntry {
+                image: image.to_string(),
+                file: written.location.file.clone(),
+                line: written.location.line,
+                context: written.context,
+            });
         }
+        let mut found: Vec<Finding> = images::check(config.images(), &at, image)
+            .into_iter()
+            .collect();
+        found.extend(tags::check(config.images(), &at, image));
+        if let Some(fact) = facts.registry.as_ref().and_then(|facts| facts.get(image)) {
+            found.extend(registry::check(fact, &at, image));
+        }
+        findings.extend(
+            found
+                .into_iter()
+                .map(|finding| (finding, Some(image.clone()))),
+        );
     }
     (findings, images)
-}
-
-fn count(findings: &[Finding], severity: Severity) -> usize {
-    findings
-        .iter()
-        .filter(|finding| !finding.waived && finding.severity == severity)
-        .count()
-}
-
-fn subject(occurrence: &Occurrence, command_root: Option<&str>) -> Subject {
-    let location = &occurrence.location;
-    Subject {
-        location: Some(FindingLocation {
-            file: location.file.clone(),
-            line: location.line,
-            column: location.column,
-            end_line: location.end_line,
-            end_column: location.end_column,
-        }),
-        context: Some(occurrence.context.as_str().to_owned()),
-        image: match &occurrence.resolution {
-            Resolution::Image(image) => Some(image.to_string()),
-            Resolution::Unresolved { .. } => None,
-        },
-        text: occurrence.text.clone(),
-        command_path: command_root
-            .map(|root| format!("{}/{}", root.trim_end_matches('/'), location.file)),
-    }
-}
-
-/// The independent image rules for one reference.
-fn image_findings(
-    config: &Config,
-    subject: &Subject,
-    image: &ImageRef,
-    fact: Option<&RegistryFact>,
-) -> Vec<Finding> {
-    let policy = config.images();
-    let mut out = Vec::new();
-    if let Some(deny) = policy
-        .deny
-        .iter()
-        .find(|pattern| pattern.value.matches(image))
-    {
-        out.push(rules::image_denied(
-            subject,
-            deny.value.as_str(),
-            deny.site.as_ref(),
-        ));
-    } else if let Some(allow) = &policy.allow {
-        if !allow.iter().any(|pattern| pattern.value.matches(image)) {
-            out.push(rules::image_not_allowed(
-                subject,
-                &image.name(),
-                policy.allow_site.as_ref(),
-            ));
-        }
-    }
-    if policy.require_digest.value && image.digest().is_none() {
-        out.push(rules::digest_not_pinned(
-            subject,
-            policy.require_digest.site.as_ref(),
-        ));
-    }
-    match (image.tag(), image.digest()) {
-        (None, None) => out.push(rules::tag_missing(subject)),
-        (Some(tag), digest) => {
-            if let Some(denied) = policy.deny_tags.iter().find(|denied| denied.value == tag) {
-                out.push(rules::tag_denied(
-                    subject,
-                    tag,
-                    digest.is_some(),
-                    denied.site.as_ref(),
-                ));
-            }
-        }
-        (None, Some(_)) => {}
-    }
-    if let (Some(fact), Some(pin)) = (fact, image.digest()) {
-        if fact.pinned_exists == Some(false) {
-            out.push(rules::digest_not_found(
-                subject,
-                &pin.to_string(),
-                image.tag().is_some(),
-            ));
-        } else if let Some(current) = &fact.tag_digest {
-            if current != pin && !fact.platform_digests.contains(pin) {
-                out.push(rules::digest_stale(
-                    subject,
-                    &pin.to_string(),
-                    &current.to_string(),
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Whether a vulnerability counts against the gate.
-#[must_use]
-pub fn counts(config: &Config, vuln: &Vulnerability) -> bool {
-    let scan = config.scan();
-    let Some(threshold) = scan.fail_on.value.threshold() else {
-        return false;
-    };
-    vuln.suppressed_by != Some(SuppressedBy::Vex)
-        && vuln.severity >= threshold
-        && (!scan.only_fixed.value || vuln.fix_state == FixState::Fixed)
-}
-
-fn scan_findings(
-    config: &Config,
-    facts: &Facts,
-    scan: &ScanResult,
-) -> Vec<(Finding, Option<ImageRef>)> {
-    let scanned = ImageRef::parse(&scan.image).ok();
-    let occurrence = scanned.as_ref().and_then(|scanned| {
-        facts
-            .occurrences
-            .iter()
-            .find(|occurrence| match &occurrence.resolution {
-                Resolution::Image(image) => image.name() == scanned.name(),
-                Resolution::Unresolved { .. } => false,
-            })
-    });
-    let subject = occurrence
-        .map(|o| subject(o, facts.command_root.as_deref()))
-        .unwrap_or_default();
-    scan.vulnerabilities
-        .iter()
-        .filter(|vuln| counts(config, vuln))
-        .map(|vuln| {
-            (
-                rules::vulnerability(&subject, &scan.image, vuln),
-                scanned.clone(),
-            )
-        })
-        .collect()
 }
 
 /// The rules this run could produce (for `waiver-unused`).
@@ -270,51 +208,4 @@ fn evaluated_rules(facts: &Facts) -> BTreeSet<Rule> {
         rules.insert(Rule::Vulnerability);
     }
     rules
-}
-
-/// The scan inventory with waived vulnerabilities marked `suppressed_by: waiver`.
-fn mark_waived(scan: &ScanResult, findings: &[Finding]) -> ScanResult {
-    let mut scan = scan.clone();
-    for vuln in &mut scan.vulnerabilities {
-        let waived = findings.iter().any(|finding| {
-            finding.waived
-                && finding.image.as_deref() == Some(scan.image.as_str())
-                && finding.vulnerability.as_ref().is_some_and(|block| {
-                    block.id == vuln.id
-                        && block.package == vuln.package
-                        && block.installed == vuln.installed
-                })
-        });
-        if waived && vuln.suppressed_by.is_none() {
-            vuln.suppressed_by = Some(SuppressedBy::Waiver);
-        }
-    }
-    scan
-}
-
-/// By file, line, column, rule; findings without a location last.
-fn compare(a: &Finding, b: &Finding) -> Ordering {
-    let position = |finding: &Finding| {
-        finding
-            .location
-            .as_ref()
-            .map(|location| (location.file.clone(), location.line, location.column))
-    };
-    let tail = |finding: &Finding| {
-        (
-            finding.image.clone(),
-            finding
-                .vulnerability
-                .as_ref()
-                .map(|vuln| (vuln.id.clone(), vuln.package.clone())),
-        )
-    };
-    match (position(a), position(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-    .then_with(|| a.rule.code().cmp(b.rule.code()))
-    .then_with(|| tail(a).cmp(&tail(b)))
 }

@@ -71,11 +71,85 @@ pub struct VulnerabilityFinding {
 }
 
 /// The result of scanning one image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScanResult {
     /// Normalized image reference.
     pub image: String,
+    /// The manifest digest scanned, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// Scanners that ran (or reports that were read).
     pub scanners: Vec<String>,
+    /// What was read: each hook run or report file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<ScanInput>,
     pub vulnerabilities: Vec<Vulnerability>,
+    /// How the policy judged it (filled in by evaluation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<ScanGate>,
+}
+
+/// One input of a scan: a hook that ran or a report file that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanInput {
+    /// `hook` or `report`.
+    pub kind: String,
+    /// The hook's name or the file's path.
+    pub source: String,
+    /// The scanner that wrote it (`trivy`, `grype`, ...).
+    pub scanner: String,
+    /// The image the report names, when it names one.
+    pub image: Option<String>,
+    /// How many findings it listed.
+    pub findings: usize,
+}
+
+/// Counts per severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityCounts {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub negligible: usize,
+    pub unknown: usize,
+}
+
+impl SeverityCounts {
+    /// Adds one of `severity`.
+    pub fn add(&mut self, severity: VulnSeverity) {
+        match severity {
+            VulnSeverity::Critical => self.critical += 1,
+            VulnSeverity::High => self.high += 1,
+            VulnSeverity::Medium => self.medium += 1,
+            VulnSeverity::Low => self.low += 1,
+            VulnSeverity::Negligible => self.negligible += 1,
+            VulnSeverity::Unknown => self.unknown += 1,
+        }
+    }
+
+    /// The total.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.critical + self.high + self.medium + self.low + self.negligible + self.unknown
+    }
+}
+
+/// The gate's decision on one scanned image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanGate {
+    /// Every vulnerability found, by severity.
+    pub found: SeverityCounts,
+    /// Suppressed by a VEX statement.
+    pub suppressed_by_vex: usize,
+    /// Covered by a waiver.
+    pub waived: usize,
+    /// `fail-on` of the policy (`none` when nothing fails).
+    pub fail_on: String,
+    /// `only-fixed` of the policy.
+    pub only_fixed: bool,
+    /// Unwaived vulnerabilities at or above the threshold.
+    pub failing: usize,
+    /// Whether the image passed.
+    pub passed: bool,
 }

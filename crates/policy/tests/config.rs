@@ -332,9 +332,12 @@ fn find_walks_up_from_a_file_or_directory() {
     std::fs::create_dir_all(&nested).unwrap();
     std::fs::write(root.join("portcullis.toml"), "").unwrap();
     std::fs::write(nested.join("Dockerfile"), "FROM scratch\n").unwrap();
-    assert_eq!(Config::find(&nested), Some(root.join("portcullis.toml")));
     assert_eq!(
-        Config::find(&nested.join("Dockerfile")),
+        Config::find(&nested).unwrap(),
+        Some(root.join("portcullis.toml"))
+    );
+    assert_eq!(
+        Config::find(&nested.join("Dockerfile")).unwrap(),
         Some(root.join("portcullis.toml"))
     );
     let loaded = Config::load(&root.join("portcullis.toml")).unwrap();

@@ -9,8 +9,8 @@ use common::{
     check, config, facts, find, image, rules, today, unresolved, DIGEST, OTHER_DIGEST,
     PLATFORM_DIGEST,
 };
-use portcullis_policy::{evaluate, Config, RegistryFact, Rule, Severity};
-use portcullis_reference::Digest;
+use portcullis_policy::{evaluate, Config, Context, Facts, RegistryFact, Rule, Severity, Subject};
+use portcullis_reference::{Digest, ImageRef};
 
 const ALLOW_ALPINE: &str = r#"
 [images]
@@ -35,7 +35,7 @@ fn nginx_latest_outside_the_allowlist_gets_three_independent_findings() {
             finding.image.as_deref(),
             Some("docker.io/library/nginx:latest")
         );
-        assert_eq!(finding.context.as_deref(), Some("dockerfile-from"));
+        assert_eq!(finding.context, Some(Context::DockerfileFrom));
         assert_eq!(finding.severity, Severity::Error);
     }
     assert_eq!(report.summary.errors, 3);
@@ -224,10 +224,10 @@ fn unresolved_reference_gets_only_unresolved_variable() {
     assert!(report.images.is_empty());
 }
 
-fn registry(entries: &[(&str, RegistryFact)]) -> BTreeMap<String, RegistryFact> {
+fn registry(entries: &[(&str, RegistryFact)]) -> BTreeMap<ImageRef, RegistryFact> {
     entries
         .iter()
-        .map(|(key, fact)| ((*key).to_owned(), fact.clone()))
+        .map(|(key, fact)| (ImageRef::parse(key).unwrap(), fact.clone()))
         .collect()
 }
 
@@ -322,8 +322,10 @@ fn findings_are_sorted_by_file_line_column_rule_and_summarised() {
     assert_eq!(report.summary.images, 3);
     assert_eq!(report.summary.errors, 6);
     assert_eq!(report.images.len(), 3);
-    assert_eq!(report.images[0].image, "docker.io/library/nginx:latest");
-    assert_eq!(report.images[0].context, "dockerfile-from");
+    // Images are listed by file and line too, so merged reports do not depend on order.
+    let files: Vec<&str> = report.images.iter().map(|i| i.file.as_str()).collect();
+    assert_eq!(files, ["a/Dockerfile", "a/Dockerfile", "b/Dockerfile"]);
+    assert_eq!(report.images[0].context, Context::DockerfileFrom);
 }
 
 #[test]
@@ -347,16 +349,37 @@ fn embedded_default_requires_digests_denies_latest_allows_everything() {
         .all(|f| f.cause.is_none()));
 }
 
+/// Mirror, verify, promote and stale gate images that are in no file: the same rules apply.
 #[test]
-fn report_serializes_to_the_json_contract() {
-    let report = check("", vec![image("services/web/Dockerfile", 3, "nginx:1.27")]);
-    let json = serde_json::to_value(&report.findings[0]).unwrap();
-    assert_eq!(json["rule"], "digest-not-pinned");
-    assert_eq!(json["severity"], "error");
-    assert_eq!(json["image"], "docker.io/library/nginx:1.27");
-    assert_eq!(json["location"]["file"], "services/web/Dockerfile");
-    assert_eq!(json["location"]["end_column"], 16);
-    assert_eq!(json["waived"], false);
+fn an_image_given_by_name_only_is_judged_by_the_same_rules() {
+    let config = common::config(ALLOW_ALPINE);
+    let facts = Facts {
+        subjects: vec![Subject::image(ImageRef::parse("nginx:latest").unwrap())],
+        ..Facts::default()
+    };
+    let report = evaluate(&config, &facts, today());
+    assert_eq!(
+        rules(&report),
+        ["digest-not-pinned", "image-not-allowed", "tag-denied"]
+    );
+    for finding in &report.findings {
+        assert!(finding.location.is_none() && finding.context.is_none());
+        assert_eq!(
+            finding.image.as_deref(),
+            Some("docker.io/library/nginx:latest")
+        );
+        // No file to pin: the help says how to pin by hand instead of naming a command.
+        assert!(!finding.help.as_deref().unwrap().contains("portcullis pin"));
+    }
+    assert_eq!(report.images.len(), 0);
+    assert_eq!(report.exit_code(), 1);
+    let allowed = Facts {
+        subjects: vec![Subject::image(
+            ImageRef::parse(&format!("alpine:3.20@{DIGEST}")).unwrap(),
+        )],
+        ..Facts::default()
+    };
+    assert!(evaluate(&config, &allowed, today()).findings.is_empty());
 }
 
 mod properties {

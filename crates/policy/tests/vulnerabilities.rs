@@ -58,7 +58,7 @@ fn threshold_table() {
         ));
         let vuln = vuln(severity, fix_state);
         assert_eq!(
-            vulnerability_counts(&config, &vuln),
+            vulnerability_counts(config.scan(), &vuln),
             expected,
             "fail-on={fail_on} only-fixed={only_fixed} {severity:?} {fix_state:?}"
         );
@@ -67,6 +67,7 @@ fn threshold_table() {
             image: "docker.io/library/alpine:3.20".to_owned(),
             scanners: vec!["trivy".to_owned()],
             vulnerabilities: vec![vuln],
+            ..ScanResult::default()
         }];
         let report = evaluate(&config, &facts, today());
         assert_eq!(
@@ -86,11 +87,11 @@ fn threshold_table() {
 fn default_threshold_is_high() {
     let config = config("");
     assert!(vulnerability_counts(
-        &config,
+        config.scan(),
         &vuln(VulnSeverity::High, FixState::NotFixed)
     ));
     assert!(!vulnerability_counts(
-        &config,
+        config.scan(),
         &vuln(VulnSeverity::Medium, FixState::Fixed)
     ));
 }
@@ -104,6 +105,7 @@ fn vex_suppressed_is_not_a_finding() {
         image: "docker.io/library/alpine:3.20".to_owned(),
         scanners: vec!["trivy".to_owned()],
         vulnerabilities: vec![suppressed],
+        ..ScanResult::default()
     }];
     let report = evaluate(&config(""), &facts, today());
     assert!(report.findings.is_empty());
@@ -124,6 +126,7 @@ fn finding_points_at_the_reference_that_brought_the_image_in() {
         image: format!("docker.io/library/alpine:3.20@{DIGEST}"),
         scanners: vec!["trivy".to_owned()],
         vulnerabilities: vec![vuln(VulnSeverity::Critical, FixState::Fixed)],
+        ..ScanResult::default()
     }];
     let report = evaluate(&config(""), &facts, today());
     assert_eq!(report.findings.len(), 1);
@@ -134,17 +137,25 @@ fn finding_points_at_the_reference_that_brought_the_image_in() {
         (location.file.as_str(), location.line),
         ("app/Dockerfile", 4)
     );
-    assert_eq!(finding.context.as_deref(), Some("dockerfile-from"));
+    assert_eq!(
+        finding.context,
+        Some(portcullis_policy::Context::DockerfileFrom)
+    );
     assert!(finding.message.contains("`CVE-2024-0001`") && finding.message.contains("`openssl`"));
     assert!(finding.help.as_ref().unwrap().contains("`3.0.2`"));
-    let block = finding.vulnerability.as_ref().unwrap();
+    let block = finding.vulnerability().unwrap();
     assert_eq!(block.aliases, ["GHSA-abcd-efgh-ijkl"]);
     assert_eq!(block.scanners, ["trivy", "grype"]);
     assert_eq!(block.suppressed_by, None);
     assert!((finding.security_severity() - 7.5).abs() < f32::EPSILON);
-    let json = serde_json::to_value(finding).unwrap();
-    assert_eq!(json["vulnerability"]["fix_state"], "fixed");
-    assert_eq!(json["vulnerability"]["severity"], "critical");
+    let json = serde_json::to_value(block).unwrap();
+    assert_eq!(json["fix_state"], "fixed");
+    assert_eq!(json["severity"], "critical");
+    let gate = report.scans[0].gate.as_ref().unwrap();
+    assert_eq!(
+        (gate.found.critical, gate.failing, gate.passed),
+        (1, 1, false)
+    );
 }
 
 #[test]
@@ -154,6 +165,7 @@ fn scanned_image_not_referenced_has_no_location() {
         image: "ghcr.io/org/app:1".to_owned(),
         scanners: vec!["grype".to_owned()],
         vulnerabilities: vec![vuln(VulnSeverity::High, FixState::NotFixed)],
+        ..ScanResult::default()
     }];
     let report = evaluate(&config(""), &facts, today());
     assert_eq!(report.findings[0].location, None);

@@ -123,6 +123,33 @@ fn unused_waiver_is_a_warning_at_the_waiver() {
     assert_eq!(report.exit_code(), 0);
 }
 
+/// `check services/web` under a root policy warned about waivers that match elsewhere.
+#[test]
+fn a_run_over_part_of_the_tree_does_not_call_waivers_unused() {
+    let text = waiver("rules = [\"tag-denied\"]");
+    let mut facts = facts(vec![image(
+        "services/web/Dockerfile",
+        1,
+        &format!("alpine:3.20@{DIGEST}"),
+    )]);
+    facts.partial_tree = true;
+    let report = evaluate(&config(&text), &facts, today());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    // An expired waiver is still reported: that needs no view of the whole tree.
+    let expired = "[[waiver]]\nrules = [\"tag-denied\"]\nreason = \"old\"\nexpires = 2026-05-31\n";
+    let report = evaluate(&config(expired), &facts, today());
+    assert_eq!(rules(&report), ["waiver-expired"]);
+    // The applied waiver is data on the finding.
+    let waived = check(
+        &waiver("rules = [\"digest-not-pinned\"]"),
+        vec![image("Dockerfile", 1, "postgres:16")],
+    );
+    let applied = waived.findings[0].waiver.as_ref().unwrap();
+    assert_eq!(applied.reason, "vendor image");
+    assert_eq!(applied.expires.to_string(), "2026-12-31");
+    assert_eq!(applied.declared.as_ref().unwrap().line, 1);
+}
+
 #[test]
 fn waiver_for_rules_not_evaluated_in_this_run_is_not_unused() {
     // `digest-stale` is only evaluated with --resolve; `ids` only when scans ran.
@@ -164,6 +191,7 @@ fn scan_report(text: &str, vulns: Vec<Vulnerability>) -> portcullis_policy::Repo
         image: format!("docker.io/library/postgres:16@{DIGEST}"),
         scanners: vec!["trivy".to_owned()],
         vulnerabilities: vulns,
+        ..ScanResult::default()
     }];
     evaluate(&config(text), &facts, today())
 }
@@ -183,7 +211,7 @@ fn waiver_by_id_and_by_alias() {
         assert!(report.findings.iter().all(|f| f.waived), "{ids}");
         for finding in &report.findings {
             assert_eq!(
-                finding.vulnerability.as_ref().unwrap().suppressed_by,
+                finding.vulnerability().unwrap().suppressed_by,
                 Some(SuppressedBy::Waiver)
             );
         }
@@ -196,7 +224,7 @@ fn waiver_by_id_and_by_alias() {
     let waived: Vec<(&str, bool)> = report
         .findings
         .iter()
-        .map(|f| (f.vulnerability.as_ref().unwrap().id.as_str(), f.waived))
+        .map(|f| (f.vulnerability().unwrap().id.as_str(), f.waived))
         .collect();
     assert_eq!(waived, [("CVE-2024-1", true), ("GHSA-xxxx", false)]);
     assert_eq!(report.scans[0].vulnerabilities[1].suppressed_by, None);
@@ -215,7 +243,7 @@ fn waiver_narrowed_by_package() {
     let waived: Vec<(&str, bool)> = report
         .findings
         .iter()
-        .map(|f| (f.vulnerability.as_ref().unwrap().package.as_str(), f.waived))
+        .map(|f| (f.vulnerability().unwrap().package.as_str(), f.waived))
         .collect();
     assert_eq!(waived, [("libssl3", true), ("openssl", false)]);
 }

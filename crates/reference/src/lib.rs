@@ -17,10 +17,12 @@ mod digest;
 pub mod host;
 mod name;
 mod pattern;
+pub mod source;
 
 pub use digest::{Algorithm, Digest};
 pub use name::{ImageRef, DOCKER_HUB, DOCKER_HUB_API, NAME_MAX_LEN, TAG_MAX_LEN};
 pub use pattern::Pattern;
+pub use source::{Context, Location, Problem, ProblemKind, Resolution};
 
 /// Error parsing an image reference, a digest or a pattern. Every message quotes the text,
 /// with control and non-ASCII characters escaped so hostile input cannot drive a terminal.

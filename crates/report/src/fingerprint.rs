@@ -16,7 +16,7 @@ fn key(finding: &Finding) -> String {
     let file = finding.location.as_ref().map_or("", |l| l.file.as_str());
     let image = finding.image.as_deref().unwrap_or("");
     let mut key = format!("{}\0{file}\0{image}", code(finding.rule));
-    if let Some(v) = &finding.vulnerability {
+    if let Some(v) = finding.vulnerability() {
         key.push('\0');
         key.push_str(&v.id);
         key.push('\0');

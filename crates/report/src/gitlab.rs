@@ -160,7 +160,7 @@ pub fn gitlab_container_scanning(
 }
 
 fn codequality_severity(finding: &Finding) -> &'static str {
-    if let Some(v) = &finding.vulnerability {
+    if let Some(v) = finding.vulnerability() {
         return match v.severity {
             VulnSeverity::Critical => "critical",
             VulnSeverity::High => "major",

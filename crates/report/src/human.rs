@@ -5,13 +5,15 @@
 //! `--> file:line:col`, never to a panic.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::termcolor::{Ansi, NoColor, WriteColor};
 use codespan_reporting::term::{self, Chars, Config};
-use portcullis_policy::{ConfigSite, Finding, FindingLocation, Report, Severity};
+use portcullis_policy::vuln::ScanResult;
+use portcullis_policy::{ConfigSite, Finding, Location, Report, Severity};
 
 use crate::{code, plural, waiver_reason, RenderOptions};
 
@@ -20,20 +22,28 @@ struct Sources<'a> {
     options: &'a RenderOptions<'a>,
     files: SimpleFiles<String, String>,
     by_name: HashMap<String, Option<usize>>,
-    config: Option<usize>,
+    /// The policy files, by name.
+    configs: HashMap<String, usize>,
 }
 
 impl<'a> Sources<'a> {
     fn new(options: &'a RenderOptions<'a>) -> Self {
         let mut files = SimpleFiles::new();
-        let config = options
-            .config
-            .map(|(name, text)| files.add(printable(name), printable_source(text)));
+        let configs = options
+            .configs
+            .iter()
+            .map(|(name, text)| {
+                (
+                    name.clone(),
+                    files.add(printable(name), printable_source(text)),
+                )
+            })
+            .collect();
         Sources {
             options,
             files,
             by_name: HashMap::new(),
-            config,
+            configs,
         }
     }
 
@@ -111,7 +121,7 @@ fn offset(text: &str, line: u32, column: u32) -> Option<usize> {
 }
 
 /// The byte range of a finding's location in `text`, if it fits.
-fn location_range(text: &str, location: &FindingLocation) -> Option<Range<usize>> {
+fn location_range(text: &str, location: &Location) -> Option<Range<usize>> {
     let start = offset(text, location.line, location.column)?;
     let end = offset(text, location.end_line, location.end_column).unwrap_or(start);
     Some(start..end.max(start))
@@ -141,7 +151,7 @@ fn diagnostic(finding: &Finding) -> Diagnostic<usize> {
 /// the fix, and the waiver.
 fn notes(finding: &Finding, cause_note: Option<String>) -> Vec<String> {
     let mut notes = Vec::new();
-    if let Some(v) = &finding.vulnerability {
+    if let Some(v) = finding.vulnerability() {
         if let Some(image) = &finding.image {
             notes.push(format!("image: `{image}`"));
         }
@@ -206,14 +216,11 @@ fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Op
     }
     let mut cause_note = None;
     if let Some(site) = &finding.cause {
-        let placed = sources.config.and_then(|id| {
-            let name_matches = sources
-                .options
-                .config
-                .is_some_and(|(name, _)| same_file(name, &site.file));
-            let range = config_range(sources.text(id), site)?;
-            name_matches.then_some((id, range))
-        });
+        let placed = sources
+            .configs
+            .iter()
+            .find(|(name, _)| same_file(name, &site.file))
+            .and_then(|(_, id)| Some((*id, config_range(sources.text(*id), site)?)));
         match placed {
             Some((id, range)) => {
                 labels.push(Label::secondary(id, range).with_message(printable(&site.label)));
@@ -257,17 +264,99 @@ pub(crate) fn summary_line(report: &Report) -> String {
     )
 }
 
+/// What a scan read and decided, one line each:
+/// `scanned `docker.io/library/nginx:1.27` with hook `trivy`, report `grype.json` (grype)`, then the counts and the decision.
+pub(crate) fn scan_lines(scan: &ScanResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    let digest = scan
+        .digest
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let inputs: Vec<String> = scan
+        .inputs
+        .iter()
+        .map(|input| {
+            let named = input
+                .image
+                .as_deref()
+                .map(|image| format!(", about `{image}`"))
+                .unwrap_or_default();
+            format!(
+                "{} `{}` ({}, {}{named})",
+                input.kind,
+                input.source,
+                input.scanner,
+                plural(input.findings, "finding", "findings")
+            )
+        })
+        .collect();
+    let read = if inputs.is_empty() {
+        scan.scanners.join(", ")
+    } else {
+        inputs.join(", ")
+    };
+    lines.push(format!("scanned `{}`{digest} with {read}", scan.image));
+    if let Some(gate) = &scan.gate {
+        let f = &gate.found;
+        lines.push(format!(
+            "  found {}: {} critical, {} high, {} medium, {} low, {} negligible, {} unknown; {} suppressed by VEX, {} waived",
+            f.total(),
+            f.critical,
+            f.high,
+            f.medium,
+            f.low,
+            f.negligible,
+            f.unknown,
+            gate.suppressed_by_vex,
+            gate.waived
+        ));
+        let only_fixed = if gate.only_fixed { ", only fixed" } else { "" };
+        let decision = if gate.passed {
+            "passed".to_owned()
+        } else {
+            format!(
+                "failed: {} at or above the threshold",
+                plural(gate.failing, "vulnerability", "vulnerabilities")
+            )
+        };
+        lines.push(format!(
+            "  fail-on `{}`{only_fixed}: {decision}",
+            gate.fail_on
+        ));
+    }
+    lines
+}
+
+/// Which policy files applied, one line.
+fn policies_line(report: &Report) -> Option<String> {
+    match report.policies.as_slice() {
+        [] => None,
+        [only] if only == portcullis_policy::config::EMBEDDED_NAME => Some(
+            "policy: no portcullis.toml found; the embedded default applied (digests required, `latest` denied, every image allowed)".to_owned(),
+        ),
+        [only] => Some(format!("policy: `{only}`")),
+        many => Some(format!(
+            "policies: {}",
+            many.iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
     let config = Config {
         chars: Chars::ascii(),
         ..Config::default()
     };
     let mut sources = Sources::new(options);
-    let diagnostics: Vec<_> = report
+    let shown = report
         .findings
         .iter()
-        .map(|f| build(f, &mut sources))
-        .collect();
+        .filter(|f| !options.quiet || f.counts(Severity::Error));
+    let diagnostics: Vec<_> = shown.map(|f| build(f, &mut sources)).collect();
     let mut out = String::new();
     for (diagnostic, locus) in &diagnostics {
         let mut text = emit(&config, &sources.files, diagnostic, options.color);
@@ -278,7 +367,31 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
         }
         out.push_str(&text);
     }
-    out.push_str(&summary_line(report));
+    if options.quiet {
+        return out;
+    }
+    for scan in &report.scans {
+        for line in scan_lines(scan) {
+            out.push_str(&printable(&line));
+            out.push('\n');
+        }
+    }
+    if let Some(line) = policies_line(report) {
+        out.push_str(&printable(&line));
+        out.push('\n');
+    }
+    if report.scans.is_empty() || report.summary.files > 0 {
+        out.push_str(&summary_line(report));
+    } else {
+        let s = &report.summary;
+        let _ = write!(
+            out,
+            "{}, {}, {} waived",
+            plural(s.errors, "error", "errors"),
+            plural(s.warnings, "warning", "warnings"),
+            s.waived
+        );
+    }
     out.push('\n');
     out
 }

@@ -4,7 +4,7 @@
 //! `scans` appears only when images were scanned.
 
 use portcullis_policy::vuln::{ScanResult, VulnerabilityFinding};
-use portcullis_policy::{Finding, ImageEntry, Report, Summary};
+use portcullis_policy::{AppliedWaiver, Failure, Finding, ImageEntry, Report, Summary};
 use serde::Serialize;
 
 use crate::{code, severity_name, RenderOptions, TOOL_NAME};
@@ -20,6 +20,10 @@ struct Document<'a> {
     images: &'a [ImageEntry],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     scans: &'a [ScanResult],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    failures: &'a [Failure],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    policies: &'a [String],
     summary: &'a Summary,
 }
 
@@ -41,10 +45,32 @@ struct JsonFinding<'a> {
     column: Option<u32>,
     end_line: Option<u32>,
     end_column: Option<u32>,
-    context: Option<&'a str>,
+    context: Option<&'static str>,
     waived: bool,
+    /// The waiver that applied: reason, expiry and where it is declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiver: Option<JsonWaiver<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     vulnerability: Option<&'a VulnerabilityFinding>,
+}
+
+#[derive(Serialize)]
+struct JsonWaiver<'a> {
+    reason: &'a str,
+    expires: String,
+    file: Option<&'a str>,
+    line: Option<u32>,
+}
+
+impl<'a> JsonWaiver<'a> {
+    fn new(waiver: &'a AppliedWaiver) -> Self {
+        JsonWaiver {
+            reason: &waiver.reason,
+            expires: waiver.expires.to_string(),
+            file: waiver.declared.as_ref().map(|l| l.file.as_str()),
+            line: waiver.declared.as_ref().map(|l| l.line),
+        }
+    }
 }
 
 impl<'a> JsonFinding<'a> {
@@ -61,9 +87,10 @@ impl<'a> JsonFinding<'a> {
             column: location.map(|l| l.column),
             end_line: location.map(|l| l.end_line),
             end_column: location.map(|l| l.end_column),
-            context: finding.context.as_deref(),
+            context: finding.context.map(portcullis_policy::Context::as_str),
             waived: finding.waived,
-            vulnerability: finding.vulnerability.as_ref(),
+            waiver: finding.waiver.as_ref().map(JsonWaiver::new),
+            vulnerability: finding.vulnerability(),
         }
     }
 }
@@ -78,6 +105,8 @@ fn document<'a>(report: &'a Report, options: &RenderOptions<'a>) -> Document<'a>
         findings: report.findings.iter().map(JsonFinding::new).collect(),
         images: &report.images,
         scans: &report.scans,
+        failures: &report.failures,
+        policies: &report.policies,
         summary: &report.summary,
     }
 }

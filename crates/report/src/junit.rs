@@ -94,7 +94,7 @@ pub(crate) fn render(report: &Report) -> String {
         if !flagged.contains(&(entry.file.as_str(), entry.line)) {
             cases.push(format!(
                 "    <testcase classname=\"{}\" name=\"{}\"/>\n",
-                xml(&entry.context),
+                xml(entry.context.as_str()),
                 xml(&format!("{}:{} {}", entry.file, entry.line, entry.image))
             ));
         }

@@ -24,8 +24,22 @@ mod sarif;
 pub use gitlab::{gitlab_codequality, gitlab_container_scanning, CONTAINER_SCANNING_VERSION};
 pub use markdown::{markdown_with_limit, COMMENT_LIMIT, MARKER, MIN_LIMIT};
 
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output format: one vocabulary for every command. Each command's short name `gitlab`
+/// stands for the GitLab report that command makes (code quality for `check`, container
+/// scanning for `scan`); the CLI maps it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::Display,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Format {
     /// Diagnostics with source excerpts, for a terminal or a CI log.
     Human,
@@ -35,25 +49,56 @@ pub enum Format {
     Sarif,
     /// A pull/merge request comment or job summary body, under GitHub's comment limit.
     Markdown,
-    /// GitLab code-quality report (all tiers); the container-scanning report needs a scan
-    /// time and has its own function, [`gitlab_container_scanning`].
-    GitlabCodequality,
     /// `JUnit` XML for test-report widgets (GitLab merge requests, most CI systems).
     Junit,
+    /// GitLab code-quality report (all tiers).
+    GitlabCodequality,
+    /// GitLab container-scanning report (schema 15.0.7).
+    GitlabContainerScanning,
 }
+
+impl Format {
+    /// The format a command's `--format NAME` means: the kebab-case name of any format,
+    /// or `gitlab`, which stands for `gitlab` (the GitLab report that command makes).
+    pub fn from_name(name: &str, gitlab: Format) -> Result<Self, UnknownFormat> {
+        if name == "gitlab" {
+            return Ok(gitlab);
+        }
+        name.parse().map_err(|_| UnknownFormat(name.to_owned()))
+    }
+
+    /// Every name [`Format::from_name`] accepts.
+    #[must_use]
+    pub fn names() -> Vec<&'static str> {
+        use strum::IntoEnumIterator as _;
+        let mut names: Vec<&'static str> = Format::iter().map(Into::into).collect();
+        names.push("gitlab");
+        names
+    }
+}
+
+/// An output format name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format `{0}` (expected {list})", list = Format::names().join(", "))]
+pub struct UnknownFormat(pub String);
 
 /// Rendering options.
 #[derive(Debug, Clone)]
 pub struct RenderOptions<'a> {
-    /// Root the finding paths are relative to (to show source lines).
+    /// The repository root the finding paths are relative to (to quote source lines).
     pub root: &'a Path,
-    /// The policy file's name and text, in that order: `(name, text)`, for the secondary
-    /// labels that point at the config entry behind a finding.
-    pub config: Option<(&'a str, &'a str)>,
+    /// The policy files that applied, `(name, text)`, for the secondary labels that point
+    /// at the config entry behind a finding.
+    pub configs: &'a [(String, String)],
     /// ANSI colors in the human format; never any when `false`.
     pub color: bool,
+    /// Errors only (`-q`): the human format leaves out warnings, notes, waived findings
+    /// and the summary.
+    pub quiet: bool,
     /// `portcullis` version for `tool.version`.
     pub version: &'a str,
+    /// When the report was made (the container-scanning report's scan times).
+    pub generated: jiff::Timestamp,
 }
 
 /// Renders `report` in `format`.
@@ -65,6 +110,9 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions<'_>) -> S
         Format::Sarif => sarif::render(report, options),
         Format::Markdown => markdown::render(report, options),
         Format::GitlabCodequality => gitlab_codequality(report),
+        Format::GitlabContainerScanning => {
+            gitlab_container_scanning(report, options, options.generated)
+        }
         Format::Junit => junit::render(report),
     }
 }
@@ -95,21 +143,13 @@ fn severity_name(severity: Severity) -> &'static str {
     }
 }
 
-/// Why a finding was waived: the reason from the label of the waiver entry in its cause.
-/// The policy labels it `waived here: <reason>`; the prefix up to the first `: ` is dropped
-/// when the label starts with "waived", and any other label is kept whole.
+/// Why a finding was waived: the reason of the waiver that applied.
 fn waiver_reason(finding: &Finding) -> Option<&str> {
-    let label = finding
-        .cause
+    finding
+        .waiver
         .as_ref()
-        .map(|c| c.label.as_str())
-        .filter(|l| !l.is_empty())?;
-    let reason = label
-        .starts_with("waived")
-        .then(|| label.split_once(": ").map(|(_, reason)| reason))
-        .flatten()
-        .unwrap_or(label);
-    Some(reason)
+        .map(|waiver| waiver.reason.as_str())
+        .filter(|reason| !reason.is_empty())
 }
 
 /// `n thing` or `n things`.
@@ -119,41 +159,44 @@ fn plural(n: usize, singular: &str, plural: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use portcullis_policy::{ConfigSite, Finding, Rule, Severity};
+    use portcullis_policy::{AppliedWaiver, Finding, Rule, Severity};
+    use strum::IntoEnumIterator as _;
 
-    use super::waiver_reason;
+    use super::{waiver_reason, Format};
 
-    fn waived(label: &str) -> Finding {
-        Finding {
-            rule: Rule::DigestNotPinned,
-            severity: Severity::Error,
-            message: String::new(),
-            help: None,
-            image: None,
-            location: None,
-            context: None,
-            waived: true,
-            cause: Some(ConfigSite {
-                file: "p.toml".into(),
-                line: 1,
-                column: 1,
-                span: 0..1,
-                label: label.into(),
-            }),
-            vulnerability: None,
-        }
+    #[test]
+    fn the_reason_is_the_applied_waivers() {
+        let mut finding = Finding::new(Rule::DigestNotPinned, Severity::Error, String::new(), None);
+        assert_eq!(waiver_reason(&finding), None);
+        finding.waived = true;
+        finding.waiver = Some(AppliedWaiver {
+            reason: "vendor image: Q1".into(),
+            expires: jiff::civil::date(2027, 1, 1),
+            declared: None,
+        });
+        assert_eq!(waiver_reason(&finding), Some("vendor image: Q1"));
     }
 
     #[test]
-    fn the_reason_is_taken_from_the_waiver_label() {
+    fn format_names_round_trip() {
+        for format in Format::iter() {
+            let name: &str = format.into();
+            assert_eq!(name.parse::<Format>(), Ok(format));
+        }
         assert_eq!(
-            waiver_reason(&waived("waived here: vendor image: Q1")),
-            Some("vendor image: Q1")
+            "gitlab-container-scanning".parse::<Format>(),
+            Ok(Format::GitlabContainerScanning)
         );
+        assert!("gitlab".parse::<Format>().is_err());
+        let codequality = Format::GitlabCodequality;
+        assert_eq!(Format::from_name("gitlab", codequality), Ok(codequality));
         assert_eq!(
-            waiver_reason(&waived("`[[waiver]]` here")),
-            Some("`[[waiver]]` here")
+            Format::from_name("gitlab-container-scanning", codequality),
+            Ok(Format::GitlabContainerScanning)
         );
-        assert_eq!(waiver_reason(&waived("")), None);
+        let err = Format::from_name("yaml", codequality)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`yaml`") && err.contains("sarif"), "{err}");
     }
 }

@@ -145,9 +145,8 @@ fn message_text(finding: &Finding) -> String {
 }
 
 fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
-    let rule_index = Rule::ALL
-        .iter()
-        .position(|r| *r == finding.rule)
+    let rule_index = Rule::all()
+        .position(|r| r == finding.rule)
         .unwrap_or_default();
     let mut result = Map::new();
     result.insert("ruleId".into(), json!(code(finding.rule)));
@@ -180,7 +179,7 @@ fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
     if let Some(context) = &finding.context {
         properties.insert("context".into(), json!(context));
     }
-    if let Some(v) = &finding.vulnerability {
+    if let Some(v) = finding.vulnerability() {
         properties.insert("vulnerability".into(), json!(v));
     }
     if !properties.is_empty() {
@@ -207,7 +206,7 @@ pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> Value {
                 "informationUri": HOMEPAGE,
                 "version": options.version,
                 "semanticVersion": options.version,
-                "rules": Rule::ALL.iter().map(|r| rule_descriptor(*r)).collect::<Vec<_>>(),
+                "rules": Rule::all().map(rule_descriptor).collect::<Vec<_>>(),
             }},
             "columnKind": "unicodeCodePoints",
             "results": results,

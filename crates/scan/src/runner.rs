@@ -160,6 +160,7 @@ pub fn run_hooks(target: &ScanTarget, hooks: &[HookSpec]) -> Result<ScanOutcome,
         image: target.image.clone(),
         scanners,
         vulnerabilities: merge(all),
+        ..ScanResult::default()
     };
     Ok(ScanOutcome { result, runs })
 }

@@ -13,6 +13,7 @@ fn predicate_carries_raw_report_scanner_and_times() {
         image: "ghcr.io/acme/app@sha256:00".into(),
         scanners: vec!["trivy".into()],
         vulnerabilities: parse_report(&report, None).unwrap(),
+        ..ScanResult::default()
     };
     let info = ScannerInfo::from_report(&report);
     assert_eq!(info.version, "dev", "from the report's Trivy.Version");
@@ -57,6 +58,7 @@ fn predicate_without_raw_report_embeds_normalized_result() {
         image: "x".into(),
         scanners: vec!["grype".into()],
         vulnerabilities: parse_report(&report, None).unwrap(),
+        ..ScanResult::default()
     };
     let mut info = ScannerInfo::from_report(&report);
     assert_eq!(info.uri, "pkg:github/anchore/grype@[not provided]");

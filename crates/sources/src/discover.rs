@@ -12,8 +12,8 @@ use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
 
 use crate::{
-    DiscoverOptions, Occurrence, ParseOptions, Problem, Scan, SourceError, SourceFile, SourceKind,
-    MAX_FILE_SIZE,
+    Collected, DiscoverOptions, Occurrence, ParseOptions, Problem, ProblemKind, SourceError,
+    SourceFile, SourceKind, MAX_FILE_SIZE,
 };
 
 /// See [`crate::discover`].
@@ -217,6 +217,7 @@ fn walk_problem(root: &Path, err: &ignore::Error) -> Problem {
         _ => "cannot read",
     };
     Problem {
+        kind: ProblemKind::FileInvalid,
         file: file.clone(),
         line: None,
         column: None,
@@ -224,12 +225,12 @@ fn walk_problem(root: &Path, err: &ignore::Error) -> Problem {
     }
 }
 
-/// See [`crate::scan`].
-pub(crate) fn scan(
+/// See [`crate::collect`].
+pub(crate) fn collect(
     root: &Path,
     discover_options: &DiscoverOptions,
     options: &ParseOptions,
-) -> Result<Scan, SourceError> {
+) -> Result<Collected, SourceError> {
     let (files, mut problems) = discover(root, discover_options)?;
     let next = AtomicUsize::new(0);
     let parsed = AtomicUsize::new(0);
@@ -273,7 +274,7 @@ pub(crate) fn scan(
         ))
     });
     problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-    Ok(Scan {
+    Ok(Collected {
         files: parsed.into_inner(),
         occurrences,
         problems,
@@ -283,6 +284,7 @@ pub(crate) fn scan(
 /// Reads a file, refusing ones over [`MAX_FILE_SIZE`] without loading them.
 fn read(file: &SourceFile) -> Result<Vec<u8>, Problem> {
     let problem = |message: String| Problem {
+        kind: ProblemKind::FileInvalid,
         file: file.rel.clone(),
         line: None,
         column: None,

@@ -16,7 +16,9 @@ use self::expand::{expand, single_variable, Expanded, Lookup};
 use self::lexer::Instruction;
 use self::words::{csv_fields, extract_flags, flag, split_quoted, split_whitespace, Piece};
 use crate::text::LineIndex;
-use crate::{Context, Literal, Occurrence, ParseOptions, Problem, Resolution, SourceFile};
+use crate::{
+    Context, Literal, Occurrence, ParseOptions, Problem, ProblemKind, Resolution, SourceFile,
+};
 
 /// Build arguments `BuildKit` defines in the global scope; their value depends on the build.
 const PLATFORM_ARGS: [&str; 8] = [
@@ -145,8 +147,18 @@ impl<'a> Parser<'a> {
     }
 
     fn problem(&mut self, offset: usize, message: String) {
+        self.problem_of(ProblemKind::FileInvalid, offset, message);
+    }
+
+    /// Records a value in an image position that is not a valid reference.
+    fn bad_reference(&mut self, offset: usize, message: String) {
+        self.problem_of(ProblemKind::ReferenceInvalid, offset, message);
+    }
+
+    fn problem_of(&mut self, kind: ProblemKind, offset: usize, message: String) {
         let (line, column) = self.index.line_col(offset);
         self.problems.push(Problem {
+            kind,
             file: self.file.rel.clone(),
             line: Some(line),
             column: Some(column),
@@ -188,7 +200,7 @@ impl<'a> Parser<'a> {
                     text: value.to_owned(),
                 }),
             }),
-            Err(err) => self.problem(span.start, err.to_string()),
+            Err(err) => self.bad_reference(span.start, err.to_string()),
         }
     }
 
@@ -349,7 +361,7 @@ impl<'a> Parser<'a> {
                 "`{start}…`: image reference is {} bytes long",
                 word.text.len()
             );
-            return self.problem(span.start, message);
+            return self.bad_reference(span.start, message);
         }
         let written = &self.text[span.clone()];
         let text = if written.contains('\n') {
@@ -359,7 +371,7 @@ impl<'a> Parser<'a> {
         };
         let expanded = match self.expand(word, scope) {
             Ok(e) => e,
-            Err(message) => return self.problem(span.start, format!("`{text}`: {message}")),
+            Err(message) => return self.bad_reference(span.start, format!("`{text}`: {message}")),
         };
         let resolution = if let Some(variable) = expanded.unresolved.clone() {
             Resolution::Unresolved { variable }
@@ -382,7 +394,7 @@ impl<'a> Parser<'a> {
                     } else {
                         format!("`{text}` expands to `{value}`: {err}")
                     };
-                    return self.problem(span.start, message);
+                    return self.bad_reference(span.start, message);
                 }
             }
         };

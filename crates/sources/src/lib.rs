@@ -2,17 +2,20 @@
 //! Kubernetes manifests, GitHub workflows, GitLab CI), extracts every image reference with
 //! its exact byte span, and rewrites references in place for `pin`. No network.
 //!
-//! The entry points are [`scan`] (discover + read + parse a tree in parallel), [`discover`],
+//! The entry points are [`collect`] (discover + read + parse a tree in parallel), [`discover`],
 //! [`parse`] (one file's bytes), and [`rewrite`]/[`apply`] (byte-span edits for `pin`).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-pub use portcullis_reference::ImageRef;
+pub use paths::Root;
+pub use portcullis_reference::{Context, ImageRef, Location, Problem, ProblemKind, Resolution};
+pub use rewrite::write_atomic;
 
 mod discover;
 mod dockerfile;
+pub mod paths;
 mod rewrite;
 mod text;
 mod yaml;
@@ -69,72 +72,6 @@ pub enum SourceKind {
     GitlabCi,
 }
 
-/// Where, syntactically, a reference was found. Printed kebab-case (`dockerfile-from`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Context {
-    DockerfileFrom,
-    DockerfileCopyFrom,
-    DockerfileRunMount,
-    DockerfileSyntax,
-    ComposeImage,
-    KubernetesContainer,
-    KubernetesInitContainer,
-    KubernetesEphemeralContainer,
-    GithubContainer,
-    GithubService,
-    GithubStep,
-    GitlabImage,
-    GitlabService,
-}
-
-impl Context {
-    /// The kebab-case name used in reports.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DockerfileFrom => "dockerfile-from",
-            Self::DockerfileCopyFrom => "dockerfile-copy-from",
-            Self::DockerfileRunMount => "dockerfile-run-mount",
-            Self::DockerfileSyntax => "dockerfile-syntax",
-            Self::ComposeImage => "compose-image",
-            Self::KubernetesContainer => "kubernetes-container",
-            Self::KubernetesInitContainer => "kubernetes-init-container",
-            Self::KubernetesEphemeralContainer => "kubernetes-ephemeral-container",
-            Self::GithubContainer => "github-container",
-            Self::GithubService => "github-service",
-            Self::GithubStep => "github-step",
-            Self::GitlabImage => "gitlab-image",
-            Self::GitlabService => "gitlab-service",
-        }
-    }
-}
-
-/// A position in a source file. Lines and columns are 1-based; columns count characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct Location {
-    /// Path relative to the checked root, `/`-separated.
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    pub end_line: u32,
-    pub end_column: u32,
-    /// Byte range of the reference text in the file.
-    pub span: Range<usize>,
-}
-
-/// What a reference resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
-    /// A concrete image.
-    Image(ImageRef),
-    /// The text uses a variable with no value (build ARG without default, `${{ }}`, `$VAR`).
-    Unresolved {
-        /// The variable or placeholder, e.g. `BASE_IMAGE` or `${{ matrix.image }}`.
-        variable: String,
-    },
-}
-
 /// Where the literal reference text lives when it differs from the occurrence text, e.g.
 /// the default of `ARG BASE=alpine:3.20` used by `FROM $BASE`. `pin` edits this span.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,16 +93,6 @@ pub struct Occurrence {
     /// Where `pin` must write. `None` when the reference comes from a variable whose value is
     /// not written in this file (then `pin` leaves it alone with a warning).
     pub literal: Option<Literal>,
-}
-
-/// A per-file problem that does not stop the run (invalid YAML, non-UTF-8 text, an invalid
-/// reference, an unreadable file). The CLI prints them and exits 2 at the end.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    pub file: String,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-    pub message: String,
 }
 
 /// A file to parse.
@@ -191,9 +118,9 @@ pub struct ParseOptions {
     pub build_args: BTreeMap<String, String>,
 }
 
-/// The result of scanning a tree.
+/// The references of a tree of files.
 #[derive(Debug, Clone, Default)]
-pub struct Scan {
+pub struct Collected {
     /// Number of source files parsed.
     pub files: usize,
     /// Sorted by file, line, column.
@@ -256,6 +183,7 @@ pub fn parse(
 /// Checks that `bytes` are text parsers may read: not too large, no NUL byte, UTF-8.
 fn decode<'a>(file: &SourceFile, bytes: &'a [u8]) -> Result<&'a str, Problem> {
     let problem = |message: String| Problem {
+        kind: ProblemKind::FileInvalid,
         file: file.rel.clone(),
         line: None,
         column: None,
@@ -287,12 +215,12 @@ fn decode<'a>(file: &SourceFile, bytes: &'a [u8]) -> Result<&'a str, Problem> {
 ///
 /// `files` counts the files that were read and handed to a parser; files that could not be
 /// read are [`Problem`]s instead.
-pub fn scan(
+pub fn collect(
     root: &Path,
     discover: &DiscoverOptions,
     parse: &ParseOptions,
-) -> Result<Scan, SourceError> {
-    discover::scan(root, discover, parse)
+) -> Result<Collected, SourceError> {
+    discover::collect(root, discover, parse)
 }
 
 /// One replacement in a file.

@@ -51,23 +51,50 @@ pub(crate) fn rewrite(path: &Path, edits: &[Edit]) -> Result<bool, SourceError> 
     if new == content {
         return Ok(false);
     }
-    replace(&target, &new, permissions).map_err(|source| SourceError::Write {
+    replace(&target, &new, Some(permissions)).map_err(|source| SourceError::Write {
         path: path.to_owned(),
         source,
     })?;
     Ok(true)
 }
 
+/// Writes `content` to `path` atomically: a temporary file in the same directory, synced,
+/// renamed over `path`, and the directory synced. An existing file keeps its permissions; a
+/// new one gets `0666` less the umask, as a shell redirection would. Devices and pipes
+/// (`/dev/stdout`, `/dev/null`) are written directly.
+pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => fs::write(path, content),
+        Ok(meta) => replace(path, content, Some(meta.permissions())),
+        Err(_) => replace(path, content, None),
+    }
+}
+
 /// Writes `content` to a temporary file next to `target`, syncs it and renames it over `target`.
-fn replace(target: &Path, content: &[u8], permissions: fs::Permissions) -> std::io::Result<()> {
+fn replace(
+    target: &Path,
+    content: &[u8],
+    permissions: Option<fs::Permissions>,
+) -> std::io::Result<()> {
     let dir = parent_dir(target);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".portcullis-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".portcullis-").suffix(".tmp");
+    #[cfg(unix)]
+    let new_file = {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::Permissions::from_mode(0o666)
+    };
+    #[cfg(unix)]
+    if permissions.is_none() {
+        // Passed to open(2), so the umask applies, unlike a later chmod.
+        builder.permissions(new_file);
+    }
+    let mut tmp = builder.tempfile_in(&dir)?;
     tmp.write_all(content)?;
     tmp.flush()?;
-    fs::set_permissions(tmp.path(), permissions)?;
+    if let Some(permissions) = permissions {
+        fs::set_permissions(tmp.path(), permissions)?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
     // Make the rename itself durable; not every platform can open a directory, so best effort.
@@ -94,6 +121,25 @@ mod tests {
             expected: expected.into(),
             replacement: replacement.into(),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_follow_the_umask_and_existing_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("report.json");
+        write_atomic(&new, b"{}").unwrap();
+        let mode = fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+        // Group and others can read it (the usual umask 022 or 002), unlike a 0600 temp file.
+        assert_eq!(mode & 0o044, 0o044, "{mode:o}");
+        fs::set_permissions(&new, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&new, b"[]").unwrap();
+        assert_eq!(fs::read(&new).unwrap(), b"[]");
+        let mode = fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1);
     }
 
     #[test]

@@ -33,7 +33,9 @@ use std::rc::Rc;
 use portcullis_reference::ImageRef;
 
 use crate::text::LineIndex;
-use crate::{Context, Literal, Occurrence, Problem, Resolution, SourceFile, SourceKind};
+use crate::{
+    Context, Literal, Occurrence, Problem, ProblemKind, Resolution, SourceFile, SourceKind,
+};
 use interpolate::{GitlabVars, Resolved};
 use tree::{Kind, Node};
 
@@ -137,8 +139,18 @@ impl<'a> Sink<'a> {
 
     /// Records a problem at byte `offset`.
     pub(crate) fn problem(&mut self, offset: usize, message: String) {
+        self.problem_of(ProblemKind::FileInvalid, offset, message);
+    }
+
+    /// Records a value in an image position that is not a valid reference.
+    pub(crate) fn bad_reference(&mut self, offset: usize, message: String) {
+        self.problem_of(ProblemKind::ReferenceInvalid, offset, message);
+    }
+
+    fn problem_of(&mut self, kind: ProblemKind, offset: usize, message: String) {
         let (line, column) = self.lines.line_col(offset.min(self.text.len()));
         self.problems.push(Problem {
+            kind,
             file: self.file.rel.clone(),
             line: Some(line),
             column: Some(column),
@@ -153,7 +165,7 @@ impl<'a> Sink<'a> {
         }
         let scalar = match &node.kind {
             Kind::Scalar(s) if s.is_null() => {
-                return self.problem(
+                return self.bad_reference(
                     node.span.start,
                     format!("`{path}` is empty; expected an image reference"),
                 );
@@ -163,7 +175,7 @@ impl<'a> Sink<'a> {
                     "`{path}` must be an image reference string, found `{}`",
                     s.value
                 );
-                return self.problem(node.span.start, message);
+                return self.bad_reference(node.span.start, message);
             }
             Kind::Scalar(s) => s,
             Kind::Map(_) | Kind::Seq(_) => {
@@ -173,7 +185,7 @@ impl<'a> Sink<'a> {
                     "a sequence"
                 };
                 let message = format!("`{path}` must be an image reference string, found {what}");
-                return self.problem(node.span.start, message);
+                return self.bad_reference(node.span.start, message);
             }
         };
         let value = scalar.value.get(want.prefix..).unwrap_or_default();
@@ -187,7 +199,8 @@ impl<'a> Sink<'a> {
             Flavor::Compose => match interpolate::compose(value, at) {
                 Ok(resolved) => resolved,
                 Err(bad) => {
-                    return self.problem(span.start, format!("`{path}`: {} in `{value}`", bad.0))
+                    return self
+                        .bad_reference(span.start, format!("`{path}`: {} in `{value}`", bad.0))
                 }
             },
             Flavor::Kubernetes => interpolate::kubernetes(value, at),
@@ -201,7 +214,7 @@ impl<'a> Sink<'a> {
                     Resolution::Image(image),
                     literal.filter(|l| self.text.get(l.clone()).is_some()),
                 ),
-                Err(error) => return self.problem(span.start, format!("`{path}`: {error}")),
+                Err(error) => return self.bad_reference(span.start, format!("`{path}`: {error}")),
             },
         };
         let literal = literal.map(|span| Literal {

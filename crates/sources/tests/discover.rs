@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use portcullis_sources::{
-    discover, scan, DiscoverOptions, ParseOptions, Resolution, SourceError, SourceKind,
+    collect, discover, DiscoverOptions, ParseOptions, Resolution, SourceError, SourceKind,
 };
 
 fn write(root: &Path, rel: &str, content: &str) {
@@ -181,7 +181,7 @@ fn scan_parses_in_parallel_and_sorts() {
     write(dir.path(), "bin/Dockerfile", "FROM x\n\0\0\0");
     write(dir.path(), "latin1/Dockerfile", "FROM caf\u{e9}\n");
     fs::write(dir.path().join("latin1/Dockerfile"), b"FROM caf\xe9\n").unwrap();
-    let scan = scan(
+    let scan = collect(
         dir.path(),
         &DiscoverOptions::default(),
         &ParseOptions::default(),
@@ -230,7 +230,7 @@ fn oversized_file_is_a_problem() {
     let file = fs::File::create(dir.path().join("Dockerfile")).unwrap();
     file.set_len(portcullis_sources::MAX_FILE_SIZE + 10)
         .unwrap();
-    let scan = scan(
+    let scan = collect(
         dir.path(),
         &DiscoverOptions::default(),
         &ParseOptions::default(),
@@ -257,7 +257,7 @@ fn unreadable_file_is_a_problem() {
     if permissions_ignored(&path) {
         return;
     }
-    let scan = scan(
+    let scan = collect(
         dir.path(),
         &DiscoverOptions::default(),
         &ParseOptions::default(),

@@ -16,6 +16,12 @@ pub use self::settings::*;
 /// The file name looked for by [`Config::find`].
 pub const CONFIG_FILE_NAME: &str = "portcullis.toml";
 
+/// The hidden spelling, accepted too (one directory may not hold both).
+pub const HIDDEN_CONFIG_FILE_NAME: &str = ".portcullis.toml";
+
+/// How reports name the embedded default policy.
+pub const EMBEDDED_NAME: &str = "<embedded default>";
+
 /// The policy that applies when no file is found.
 const EMBEDDED_DEFAULT: &str = "[images]\nrequire-digest = true\ndeny-tags = [\"latest\"]\n";
 
@@ -135,28 +141,82 @@ impl Config {
     /// Require digests, deny `latest`, allow everything.
     #[must_use]
     pub fn embedded_default() -> Self {
-        let settings = read("<embedded default>", EMBEDDED_DEFAULT, false).unwrap_or_default();
+        let settings = read(EMBEDDED_NAME, EMBEDDED_DEFAULT, false).unwrap_or_default();
         Self {
             path: None,
             source: EMBEDDED_DEFAULT.to_owned(),
-            name: "<embedded default>".to_owned(),
+            name: EMBEDDED_NAME.to_owned(),
             settings,
         }
     }
 
-    /// Walks up from `start` (a file or a directory) looking for `portcullis.toml`.
-    #[must_use]
-    pub fn find(start: &Path) -> Option<PathBuf> {
+    /// Walks up from `start` (a file or a directory) looking for `portcullis.toml` (or
+    /// `.portcullis.toml`); the closest one wins. A directory holding both is an error,
+    /// since either choice would silently ignore the other.
+    pub fn find(start: &Path) -> Result<Option<PathBuf>, ConfigErrors> {
         let start = std::path::absolute(start).unwrap_or_else(|_| start.to_owned());
         let first = if start.is_file() {
-            start.parent()?
+            match start.parent() {
+                Some(parent) => parent,
+                None => return Ok(None),
+            }
         } else {
             &start
         };
-        first
-            .ancestors()
-            .map(|dir| dir.join(CONFIG_FILE_NAME))
-            .find(|candidate| candidate.is_file())
+        for dir in first.ancestors() {
+            let plain = dir.join(CONFIG_FILE_NAME);
+            let hidden = dir.join(HIDDEN_CONFIG_FILE_NAME);
+            match (plain.is_file(), hidden.is_file()) {
+                (true, true) => {
+                    return Err(ConfigErrors {
+                        errors: vec![ConfigError {
+                            file: plain.display().to_string(),
+                            line: 0,
+                            column: 0,
+                            message: format!(
+                                "`{}` holds both `{CONFIG_FILE_NAME}` and `{HIDDEN_CONFIG_FILE_NAME}`; keep one",
+                                dir.display()
+                            ),
+                        }],
+                    })
+                }
+                (true, false) => return Ok(Some(plain)),
+                (false, true) => return Ok(Some(hidden)),
+                (false, false) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether this is the embedded default (no file applied).
+    #[must_use]
+    pub fn is_embedded(&self) -> bool {
+        self.path.is_none()
+    }
+
+    /// A path written in the policy (`ca-file`, `vex`), relative to the policy file's
+    /// directory.
+    #[must_use]
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .join(path)
+    }
+
+    /// Whether a run over `checked` (absolute) sees the whole tree this policy governs: the
+    /// policy file's directory is `checked` or below it. Only then can a waiver be called
+    /// unused; `check services/web` under a root policy cannot know.
+    #[must_use]
+    pub fn covered_by(&self, checked: &[PathBuf]) -> bool {
+        let Some(dir) = self.path.as_deref().and_then(Path::parent) else {
+            return true;
+        };
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+        checked
+            .iter()
+            .any(|path| path.is_dir() && dir.starts_with(path))
     }
 
     /// The commented starter file `portcullis init` writes (it passes validation).
@@ -268,5 +328,87 @@ fn finish(reader: Reader<'_>) -> ConfigErrors {
     errors.sort_by_key(|(offset, _)| *offset);
     ConfigErrors {
         errors: errors.into_iter().map(|(_, error)| error).collect(),
+    }
+}
+
+/// A policy file (`None`: the embedded default) and the checked paths it judges.
+pub type PolicyGroup = (Option<PathBuf>, Vec<PathBuf>);
+
+/// The checked paths grouped by the policy that judges them: `--config` for all, else each
+/// path's nearest policy file (`None`: the embedded default). Groups come out sorted by
+/// policy path and each group's paths sorted, so the result never depends on the order the
+/// paths were given in.
+pub fn group_by_policy(
+    checked: &[PathBuf],
+    explicit: Option<&Path>,
+) -> Result<Vec<PolicyGroup>, ConfigErrors> {
+    let mut groups: std::collections::BTreeMap<Option<PathBuf>, Vec<PathBuf>> =
+        std::collections::BTreeMap::new();
+    for path in checked {
+        let policy = match explicit {
+            Some(explicit) => Some(explicit.to_path_buf()),
+            None => Config::find(path)?,
+        };
+        groups.entry(policy).or_default().push(path.clone());
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(policy, mut paths)| {
+            paths.sort();
+            paths.dedup();
+            (policy, paths)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_path_gets_its_nearest_policy_whatever_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for sub in ["a", "b/inner", "c"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        std::fs::write(root.join("a/portcullis.toml"), "").unwrap();
+        std::fs::write(root.join("b/.portcullis.toml"), "").unwrap();
+        let paths =
+            |names: &[&str]| -> Vec<PathBuf> { names.iter().map(|n| root.join(n)).collect() };
+        let forward = group_by_policy(&paths(&["a", "b/inner", "c"]), None).unwrap();
+        let backward = group_by_policy(&paths(&["c", "b/inner", "a"]), None).unwrap();
+        assert_eq!(forward, backward);
+        assert_eq!(
+            forward,
+            [
+                (None, paths(&["c"])),
+                (Some(root.join("a/portcullis.toml")), paths(&["a"])),
+                (Some(root.join("b/.portcullis.toml")), paths(&["b/inner"])),
+            ]
+        );
+        let all = group_by_policy(&paths(&["a", "c"]), Some(&root.join("x.toml"))).unwrap();
+        assert_eq!(all, [(Some(root.join("x.toml")), paths(&["a", "c"]))]);
+
+        std::fs::write(root.join("a/.portcullis.toml"), "").unwrap();
+        let both = group_by_policy(&paths(&["a"]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            both.contains("both `portcullis.toml` and `.portcullis.toml`"),
+            "{both}"
+        );
+    }
+
+    #[test]
+    fn a_policy_is_covered_only_by_a_run_over_its_whole_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("services/web")).unwrap();
+        std::fs::write(root.join("portcullis.toml"), "").unwrap();
+        let config = Config::load(&root.join("portcullis.toml")).unwrap();
+        assert!(config.covered_by(&[root.to_path_buf()]));
+        assert!(!config.covered_by(&[root.join("services/web")]));
+        assert!(Config::embedded_default().covered_by(&[root.join("services")]));
     }
 }

@@ -13,7 +13,7 @@ use super::settings::{
     ReportSettings, ScanSettings, Settings, SignSettings, Signer, Spanned, StaleSettings,
     TrustSettings, Waiver, BUILTIN_HOOKS,
 };
-use crate::{FindingLocation, Rule};
+use crate::{Location, Rule};
 
 const TOP: [&str; 9] = [
     "images",
@@ -94,8 +94,13 @@ fn tag(text: &str) -> Result<String, String> {
 }
 
 fn rule(text: &str) -> Result<Rule, String> {
+    if let Some(rule) = Rule::from_code(text).filter(|rule| rule.is_bad_input()) {
+        return Err(format!(
+            "`{rule}` cannot be waived: fix the input instead (a gate that cannot read its input fails closed)"
+        ));
+    }
     Rule::from_code(text).ok_or_else(|| {
-        let codes: Vec<&str> = Rule::ALL.iter().map(|rule| rule.code()).collect();
+        let codes: Vec<&str> = Rule::all().map(Rule::code).collect();
         match closest(text, &codes) {
             Some(best) => format!("unknown rule `{text}`; did you mean `{best}`?"),
             None => format!("unknown rule `{text}` (rules: {})", quoted_list(&codes)),
@@ -142,12 +147,13 @@ fn waiver(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<Waiver> {
     let location = section.span.as_ref().filter(|_| reader.sites).map(|span| {
         let (line, column) = reader.lines.position(reader.text, span.start);
         let (end_line, end_column) = reader.header_end(span.start);
-        FindingLocation {
+        Location {
             file: reader.file.to_owned(),
             line,
             column,
             end_line,
             end_column,
+            span: span.clone(),
         }
     });
     let site = reader.site(section.span.clone(), "waiver declared here".to_owned());

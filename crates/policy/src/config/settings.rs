@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 
 use super::ConfigSite;
 use crate::vuln::VulnSeverity;
-use crate::{FindingLocation, Rule};
+use crate::{Location, Rule};
 
 /// A value and where it is written (`None` for defaults and the embedded policy).
 #[derive(Debug, Clone, PartialEq)]
@@ -241,7 +241,7 @@ pub struct Waiver {
     pub site: Option<ConfigSite>,
     /// The header as a finding location (for `waiver-expired` and `waiver-unused`).
     #[schemars(skip)]
-    pub location: Option<FindingLocation>,
+    pub location: Option<Location>,
 }
 
 /// `[trust]`: whose signatures are accepted.

@@ -2,18 +2,17 @@
 //! parsed from inline TOML.
 #![allow(dead_code)]
 
-use portcullis_policy::{Config, Facts, Finding, Report, Rule};
-use portcullis_reference::ImageRef;
-use portcullis_sources::{Context, Location, Occurrence, Resolution};
+use portcullis_policy::{Config, Facts, Finding, Report, Rule, Subject};
+use portcullis_reference::{Context, ImageRef, Location, Resolution};
 
 /// An image occurrence of `text` on `line` of `file` (column 6, as after `FROM `).
-pub fn image(file: &str, line: u32, text: &str) -> Occurrence {
+pub fn image(file: &str, line: u32, text: &str) -> Subject {
     let image = ImageRef::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
     occurrence(file, line, text, Resolution::Image(image))
 }
 
 /// An occurrence whose text uses `variable`.
-pub fn unresolved(file: &str, line: u32, text: &str, variable: &str) -> Occurrence {
+pub fn unresolved(file: &str, line: u32, text: &str, variable: &str) -> Subject {
     occurrence(
         file,
         line,
@@ -24,10 +23,12 @@ pub fn unresolved(file: &str, line: u32, text: &str, variable: &str) -> Occurren
     )
 }
 
-fn occurrence(file: &str, line: u32, text: &str, resolution: Resolution) -> Occurrence {
+fn occurrence(file: &str, line: u32, text: &str, resolution: Resolution) -> Subject {
     let width = text.chars().count() as u32;
-    Occurrence {
-        location: Location {
+    Subject::written(
+        resolution,
+        text.to_owned(),
+        Location {
             file: file.to_owned(),
             line,
             column: 6,
@@ -35,12 +36,8 @@ fn occurrence(file: &str, line: u32, text: &str, resolution: Resolution) -> Occu
             end_column: 6 + width,
             span: 0..text.len(),
         },
-        text: text.to_owned(),
-        resolution,
-        context: Context::DockerfileFrom,
-        platform: None,
-        literal: None,
-    }
+        Context::DockerfileFrom,
+    )
 }
 
 pub fn config(text: &str) -> Config {
@@ -51,16 +48,16 @@ pub fn today() -> jiff::civil::Date {
     jiff::civil::date(2026, 6, 1)
 }
 
-pub fn facts(occurrences: Vec<Occurrence>) -> Facts {
+pub fn facts(subjects: Vec<Subject>) -> Facts {
     Facts {
         files: 1,
-        occurrences,
+        subjects,
         ..Facts::default()
     }
 }
 
-pub fn check(config_text: &str, occurrences: Vec<Occurrence>) -> Report {
-    portcullis_policy::evaluate(&config(config_text), &facts(occurrences), today())
+pub fn check(config_text: &str, subjects: Vec<Subject>) -> Report {
+    portcullis_policy::evaluate(&config(config_text), &facts(subjects), today())
 }
 
 /// The rule codes of the unwaived findings, in report order.

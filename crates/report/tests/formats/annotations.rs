@@ -1,6 +1,6 @@
 //! GitHub workflow commands.
 
-use portcullis_policy::{Finding, FindingLocation, Report, Rule, Severity};
+use portcullis_policy::{Finding, Location, Report, Rule, Severity};
 use portcullis_report::github_annotations;
 
 use crate::common::{finding, sample};
@@ -37,12 +37,13 @@ fn one_command_per_unwaived_finding() {
 fn properties_and_message_are_escaped() {
     let report = Report {
         findings: vec![Finding {
-            location: Some(FindingLocation {
+            location: Some(Location {
                 file: "dir,x/a:b%c\nd/Dockerfile".into(),
                 line: 2,
                 column: 1,
                 end_line: 2,
                 end_column: 4,
+                span: 0..0,
             }),
             ..finding(
                 Rule::ImageNotAllowed,
@@ -64,12 +65,13 @@ fn properties_and_message_are_escaped() {
 fn multi_line_spans_drop_columns() {
     let report = Report {
         findings: vec![Finding {
-            location: Some(FindingLocation {
+            location: Some(Location {
                 file: "k8s/pod.yaml".into(),
                 line: 4,
                 column: 9,
                 end_line: 5,
                 end_column: 3,
+                span: 0..0,
             }),
             ..finding(Rule::TagMissing, Severity::Warning, "m")
         }],

@@ -7,7 +7,8 @@ use portcullis_policy::vuln::{
     FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability, VulnerabilityFinding,
 };
 use portcullis_policy::{
-    ConfigSite, Finding, FindingLocation, ImageEntry, Report, Rule, Severity, Summary,
+    AppliedWaiver, ConfigSite, Context, Detail, Finding, ImageEntry, Location, Report, Rule,
+    Severity, Summary,
 };
 use portcullis_report::RenderOptions;
 
@@ -25,21 +26,24 @@ pub fn config_text() -> String {
 pub fn options<'a>(root: &'a Path, config: &'a str) -> RenderOptions<'a> {
     RenderOptions {
         root,
-        config: Some((CONFIG_NAME, config)),
+        configs: Box::leak(vec![(CONFIG_NAME.to_owned(), config.to_owned())].into_boxed_slice()),
         color: false,
+        quiet: false,
         version: "0.1.0",
+        generated: "2024-05-01T12:00:00Z".parse().expect("a timestamp"),
     }
 }
 
 // Returns `Option` because it fills `Option` fields of `Finding` directly.
 #[allow(clippy::unnecessary_wraps)]
-pub fn at(file: &str, line: u32, column: u32, end_column: u32) -> Option<FindingLocation> {
-    Some(FindingLocation {
+pub fn at(file: &str, line: u32, column: u32, end_column: u32) -> Option<Location> {
+    Some(Location {
         file: file.into(),
         line,
         column,
         end_line: line,
         end_column,
+        span: 0..0,
     })
 }
 
@@ -69,8 +73,9 @@ pub fn finding(rule: Rule, severity: Severity, message: &str) -> Finding {
         location: None,
         context: None,
         waived: false,
+        waiver: None,
         cause: None,
-        vulnerability: None,
+        detail: None,
     }
 }
 
@@ -109,7 +114,7 @@ pub fn sample() -> Report {
     let findings = vec![
         Finding {
             image: Some(NGINX.into()),
-            vulnerability: Some(VulnerabilityFinding {
+            detail: Some(Detail::Vulnerability(VulnerabilityFinding {
                 id: "CVE-2024-1234".into(),
                 aliases: vec!["GHSA-aaaa-bbbb-cccc".into()],
                 package: "openssl".into(),
@@ -120,7 +125,7 @@ pub fn sample() -> Report {
                 cvss: Some(7.5),
                 scanners: vec!["trivy".into(), "grype".into()],
                 suppressed_by: None,
-            }),
+            })),
             help: Some(
                 "rebuild `docker.io/library/nginx` on a base with `openssl` 3.0.14-1".into(),
             ),
@@ -141,7 +146,7 @@ pub fn sample() -> Report {
         Finding {
             image: Some("docker.io/library/alpine".into()),
             location: at("missing/Dockerfile", 2, 6, 12),
-            context: Some("dockerfile-from".into()),
+            context: Some(Context::DockerfileFrom),
             help: Some("run `portcullis pin missing/Dockerfile`".into()),
             ..finding(
                 Rule::DigestNotPinned,
@@ -152,7 +157,7 @@ pub fn sample() -> Report {
         Finding {
             image: Some("docker.io/docker/dockerfile:1".into()),
             location: at(DOCKERFILE, 1, 10, 29),
-            context: Some("dockerfile-syntax".into()),
+            context: Some(Context::DockerfileSyntax),
             help: pin_help.clone(),
             ..finding(
                 Rule::DigestNotPinned,
@@ -163,7 +168,7 @@ pub fn sample() -> Report {
         Finding {
             image: Some(NGINX.into()),
             location: at(DOCKERFILE, 3, 6, 18),
-            context: Some("dockerfile-from".into()),
+            context: Some(Context::DockerfileFrom),
             help: pin_help.clone(),
             ..finding(
                 Rule::DigestNotPinned,
@@ -174,7 +179,7 @@ pub fn sample() -> Report {
         Finding {
             image: Some(NGINX.into()),
             location: at(DOCKERFILE, 3, 6, 18),
-            context: Some("dockerfile-from".into()),
+            context: Some(Context::DockerfileFrom),
             cause: site(3, 1, 67..76, "`deny-tags` set here"),
             help: Some("name a release tag, e.g. `nginx:1.27`, then run `portcullis pin`".into()),
             ..finding(
@@ -186,8 +191,13 @@ pub fn sample() -> Report {
         Finding {
             image: Some(TOOLS.into()),
             location: at(DOCKERFILE, 4, 13, 35),
-            context: Some("dockerfile-copy-from".into()),
+            context: Some(Context::DockerfileCopyFrom),
             waived: true,
+            waiver: Some(AppliedWaiver {
+                reason: "internal tool, pinned by the release job".into(),
+                expires: jiff::civil::date(2099, 1, 1),
+                declared: at(CONFIG_NAME, 5, 1, 11),
+            }),
             cause: site(
                 5,
                 1,
@@ -203,7 +213,7 @@ pub fn sample() -> Report {
         Finding {
             image: Some(TOOLS.into()),
             location: at(DOCKERFILE, 4, 13, 35),
-            context: Some("dockerfile-copy-from".into()),
+            context: Some(Context::DockerfileCopyFrom),
             cause: site(2, 1, 9..14, "no `allow` pattern matches"),
             help: Some(
                 "add `ghcr.io/acme/tools` to `allow` in portcullis.toml, or use an allowed image"
@@ -217,7 +227,7 @@ pub fn sample() -> Report {
         },
         Finding {
             location: at(DOCKERFILE, 5, 6, 13),
-            context: Some("dockerfile-from".into()),
+            context: Some(Context::DockerfileFrom),
             help: Some("give `BASE` a default: `ARG BASE=<image>@sha256:…`".into()),
             ..finding(
                 Rule::UnresolvedVariable,
@@ -231,25 +241,25 @@ pub fn sample() -> Report {
             image: "docker.io/docker/dockerfile:1".into(),
             file: DOCKERFILE.into(),
             line: 1,
-            context: "dockerfile-syntax".into(),
+            context: Context::DockerfileSyntax,
         },
         ImageEntry {
             image: NGINX.into(),
             file: DOCKERFILE.into(),
             line: 3,
-            context: "dockerfile-from".into(),
+            context: Context::DockerfileFrom,
         },
         ImageEntry {
             image: TOOLS.into(),
             file: DOCKERFILE.into(),
             line: 4,
-            context: "dockerfile-copy-from".into(),
+            context: Context::DockerfileCopyFrom,
         },
         ImageEntry {
             image: "docker.io/library/alpine".into(),
             file: "missing/Dockerfile".into(),
             line: 2,
-            context: "dockerfile-from".into(),
+            context: Context::DockerfileFrom,
         },
     ];
     let mut waived_vuln = vuln("CVE-2023-0001", "zlib", VulnSeverity::Critical, &[]);
@@ -273,6 +283,7 @@ pub fn sample() -> Report {
             vex,
             vuln("CVE-2022-0003", "bash", VulnSeverity::Low, &[]),
         ],
+        ..ScanResult::default()
     }];
     Report {
         findings,
@@ -285,5 +296,6 @@ pub fn sample() -> Report {
             warnings: 1,
             waived: 1,
         },
+        ..Report::default()
     }
 }

@@ -120,10 +120,8 @@ fn regex_lite_strip(text: &str) -> String {
 fn human_without_config_text_names_the_cause() {
     let root = repo();
     let options = RenderOptions {
-        root: &root,
-        config: None,
-        color: false,
-        version: "0.1.0",
+        configs: &[],
+        ..crate::common::options(&root, "")
     };
     let out = render(&sample(), Format::Human, &options);
     assert!(

@@ -2,7 +2,7 @@
 //! hold, and the Markdown budget kept.
 
 use portcullis_policy::vuln::{FixState, VulnSeverity, VulnerabilityFinding};
-use portcullis_policy::{ConfigSite, Finding, FindingLocation, Report, Rule, Severity};
+use portcullis_policy::{ConfigSite, Detail, Finding, Location, Report, Rule, Severity};
 use portcullis_report::{
     github_annotations, gitlab_codequality, gitlab_container_scanning, markdown_with_limit, render,
     Format, RenderOptions,
@@ -16,7 +16,7 @@ const ESC: char = '\u{1b}';
 fn arb_finding() -> impl Strategy<Value = Finding> {
     (
         (
-            0..Rule::ALL.len(),
+            0..Rule::all().count(),
             0..3u8,
             any::<String>(),
             proptest::option::of(any::<String>()),
@@ -30,27 +30,27 @@ fn arb_finding() -> impl Strategy<Value = Finding> {
         .prop_map(
             |((rule, severity, message, help, image), location, waived, cause, vulnerable)| {
                 Finding {
-                    rule: Rule::ALL[rule],
+                    rule: Rule::all().nth(rule).unwrap(),
                     severity: [Severity::Error, Severity::Warning, Severity::Note]
                         [usize::from(severity)],
                     message,
                     help,
                     image: image.clone(),
-                    location: location.map(|(file, line, column, end_line, end_column)| {
-                        FindingLocation {
-                            file: if file.is_empty() {
-                                "services/web/Dockerfile".into()
-                            } else {
-                                file
-                            },
-                            line,
-                            column,
-                            end_line,
-                            end_column,
-                        }
+                    location: location.map(|(file, line, column, end_line, end_column)| Location {
+                        file: if file.is_empty() {
+                            "services/web/Dockerfile".into()
+                        } else {
+                            file
+                        },
+                        line,
+                        column,
+                        end_line,
+                        end_column,
+                        span: 0..0,
                     }),
                     context: None,
                     waived,
+                    waiver: None,
                     cause: cause.map(|(a, b, label)| ConfigSite {
                         file: "portcullis.toml".into(),
                         line: 1,
@@ -58,17 +58,19 @@ fn arb_finding() -> impl Strategy<Value = Finding> {
                         span: a..b,
                         label,
                     }),
-                    vulnerability: vulnerable.then(|| VulnerabilityFinding {
-                        id: image.unwrap_or_default(),
-                        aliases: vec![],
-                        package: "p".into(),
-                        installed: "1".into(),
-                        fixed: vec![],
-                        fix_state: FixState::Unknown,
-                        severity: VulnSeverity::Unknown,
-                        cvss: Some(f64::NAN),
-                        scanners: vec![],
-                        suppressed_by: None,
+                    detail: vulnerable.then(|| {
+                        Detail::Vulnerability(VulnerabilityFinding {
+                            id: image.unwrap_or_default(),
+                            aliases: vec![],
+                            package: "p".into(),
+                            installed: "1".into(),
+                            fixed: vec![],
+                            fix_state: FixState::Unknown,
+                            severity: VulnSeverity::Unknown,
+                            cvss: Some(f64::NAN),
+                            scanners: vec![],
+                            suppressed_by: None,
+                        })
                     }),
                 }
             },
@@ -82,7 +84,7 @@ proptest! {
         let (root, config) = (repo(), config_text());
         let report = Report { findings, ..Report::default() };
         for color in [false, true] {
-            let options = RenderOptions { root: &root, config: Some(("portcullis.toml", &config)), color, version: "0.1.0" };
+            let options = RenderOptions { color, ..crate::common::options(&root, &config) };
             let human = render(&report, Format::Human, &options);
             prop_assert!(human.ends_with(" waived\n"));
             if !color {
@@ -91,7 +93,7 @@ proptest! {
                 prop_assert!(human.contains(ESC), "colored");
             }
         }
-        let options = RenderOptions { root: &root, config: Some(("portcullis.toml", &config)), color: false, version: "0.1.0" };
+        let options = crate::common::options(&root, &config);
         for format in [Format::Json, Format::Sarif, Format::GitlabCodequality] {
             let text = render(&report, format, &options);
             prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{:?}", format);

@@ -192,7 +192,7 @@ fn entry(node: &Node, path: &str, context: Context, sink: &mut Sink<'_>, vars: &
         .map(str::to_owned);
     match node.get("name") {
         Some(name) => sink.image(name, &format!("{path}.name"), want),
-        None => sink.problem(
+        None => sink.bad_reference(
             node.span.start,
             format!("`{path}` has no `name`; expected an image reference"),
         ),

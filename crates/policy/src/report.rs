@@ -1,0 +1,285 @@
+//! What every command returns and every renderer consumes: findings, the images seen, the
+//! scans, runtime failures and notes, the policies that applied, and totals. The exit code
+//! is read from here, so no output path can turn a failure into a pass.
+
+use std::cmp::Ordering;
+
+use portcullis_reference::{Context, Location};
+use serde::Serialize;
+
+use crate::finding::{Finding, Severity};
+use crate::vuln::ScanResult;
+
+/// One image reference seen, for the report's `images` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageEntry {
+    pub image: String,
+    pub file: String,
+    pub line: u32,
+    pub context: Context,
+}
+
+/// Totals for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub images: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub waived: usize,
+}
+
+/// Something that kept a command from finishing its work: a registry that failed, a
+/// scanner that crashed (exit 3). Not a policy decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Names what failed and why, with its causes.
+    pub message: String,
+    /// The image it concerns.
+    pub image: Option<String>,
+    /// The reference it concerns.
+    pub location: Option<Location>,
+}
+
+/// A message for the person running the command that is not a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Note {
+    /// A warning.
+    #[must_use]
+    pub fn warning(message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            message: message.into(),
+        }
+    }
+
+    /// A note.
+    #[must_use]
+    pub fn info(message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Note,
+            message: message.into(),
+        }
+    }
+}
+
+/// The result of a command.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// Sorted by file, line, column, rule.
+    pub findings: Vec<Finding>,
+    pub images: Vec<ImageEntry>,
+    pub scans: Vec<ScanResult>,
+    pub failures: Vec<Failure>,
+    pub notes: Vec<Note>,
+    /// The policy files that applied, as reports name them (`<embedded default>` for the
+    /// built-in one).
+    pub policies: Vec<String>,
+    pub summary: Summary,
+}
+
+/// The documented exit codes.
+pub mod exit {
+    /// Passed (warnings allowed).
+    pub const PASSED: u8 = 0;
+    /// Policy violations.
+    pub const VIOLATIONS: u8 = 1;
+    /// Usage, configuration or input error.
+    pub const BAD_INPUT: u8 = 2;
+    /// Runtime failure (network, registry, scanner).
+    pub const RUNTIME: u8 = 3;
+}
+
+impl Report {
+    /// The exit code this report decides: 2 when an input could not be read or did not
+    /// match (`file-invalid`, `reference-invalid`, `scan-report-mismatch`), else 3 when
+    /// something failed at runtime, else 1 when an unwaived error remains, else 0.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        if self
+            .findings
+            .iter()
+            .any(|finding| finding.rule.is_bad_input() && !finding.waived)
+        {
+            exit::BAD_INPUT
+        } else if !self.failures.is_empty() {
+            exit::RUNTIME
+        } else if self.summary.errors > 0 {
+            exit::VIOLATIONS
+        } else {
+            exit::PASSED
+        }
+    }
+
+    /// Sorts the findings, dedups the images and policies, and recomputes the counts
+    /// (keeping `files`).
+    pub fn finish(&mut self) {
+        self.findings.sort_by(compare);
+        self.images.sort_by(|a, b| {
+            (&a.file, a.line, &a.image, a.context).cmp(&(&b.file, b.line, &b.image, b.context))
+        });
+        self.images.dedup();
+        self.policies.sort();
+        self.policies.dedup();
+        let count = |severity| {
+            self.findings
+                .iter()
+                .filter(|finding| finding.counts(severity))
+                .count()
+        };
+        self.summary = Summary {
+            files: self.summary.files,
+            images: self.images.len(),
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            waived: self
+                .findings
+                .iter()
+                .filter(|finding| finding.waived)
+                .count(),
+        };
+    }
+
+    /// One report of two runs (say `check a b` under two policies, or `ci` running check
+    /// and scan): everything of both, sorted and counted again.
+    #[must_use]
+    pub fn merge(mut self, other: Report) -> Report {
+        self.findings.extend(other.findings);
+        self.images.extend(other.images);
+        self.scans.extend(other.scans);
+        self.failures.extend(other.failures);
+        self.notes.extend(other.notes);
+        for policy in other.policies {
+            if !self.policies.contains(&policy) {
+                self.policies.push(policy);
+            }
+        }
+        self.summary.files += other.summary.files;
+        self.finish();
+        self
+    }
+
+    /// The unwaived findings of a severity.
+    pub fn counted(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(move |finding| finding.counts(severity))
+    }
+}
+
+/// By file, line, column, rule; findings without a location last.
+fn compare(a: &Finding, b: &Finding) -> Ordering {
+    let position = |finding: &Finding| {
+        finding
+            .location
+            .as_ref()
+            .map(|location| (location.file.clone(), location.line, location.column))
+    };
+    let tail = |finding: &Finding| {
+        (
+            finding.image.clone(),
+            finding
+                .vulnerability()
+                .map(|vuln| (vuln.id.clone(), vuln.package.clone())),
+        )
+    };
+    match (position(a), position(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+    .then_with(|| a.rule.code().cmp(b.rule.code()))
+    .then_with(|| tail(a).cmp(&tail(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rule;
+
+    fn finding(rule: Rule, severity: Severity, file: &str) -> Finding {
+        let mut finding = Finding::new(rule, severity, String::new(), None);
+        finding.location = Some(Location {
+            file: file.into(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 2,
+            span: 0..1,
+        });
+        finding
+    }
+
+    fn report(findings: Vec<Finding>) -> Report {
+        let mut report = Report {
+            findings,
+            ..Report::default()
+        };
+        report.finish();
+        report
+    }
+
+    #[test]
+    fn the_exit_code_comes_from_the_findings_and_failures() {
+        assert_eq!(report(vec![]).exit_code(), 0);
+        let warning = finding(Rule::DigestStale, Severity::Warning, "a");
+        assert_eq!(report(vec![warning.clone()]).exit_code(), 0);
+        let error = finding(Rule::DigestNotPinned, Severity::Error, "a");
+        assert_eq!(report(vec![warning, error.clone()]).exit_code(), 1);
+        let mut failed = report(vec![error.clone()]);
+        failed.failures.push(Failure {
+            message: "registry down".into(),
+            image: None,
+            location: None,
+        });
+        assert_eq!(failed.exit_code(), 3);
+        let invalid = finding(Rule::FileInvalid, Severity::Error, "b");
+        let mut both = report(vec![error, invalid]);
+        both.failures = failed.failures.clone();
+        assert_eq!(both.exit_code(), 2);
+    }
+
+    #[test]
+    fn merging_is_independent_of_order() {
+        let a = Report {
+            findings: vec![finding(
+                Rule::DigestNotPinned,
+                Severity::Error,
+                "b/Dockerfile",
+            )],
+            policies: vec!["b/portcullis.toml".into()],
+            summary: Summary {
+                files: 1,
+                ..Summary::default()
+            },
+            ..Report::default()
+        };
+        let b = Report {
+            findings: vec![finding(Rule::TagDenied, Severity::Warning, "a/Dockerfile")],
+            policies: vec!["a/portcullis.toml".into()],
+            summary: Summary {
+                files: 2,
+                ..Summary::default()
+            },
+            ..Report::default()
+        };
+        let ab = a.clone().merge(b.clone());
+        let ba = b.merge(a);
+        assert_eq!(ab.findings, ba.findings);
+        assert_eq!(ab.summary, ba.summary);
+        assert_eq!(
+            (ab.summary.files, ab.summary.errors, ab.summary.warnings),
+            (3, 1, 1)
+        );
+        assert_eq!(
+            ab.findings[0].location.as_ref().unwrap().file,
+            "a/Dockerfile"
+        );
+    }
+}
