@@ -9,14 +9,15 @@
 
 mod auth;
 mod client;
+mod credentials;
 mod error;
 mod keychain;
 mod manifest;
 mod options;
-mod secret;
 mod transport;
 
 pub use client::{Client, Manifest};
+pub use credentials::Credentials;
 pub use error::RegistryError;
 pub use keychain::Keychain;
 pub use manifest::{
@@ -24,5 +25,6 @@ pub use manifest::{
     MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST,
 };
 pub use options::{is_loopback, ClientOptions};
-pub use secret::{Credentials, Secret};
+/// The redacting type credentials and tokens are held in (from `portcullis-secret`).
+pub use portcullis_secret::Secret;
 pub use transport::Stats;
