@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
 pub use portcullis_reference::ImageRef;
 
 mod discover;
 mod dockerfile;
+mod pin;
 mod rewrite;
 mod text;
 mod yaml;
