@@ -4,97 +4,61 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 
-use portcullis_reference::{Digest, ImageRef};
-use portcullis_registry::{Client, RegistryError, Resolved};
-use portcullis_sources::{Edit, Occurrence, Resolution};
+use portcullis_reference::ImageRef;
+use portcullis_registry::{PinChoice, PlatformPins};
+use portcullis_sources::{Edit, Occurrence, PinTarget, SkipReason, Skipped};
 
-use crate::args::{Global, PinArgs, PlatformPins};
+use crate::args::{Global, PinArgs, PlatformPinsArg};
 use crate::exit::Outcome;
 use crate::workspace::{self, Workspace};
-
-/// One reference `pin` may rewrite.
-struct Target<'a> {
-    occurrence: &'a Occurrence,
-    image: ImageRef,
-}
 
 pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
     let ws = Workspace::load(&args.sources)?;
     let config = workspace::load_config(global.config.as_deref(), &args.sources.paths, &ws.root)?;
     let bad_input = workspace::print_problems(&ws.scan.problems);
-    let mut stderr = std::io::stderr(); // not locked: log lines from the resolver threads must get through
 
-    let targets = pinnable(&ws.scan.occurrences, &mut stderr);
-
-    // One lookup per unique tag; references without a tag resolve `latest`, as Docker does.
-    let lookups: BTreeSet<ImageRef> = targets.iter().map(|t| lookup_key(&t.image)).collect();
+    let split = portcullis_sources::pin_targets(&ws.scan.occurrences);
+    print_skipped(&split.skipped);
+    let queries: Vec<ImageRef> = split.targets.iter().map(PinTarget::query).collect();
+    let mode = match args.platform_pins {
+        PlatformPinsArg::Keep => PlatformPins::Keep,
+        PlatformPinsArg::Index => PlatformPins::Index,
+    };
     let client = crate::resolve::client(&config)?;
     let rt = crate::resolve::runtime()?;
-    let lookups: Vec<ImageRef> = lookups.into_iter().collect();
-    // One HEAD per unique reference; the index is read only for references pinned to a
-    // platform manifest (below), whose platform must be found in the current index.
-    let mut resolved = rt.block_on(client.resolve_all_digests(&lookups));
-    if args.platform_pins == PlatformPins::Keep {
-        let need_platforms: BTreeSet<ImageRef> = targets
-            .iter()
-            .filter(|t| {
-                let key = lookup_key(&t.image);
-                matches!((t.image.digest(), resolved.get(&key)), (Some(pin), Some(Ok(r))) if *pin != r.digest)
-            })
-            .map(|t| lookup_key(&t.image))
-            .collect();
-        let need: Vec<ImageRef> = need_platforms.into_iter().collect();
-        if !need.is_empty() {
-            resolved.extend(rt.block_on(client.resolve_all(&need)));
-        }
-    }
+    // Not holding the stderr lock meanwhile: log lines from the resolver threads must get through.
+    let choices = rt.block_on(client.pins(&queries, mode));
 
     let mut runtime_failure = false;
-    let mut edits: BTreeMap<&str, Vec<Edit>> = BTreeMap::new();
     let mut reported = BTreeSet::new();
-    for target in &targets {
-        let key = lookup_key(&target.image);
-        let result = match resolved.get(&key) {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => {
-                if reported.insert(key.clone()) {
-                    crate::resolve::print_failure(Some(&at(target.occurrence)), &key, e);
-                    runtime_failure = true;
-                }
-                continue;
-            }
-            None => continue,
+    let mut chosen = Vec::new();
+    for target in &split.targets {
+        let at = at(target.occurrence);
+        let Some(choice) = choices.get(&target.query()) else {
+            continue;
         };
-        let digest = match choose_digest(&rt, &client, target, result, args.platform_pins) {
-            Ok(Some(d)) => d,
-            Ok(None) => continue,
-            Err(e) => {
-                crate::resolve::print_failure(Some(&at(target.occurrence)), &target.image, &e);
+        match choice {
+            PinChoice::Digest(digest) => chosen.push((target, digest)),
+            PinChoice::PlatformGone { platform } => {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "warning: {at}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
+                    target.occurrence.text
+                );
+            }
+            PinChoice::TagNotFound | PinChoice::TagFailed(_) => {
                 runtime_failure = true;
-                continue;
+                if reported.insert(target.lookup.clone()) {
+                    print_choice_failure(&at, &target.lookup, choice);
+                }
             }
-        };
-        let literal = target
-            .occurrence
-            .literal
-            .as_ref()
-            .expect("targets have a literal");
-        let replacement = format!("{}@{digest}", strip_digest(&literal.text));
-        if replacement != literal.text {
-            edits
-                .entry(target.occurrence.location.file.as_str())
-                .or_default()
-                .push(Edit {
-                    span: literal.span.clone(),
-                    expected: literal.text.clone(),
-                    replacement,
-                });
+            PinChoice::PinnedNotFound | PinChoice::PinnedFailed(_) => {
+                runtime_failure = true;
+                print_choice_failure(&at, &target.image, choice);
+            }
         }
     }
-    for list in edits.values_mut() {
-        list.sort_by_key(|e| e.span.start);
-        list.dedup_by(|a, b| a.span == b.span);
-    }
+    let edits = portcullis_sources::pin_edits(chosen);
 
     let changed = write_or_diff(&ws, &edits, args.check, global.quiet)?;
     Ok(if bad_input {
@@ -108,47 +72,44 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// The references `pin` can rewrite; warns about the others.
-fn pinnable<'a>(
-    occurrences: &'a [Occurrence],
-    stderr: &mut impl std::io::Write,
-) -> Vec<Target<'a>> {
-    let mut targets = Vec::new();
-    for occurrence in occurrences {
-        let at = format!(
-            "{}:{}:{}",
-            occurrence.location.file, occurrence.location.line, occurrence.location.column
-        );
-        match (&occurrence.resolution, &occurrence.literal) {
-            (Resolution::Image(image), Some(_)) => targets.push(Target {
-                occurrence,
-                image: image.clone(),
-            }),
-            (Resolution::Image(image), None) => {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {at}: `{}` resolves to `{image}` through a value not written here; left alone",
-                    occurrence.text
-                );
-            }
-            (Resolution::Unresolved { variable }, _) => {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {at}: `{}` depends on `{variable}` with no value; left alone",
-                    occurrence.text
-                );
-            }
+/// Warns about the references `pin` leaves alone.
+fn print_skipped(skipped: &[Skipped<'_>]) {
+    let mut stderr = std::io::stderr().lock();
+    for Skipped { occurrence, reason } in skipped {
+        let (at, text) = (at(occurrence), &occurrence.text);
+        let _ = match reason {
+            SkipReason::NotWrittenHere { image } => writeln!(
+                stderr,
+                "warning: {at}: `{text}` resolves to `{image}` through a value not written here; left alone"
+            ),
+            SkipReason::Unresolved { variable } => writeln!(
+                stderr,
+                "warning: {at}: `{text}` depends on `{variable}` with no value; left alone"
+            ),
+        };
+    }
+}
+
+/// Prints why `image` could not be pinned.
+fn print_choice_failure(at: &str, image: &ImageRef, choice: &PinChoice) {
+    match choice {
+        PinChoice::TagFailed(error) | PinChoice::PinnedFailed(error) => {
+            crate::resolve::print_failure(Some(at), image, error);
+        }
+        _ => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: {at}: cannot resolve `{image}`: `{image}` not found in the registry"
+            );
         }
     }
-
-    targets
 }
 
 /// Applies the edits (or, with `--check`, prints their unified diff). Returns the number of
 /// files that change.
 fn write_or_diff(
     ws: &Workspace,
-    edits: &BTreeMap<&str, Vec<Edit>>,
+    edits: &BTreeMap<String, Vec<Edit>>,
     check: bool,
     quiet: bool,
 ) -> anyhow::Result<usize> {
@@ -187,64 +148,6 @@ fn write_or_diff(
         }
     }
     Ok(changed)
-}
-
-/// The reference to resolve: the tag (or `latest`), without any digest.
-fn lookup_key(image: &ImageRef) -> ImageRef {
-    let base = image.without_digest();
-    if base.tag().is_some() {
-        base
-    } else {
-        base.with_tag("latest")
-    }
-}
-
-/// `nginx:1.27@sha256:…` → `nginx:1.27`.
-fn strip_digest(text: &str) -> &str {
-    text.split_once('@').map_or(text, |(name, _)| name)
-}
-
-/// The digest to write: the index digest, or, for a reference pinned to one platform's
-/// manifest, the manifest of the same platform in the tag's current index.
-fn choose_digest(
-    rt: &tokio::runtime::Runtime,
-    client: &Client,
-    target: &Target<'_>,
-    resolved: &Resolved,
-    mode: PlatformPins,
-) -> Result<Option<Digest>, RegistryError> {
-    let Some(current) = target.image.digest() else {
-        return Ok(Some(resolved.digest.clone()));
-    };
-    if *current == resolved.digest
-        || resolved.platforms.iter().any(|p| p.digest == *current) && mode == PlatformPins::Keep
-    {
-        // Already pinned to the tag's index, or to one of its platforms: nothing to do.
-        return Ok(Some(current.clone()));
-    }
-    if mode == PlatformPins::Index || resolved.platforms.is_empty() {
-        return Ok(Some(resolved.digest.clone()));
-    }
-    // The pin is not the index digest: was it a platform manifest of an older index?
-    let Some(platform) = rt.block_on(client.platform_of(&target.image))? else {
-        return Ok(Some(resolved.digest.clone()));
-    };
-    let same = resolved
-        .platforms
-        .iter()
-        .find(|p| p.platform.as_ref() == Some(&platform));
-    if let Some(p) = same {
-        Ok(Some(p.digest.clone()))
-    } else {
-        let loc = &target.occurrence.location;
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(
-            stderr,
-            "warning: {}:{}:{}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
-            loc.file, loc.line, loc.column, target.occurrence.text
-        );
-        Ok(None)
-    }
 }
 
 /// `file:line:col` of an occurrence.

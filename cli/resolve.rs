@@ -1,36 +1,41 @@
 //! Registry lookups for `check --resolve` and `pin`: one client per run, configured from the
-//! policy's `[registries]`, every unique reference resolved once.
+//! policy's `[registries]`, one tokio runtime to drive the library's async calls.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::time::Duration;
+use std::path::Path;
 
 use portcullis_policy::{Config, RegistryFact};
 use portcullis_reference::ImageRef;
-use portcullis_registry::{Client, ClientOptions, RegistryError, Resolved};
+use portcullis_registry::{Client, ClientOptions, Depth, ImageFacts, PinnedFact, RegistryError};
 
 /// Builds a registry client from the policy's `[registries."host"]` tables.
 pub fn client(config: &Config) -> anyhow::Result<Client> {
-    let mut options = ClientOptions {
-        user_agent: format!("portcullis/{}", env!("CARGO_PKG_VERSION")),
+    Ok(Client::new(client_options(config))?)
+}
+
+/// `[registries."host"]` as client options: the `insecure` hosts, and each `ca-file`
+/// relative to the policy file like every other path in it.
+fn client_options(config: &Config) -> ClientOptions {
+    let registries = config.registries();
+    let base = config
+        .path
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
+    ClientOptions {
+        insecure: registries
+            .iter()
+            .filter(|(_, registry)| registry.insecure.value)
+            .map(|(host, _)| host.clone())
+            .collect(),
+        ca_files: registries
+            .values()
+            .filter_map(|registry| registry.ca_file.as_ref())
+            .map(|ca| base.join(&ca.value))
+            .collect(),
         ..ClientOptions::default()
-    };
-    for (host, registry) in config.registries() {
-        if registry.insecure.value {
-            options.insecure.push(host.clone());
-        }
-        if let Some(ca) = &registry.ca_file {
-            // Relative to the policy file, like every other path in it.
-            let base = config
-                .path
-                .as_deref()
-                .and_then(std::path::Path::parent)
-                .unwrap_or(std::path::Path::new("."));
-            options.ca_files.push(base.join(&ca.value));
-        }
     }
-    options.timeout = Duration::from_secs(30);
-    Ok(Client::new(options)?)
 }
 
 /// A tokio runtime for the blocking CLI.
@@ -55,61 +60,38 @@ pub fn print_failure(at: Option<&str>, image: &ImageRef, error: &RegistryError) 
     let _ = writeln!(stderr);
 }
 
-/// Facts for `check --resolve`: for every tagged image, where its tag points now; for every
-/// pinned image, whether the pinned digest exists. Returns the facts and whether any lookup
-/// failed for a reason other than "not found".
+/// Facts for `check --resolve`, by the reference's normalized text as the policy reads
+/// them. Prints each failed lookup; returns whether any failed for a reason other than
+/// "not found".
 pub fn facts(
     client: &Client,
     images: &BTreeSet<ImageRef>,
 ) -> anyhow::Result<(BTreeMap<String, RegistryFact>, bool)> {
-    let rt = runtime()?;
-    let tags: Vec<ImageRef> = images
-        .iter()
-        .filter(|i| i.tag().is_some())
-        .map(ImageRef::without_digest)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let resolved: BTreeMap<ImageRef, Result<Resolved, RegistryError>> =
-        rt.block_on(client.resolve_all(&tags));
+    let images: Vec<ImageRef> = images.iter().cloned().collect();
+    let facts = runtime()?.block_on(client.facts(&images, Depth::Pinned));
     let mut failed = false;
     let mut out = BTreeMap::new();
-    for image in images {
-        let mut fact = RegistryFact {
-            tag_digest: None,
-            platform_digests: Vec::new(),
-            pinned_exists: None,
-        };
-        if image.tag().is_some() {
-            match resolved.get(&image.without_digest()) {
-                Some(Ok(r)) => {
-                    fact.tag_digest = Some(r.digest.clone());
-                    fact.platform_digests = r.platforms.iter().map(|p| p.digest.clone()).collect();
-                }
-                Some(Err(e)) if e.is_not_found() => {}
-                Some(Err(e)) => {
-                    print_failure(None, image, e);
-                    failed = true;
-                }
-                None => {}
-            }
+    for (image, fact) in &facts {
+        for error in fact.failures() {
+            print_failure(None, image, error);
+            failed = true;
         }
-        if let Some(digest) = image.digest() {
-            let known =
-                fact.tag_digest.as_ref() == Some(digest) || fact.platform_digests.contains(digest);
-            if known {
-                fact.pinned_exists = Some(true);
-            } else {
-                match rt.block_on(client.manifest_exists(image)) {
-                    Ok(exists) => fact.pinned_exists = Some(exists),
-                    Err(e) => {
-                        print_failure(None, image, &e);
-                        failed = true;
-                    }
-                }
-            }
-        }
-        out.insert(image.to_string(), fact);
+        out.insert(image.to_string(), policy_fact(fact));
     }
     Ok((out, failed))
+}
+
+fn policy_fact(fact: &ImageFacts) -> RegistryFact {
+    let resolved = fact.resolved();
+    RegistryFact {
+        tag_digest: resolved.map(|r| r.digest.clone()),
+        platform_digests: resolved
+            .map(|r| r.platforms.iter().map(|p| p.digest.clone()).collect())
+            .unwrap_or_default(),
+        pinned_exists: match fact.pinned {
+            Some(PinnedFact::Exists) => Some(true),
+            Some(PinnedFact::Missing) => Some(false),
+            Some(PinnedFact::Failed(_)) | None => None,
+        },
+    }
 }
