@@ -118,7 +118,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlatformPins {
+pub enum PlatformPinsArg {
     /// Keep a reference pinned to a platform manifest on the same platform.
     Keep,
     /// Always pin the index (multi-platform) digest.
@@ -133,8 +133,8 @@ pub struct PinArgs {
     #[arg(long)]
     pub check: bool,
     /// What to do with references pinned to a platform manifest.
-    #[arg(long, value_enum, default_value_t = PlatformPins::Keep)]
-    pub platform_pins: PlatformPins,
+    #[arg(long, value_enum, default_value_t = PlatformPinsArg::Keep)]
+    pub platform_pins: PlatformPinsArg,
 }
 
 #[derive(Debug, Args)]

@@ -1,60 +1,80 @@
 //! `portcullis pin`: resolve every tagged reference and rewrite it in place to
-//! `name:tag@sha256:…`, editing only the reference's bytes.
+//! `name:tag@sha256:…`, editing only the reference's bytes. Which references are pinned
+//! and with which digest is decided in `sources` and `registry`; this prints and writes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 
-use portcullis_policy::{Failure, Note, Report};
-use portcullis_reference::{Digest, ImageRef};
-use portcullis_registry::{Client, RegistryError, Resolved};
-use portcullis_sources::{Edit, Occurrence, Resolution, Root};
+use portcullis_policy::{Facts, Failure, Note, Report};
+use portcullis_reference::ImageRef;
+use portcullis_registry::{PinChoice, PlatformPins};
+use portcullis_sources::{Edit, Occurrence, PinTarget, Root, SkipReason, Skipped};
 
-use crate::args::{Global, PinArgs, PlatformPins};
+use crate::args::{Global, PinArgs, PlatformPinsArg};
 use crate::output::Messages;
 use crate::workspace::{self, Workspace};
-
-/// One reference `pin` may rewrite.
-struct Target<'a> {
-    occurrence: &'a Occurrence,
-    image: ImageRef,
-}
 
 pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
     let messages = Messages::new(global);
     let ws = Workspace::load(global.config.as_deref(), &args.sources)?;
+    let mode = match args.platform_pins {
+        PlatformPinsArg::Keep => PlatformPins::Keep,
+        PlatformPinsArg::Index => PlatformPins::Index,
+    };
     let rt = workspace::runtime()?;
+    let today = workspace::today()?;
     let mut report = Report::default();
     let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
     for group in &ws.groups {
-        let client = crate::resolve::client(&group.config)?;
-        let part = plan(
-            &rt,
-            &client,
-            &group.collected.occurrences,
-            args.platform_pins,
+        // Unreadable files and invalid references, as `check` reports them.
+        let problems = Facts {
+            problems: group.collected.problems.clone(),
+            ..Facts::default()
+        };
+        let judged = portcullis_policy::evaluate(&group.config, &problems, today);
+        report.findings.extend(
+            judged
+                .findings
+                .into_iter()
+                .filter(|f| f.rule.is_bad_input()),
         );
-        report.notes.extend(part.notes);
-        report.failures.extend(part.failures);
-        for (file, list) in part.edits {
+
+        let split = portcullis_sources::pin_targets(&group.collected.occurrences);
+        report.notes.extend(skipped(&split.skipped));
+        let queries: Vec<ImageRef> = split.targets.iter().map(PinTarget::query).collect();
+        let client = crate::resolve::client(&group.config)?;
+        let choices = rt.block_on(client.pins(&queries, mode));
+        let mut reported = BTreeSet::new();
+        let mut chosen = Vec::new();
+        for target in &split.targets {
+            let Some(choice) = choices.get(&target.query()) else {
+                continue;
+            };
+            match choice {
+                PinChoice::Digest(digest) => chosen.push((target, digest)),
+                PinChoice::PlatformGone { platform } => report.notes.push(Note::warning(format!(
+                    "{}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
+                    at(target.occurrence),
+                    target.occurrence.text
+                ))),
+                PinChoice::TagNotFound | PinChoice::TagFailed(_) => {
+                    if reported.insert(target.lookup.clone()) {
+                        report.failures.push(failure(target.occurrence, &target.lookup, choice));
+                    }
+                }
+                PinChoice::PinnedNotFound | PinChoice::PinnedFailed(_) => {
+                    report.failures.push(failure(target.occurrence, &target.image, choice));
+                }
+            }
+        }
+        for (file, list) in portcullis_sources::pin_edits(chosen) {
             edits.entry(file).or_default().extend(list);
         }
-        report.findings.extend(
-            portcullis_policy::evaluate(
-                &group.config,
-                &portcullis_policy::Facts {
-                    problems: group.collected.problems.clone(),
-                    ..portcullis_policy::Facts::default()
-                },
-                workspace::today()?,
-            )
-            .findings
-            .into_iter()
-            .filter(|f| f.rule.is_bad_input()),
-        );
     }
     for list in edits.values_mut() {
-        list.sort_by_key(|e| e.span.start);
-        list.dedup_by(|a, b| a.span == b.span);
+        // A file under two checked paths with different policies gets the same edit twice.
+        list.sort_by_key(|e| (e.span.start, e.span.end));
+        list.dedup_by(|a, b| a.span == b.span && a.replacement == b.replacement);
     }
     report.finish();
     for finding in &report.findings {
@@ -69,10 +89,16 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
         messages.say(note.severity, &note.message);
     }
     for failure in &report.failures {
-        messages.error(&failure.message);
+        let at = failure
+            .location
+            .as_ref()
+            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+            .unwrap_or_default();
+        messages.error(&format!("{at}{}", failure.message));
     }
     let changed = write_or_diff(&ws.root, &edits, args.check, &messages)?;
     let code = report.exit_code();
+    // `--check` asks whether anything would change: that is its verdict.
     Ok(if code == 0 && args.check && changed > 0 {
         portcullis_policy::exit::VIOLATIONS
     } else {
@@ -80,123 +106,37 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// What pin would do to one group's references.
-struct Plan {
-    edits: BTreeMap<String, Vec<Edit>>,
-    notes: Vec<Note>,
-    failures: Vec<Failure>,
-}
-
-fn plan(
-    rt: &tokio::runtime::Runtime,
-    client: &Client,
-    occurrences: &[Occurrence],
-    platform_pins: PlatformPins,
-) -> Plan {
-    let mut notes = Vec::new();
-    let targets = pinnable(occurrences, &mut notes);
-
-    // One lookup per unique tag; references without a tag resolve `latest`, as Docker does.
-    let lookups: BTreeSet<ImageRef> = targets.iter().map(|t| lookup_key(&t.image)).collect();
-    let lookups: Vec<ImageRef> = lookups.into_iter().collect();
-    // One HEAD per unique reference; the index is read only for references pinned to a
-    // platform manifest (below), whose platform must be found in the current index.
-    let mut resolved = rt.block_on(client.resolve_all_digests(&lookups));
-    if platform_pins == PlatformPins::Keep {
-        let need_platforms: BTreeSet<ImageRef> = targets
-            .iter()
-            .filter(|t| {
-                let key = lookup_key(&t.image);
-                matches!((t.image.digest(), resolved.get(&key)), (Some(pin), Some(Ok(r))) if *pin != r.digest)
-            })
-            .map(|t| lookup_key(&t.image))
-            .collect();
-        let need: Vec<ImageRef> = need_platforms.into_iter().collect();
-        if !need.is_empty() {
-            resolved.extend(rt.block_on(client.resolve_all(&need)));
-        }
-    }
-
-    let mut failures = Vec::new();
-    let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
-    let mut reported = BTreeSet::new();
-    for target in &targets {
-        let key = lookup_key(&target.image);
-        let result = match resolved.get(&key) {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => {
-                if reported.insert(key.clone()) {
-                    failures.push(failure(target.occurrence, &key, e));
+/// Warnings about the references `pin` leaves alone.
+fn skipped(skipped: &[Skipped<'_>]) -> Vec<Note> {
+    skipped
+        .iter()
+        .map(|Skipped { occurrence, reason }| {
+            let (at, text) = (at(occurrence), &occurrence.text);
+            Note::warning(match reason {
+                SkipReason::NotWrittenHere { image } => format!(
+                    "{at}: `{text}` resolves to `{image}` through a value not written here; left alone"
+                ),
+                SkipReason::Unresolved { variable } => {
+                    format!("{at}: `{text}` depends on `{variable}` with no value; left alone")
                 }
-                continue;
-            }
-            None => continue,
-        };
-        let digest = match choose_digest(rt, client, target, result, platform_pins, &mut notes) {
-            Ok(Some(d)) => d,
-            Ok(None) => continue,
-            Err(e) => {
-                failures.push(failure(target.occurrence, &target.image, &e));
-                continue;
-            }
-        };
-        let literal = target
-            .occurrence
-            .literal
-            .as_ref()
-            .expect("targets have a literal");
-        let replacement = format!("{}@{digest}", strip_digest(&literal.text));
-        if replacement != literal.text {
-            edits
-                .entry(target.occurrence.location.file.clone())
-                .or_default()
-                .push(Edit {
-                    span: literal.span.clone(),
-                    expected: literal.text.clone(),
-                    replacement,
-                });
-        }
-    }
-    Plan {
-        edits,
-        notes,
-        failures,
-    }
+            })
+        })
+        .collect()
 }
 
-fn failure(occurrence: &Occurrence, image: &ImageRef, error: &RegistryError) -> Failure {
+/// Why `image` could not be pinned.
+fn failure(occurrence: &Occurrence, image: &ImageRef, choice: &PinChoice) -> Failure {
+    let message = match choice {
+        PinChoice::TagFailed(error) | PinChoice::PinnedFailed(error) => {
+            crate::resolve::failure(image, error)
+        }
+        _ => format!("cannot resolve `{image}`: `{image}` not found in the registry"),
+    };
     Failure {
-        message: crate::resolve::failure(image, error),
+        message,
         image: Some(image.to_string()),
         location: Some(occurrence.location.clone()),
     }
-}
-
-/// The references `pin` can rewrite; warns about the others.
-fn pinnable<'a>(occurrences: &'a [Occurrence], notes: &mut Vec<Note>) -> Vec<Target<'a>> {
-    let mut targets = Vec::new();
-    for occurrence in occurrences {
-        let at = format!(
-            "{}:{}:{}",
-            occurrence.location.file, occurrence.location.line, occurrence.location.column
-        );
-        match (&occurrence.resolution, &occurrence.literal) {
-            (Resolution::Image(image), Some(_)) => targets.push(Target {
-                occurrence,
-                image: image.clone(),
-            }),
-            (Resolution::Image(image), None) => notes.push(Note::warning(format!(
-                "{at}: `{}` resolves to `{image}` through a value not written here; left alone",
-                occurrence.text
-            ))),
-            (Resolution::Unresolved { variable }, _) => notes.push(Note::warning(format!(
-                "{at}: `{}` depends on `{variable}` with no value; left alone",
-                occurrence.text
-            ))),
-        }
-    }
-
-    targets
 }
 
 /// Applies the edits (or, with `--check`, prints their unified diff). Returns the number of
@@ -241,59 +181,8 @@ fn write_or_diff(
     Ok(changed)
 }
 
-/// The reference to resolve: the tag (or `latest`), without any digest.
-fn lookup_key(image: &ImageRef) -> ImageRef {
-    let base = image.without_digest();
-    if base.tag().is_some() {
-        base
-    } else {
-        base.with_tag("latest")
-    }
-}
-
-/// `nginx:1.27@sha256:…` → `nginx:1.27`.
-fn strip_digest(text: &str) -> &str {
-    text.split_once('@').map_or(text, |(name, _)| name)
-}
-
-/// The digest to write: the index digest, or, for a reference pinned to one platform's
-/// manifest, the manifest of the same platform in the tag's current index.
-fn choose_digest(
-    rt: &tokio::runtime::Runtime,
-    client: &Client,
-    target: &Target<'_>,
-    resolved: &Resolved,
-    mode: PlatformPins,
-    notes: &mut Vec<Note>,
-) -> Result<Option<Digest>, RegistryError> {
-    let Some(current) = target.image.digest() else {
-        return Ok(Some(resolved.digest.clone()));
-    };
-    if *current == resolved.digest
-        || resolved.platforms.iter().any(|p| p.digest == *current) && mode == PlatformPins::Keep
-    {
-        // Already pinned to the tag's index, or to one of its platforms: nothing to do.
-        return Ok(Some(current.clone()));
-    }
-    if mode == PlatformPins::Index || resolved.platforms.is_empty() {
-        return Ok(Some(resolved.digest.clone()));
-    }
-    // The pin is not the index digest: was it a platform manifest of an older index?
-    let Some(platform) = rt.block_on(client.platform_of(&target.image))? else {
-        return Ok(Some(resolved.digest.clone()));
-    };
-    let same = resolved
-        .platforms
-        .iter()
-        .find(|p| p.platform.as_ref() == Some(&platform));
-    if let Some(p) = same {
-        Ok(Some(p.digest.clone()))
-    } else {
-        let loc = &target.occurrence.location;
-        notes.push(Note::warning(format!(
-            "{}:{}:{}: `{}` is pinned to a `{platform}` manifest, but the tag no longer has that platform; left alone",
-            loc.file, loc.line, loc.column, target.occurrence.text
-        )));
-        Ok(None)
-    }
+/// `file:line:col` of an occurrence.
+fn at(occurrence: &Occurrence) -> String {
+    let loc = &occurrence.location;
+    format!("{}:{}:{}", loc.file, loc.line, loc.column)
 }

@@ -1,30 +1,35 @@
-//! Registry lookups for `check --resolve` and `pin`: one client per run, configured from the
-//! policy's `[registries]`, every unique reference resolved once.
+//! Registry lookups for `check --resolve` and `pin`: a client configured from the policy's
+//! `[registries]`, and the registry's facts handed to the policy as they are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use portcullis_policy::{Config, Failure, RegistryFact};
 use portcullis_reference::ImageRef;
-use portcullis_registry::{Client, ClientOptions, RegistryError, Resolved};
+use portcullis_registry::{Client, ClientOptions, Depth, ImageFacts, PinnedFact, RegistryError};
 
 /// Builds a registry client from the policy's `[registries."host"]` tables.
 pub fn client(config: &Config) -> anyhow::Result<Client> {
-    let mut options = ClientOptions {
-        user_agent: format!("portcullis/{}", env!("CARGO_PKG_VERSION")),
+    Ok(Client::new(client_options(config))?)
+}
+
+/// `[registries."host"]` as client options: the `insecure` hosts, and each `ca-file`
+/// relative to the policy file like every other path in it.
+fn client_options(config: &Config) -> ClientOptions {
+    let registries = config.registries();
+    ClientOptions {
+        insecure: registries
+            .iter()
+            .filter(|(_, registry)| registry.insecure.value)
+            .map(|(host, _)| host.clone())
+            .collect(),
+        ca_files: registries
+            .values()
+            .filter_map(|registry| registry.ca_file.as_ref())
+            .map(|ca| config.resolve_path(&ca.value))
+            .collect(),
         ..ClientOptions::default()
-    };
-    for (host, registry) in config.registries() {
-        if registry.insecure.value {
-            options.insecure.push(host.clone());
-        }
-        if let Some(ca) = &registry.ca_file {
-            options.ca_files.push(config.resolve_path(&ca.value));
-        }
     }
-    options.timeout = Duration::from_secs(30);
-    Ok(Client::new(options)?)
 }
 
 /// A registry failure for `image`, with its causes.
@@ -38,62 +43,39 @@ pub fn failure(image: &ImageRef, error: &RegistryError) -> String {
     text
 }
 
-/// Facts for `check --resolve`: for every tagged image, where its tag points now; for every
-/// pinned image, whether the pinned digest exists. Returns the facts and whether any lookup
-/// failed for a reason other than "not found".
+/// Facts for `check --resolve`, by image, and the lookups that failed for a reason other
+/// than "not found".
 pub fn facts(
     rt: &tokio::runtime::Runtime,
     client: &Client,
     images: &BTreeSet<ImageRef>,
 ) -> (BTreeMap<ImageRef, RegistryFact>, Vec<Failure>) {
-    let tags: Vec<ImageRef> = images
-        .iter()
-        .filter(|i| i.tag().is_some())
-        .map(ImageRef::without_digest)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let resolved: BTreeMap<ImageRef, Result<Resolved, RegistryError>> =
-        rt.block_on(client.resolve_all(&tags));
-    let mut failed = Vec::new();
-    let mut fail = |image: &ImageRef, error: &RegistryError| {
-        failed.push(Failure {
-            message: failure(image, error),
+    let images: Vec<ImageRef> = images.iter().cloned().collect();
+    let facts = rt.block_on(client.facts(&images, Depth::Pinned));
+    let mut failures = Vec::new();
+    let mut out = BTreeMap::new();
+    for (image, fact) in facts {
+        failures.extend(fact.failures().map(|error| Failure {
+            message: failure(&image, error),
             image: Some(image.to_string()),
             location: None,
-        });
-    };
-    let mut out = BTreeMap::new();
-    for image in images {
-        let mut fact = RegistryFact {
-            tag_digest: None,
-            platform_digests: Vec::new(),
-            pinned_exists: None,
-        };
-        if image.tag().is_some() {
-            match resolved.get(&image.without_digest()) {
-                Some(Ok(r)) => {
-                    fact.tag_digest = Some(r.digest.clone());
-                    fact.platform_digests = r.platforms.iter().map(|p| p.digest.clone()).collect();
-                }
-                Some(Err(e)) if e.is_not_found() => {}
-                Some(Err(e)) => fail(image, e),
-                None => {}
-            }
-        }
-        if let Some(digest) = image.digest() {
-            let known =
-                fact.tag_digest.as_ref() == Some(digest) || fact.platform_digests.contains(digest);
-            if known {
-                fact.pinned_exists = Some(true);
-            } else {
-                match rt.block_on(client.manifest_exists(image)) {
-                    Ok(exists) => fact.pinned_exists = Some(exists),
-                    Err(e) => fail(image, &e),
-                }
-            }
-        }
-        out.insert(image.clone(), fact);
+        }));
+        out.insert(image, policy_fact(&fact));
     }
-    (out, failed)
+    (out, failures)
+}
+
+fn policy_fact(fact: &ImageFacts) -> RegistryFact {
+    let resolved = fact.resolved();
+    RegistryFact {
+        tag_digest: resolved.map(|r| r.digest.clone()),
+        platform_digests: resolved
+            .map(|r| r.platforms.iter().map(|p| p.digest.clone()).collect())
+            .unwrap_or_default(),
+        pinned_exists: match fact.pinned {
+            Some(PinnedFact::Exists) => Some(true),
+            Some(PinnedFact::Missing) => Some(false),
+            Some(PinnedFact::Failed(_)) | None => None,
+        },
+    }
 }

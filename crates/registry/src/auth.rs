@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use portcullis_secret::Secret;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
@@ -14,7 +15,6 @@ use tokio::sync::OnceCell;
 
 use crate::error::RegistryError;
 use crate::keychain::Keychain;
-use crate::secret::Secret;
 use crate::transport::{redact_query, Transport};
 
 /// One authentication challenge from a `WWW-Authenticate` header.

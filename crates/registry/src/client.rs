@@ -4,6 +4,7 @@
 //! concurrency for many references at once.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,8 +18,8 @@ use crate::auth::{pick, sensitive, Authenticator, Challenge};
 use crate::error::RegistryError;
 use crate::keychain::Keychain;
 use crate::manifest::{
-    parse_config_platform, parse_manifest, Parsed, Platform, Resolved, MANIFEST_MEDIA_TYPES,
-    MAX_MANIFEST_BYTES,
+    parse_config_platform, parse_manifest, Parsed, Platform, PlatformManifest, Resolved,
+    MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES,
 };
 use crate::options::ClientOptions;
 use crate::transport::{redact_query, Stats, Transport};
@@ -80,25 +81,37 @@ impl Client {
     /// has neither) with one `HEAD`, plus a `GET` of the index when the result is
     /// multi-platform, so `platforms` lists its children.
     pub async fn resolve(&self, image: &ImageRef) -> Result<Resolved, RegistryError> {
-        let reference = tag_first(image);
-        let (mut resolved, body) = self.head_or_get(image, &reference).await?;
+        let (mut resolved, body) = self.head_or_get(image, &tag_first(image)).await?;
         if resolved.is_index() {
-            let bytes = match body {
-                Some(bytes) => bytes,
-                None => {
-                    self.fetch_manifest(&image.with_digest(resolved.digest.clone()))
-                        .await?
-                        .bytes
-                }
-            };
-            let url = self.manifest_url(image, &resolved.digest.to_string())?;
-            match parse_manifest(&resolved.media_type, &bytes) {
-                Ok((_, Parsed::Index(children))) => resolved.platforms = children,
-                Ok(_) => {}
-                Err(reason) => return Err(invalid(&url, reason)),
-            }
+            resolved.platforms = self.index_children(image, &resolved, body).await?;
         }
         Ok(resolved)
+    }
+
+    /// The children of the index `resolved` names in `image`'s repository: parsed from
+    /// `body` when the lookup already read it, else from a `GET` by digest (verified).
+    pub(crate) async fn index_children(
+        &self,
+        image: &ImageRef,
+        resolved: &Resolved,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<PlatformManifest>, RegistryError> {
+        let bytes = match body {
+            Some(bytes) => bytes,
+            None => {
+                self.fetch_manifest(&image.with_digest(resolved.digest.clone()))
+                    .await?
+                    .bytes
+            }
+        };
+        match parse_manifest(&resolved.media_type, &bytes) {
+            Ok((_, Parsed::Index(children))) => Ok(children),
+            Ok(_) => Ok(Vec::new()),
+            Err(reason) => Err(invalid(
+                &self.manifest_url(image, &resolved.digest.to_string())?,
+                reason,
+            )),
+        }
     }
 
     /// Resolves with one `HEAD` only (a `GET` only when the registry gives no digest
@@ -198,7 +211,10 @@ impl Client {
         &self,
         images: &[ImageRef],
     ) -> BTreeMap<ImageRef, Result<Resolved, RegistryError>> {
-        self.each(images, false).await
+        self.each(images.iter().cloned(), |client, image| async move {
+            client.resolve(&image).await
+        })
+        .await
     }
 
     /// [`Client::resolve_digest`] for many references (one `HEAD` per unique reference).
@@ -206,30 +222,35 @@ impl Client {
         &self,
         images: &[ImageRef],
     ) -> BTreeMap<ImageRef, Result<Resolved, RegistryError>> {
-        self.each(images, true).await
+        self.each(images.iter().cloned(), |client, image| async move {
+            client.resolve_digest(&image).await
+        })
+        .await
     }
 
-    async fn each(
+    /// Runs `task` once per unique image, at most `concurrency` at a time.
+    pub(crate) async fn each<T, F, Fut>(
         &self,
-        images: &[ImageRef],
-        digest_only: bool,
-    ) -> BTreeMap<ImageRef, Result<Resolved, RegistryError>> {
-        let unique: BTreeSet<ImageRef> = images.iter().cloned().collect();
+        images: impl IntoIterator<Item = ImageRef>,
+        task: F,
+    ) -> BTreeMap<ImageRef, Result<T, RegistryError>>
+    where
+        T: Send + 'static,
+        F: Fn(Client, ImageRef) -> Fut,
+        Fut: Future<Output = Result<T, RegistryError>> + Send + 'static,
+    {
+        let unique: BTreeSet<ImageRef> = images.into_iter().collect();
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.inner.options.concurrency.max(1),
         ));
         let mut tasks = Vec::new();
         for image in unique {
-            let (client, limit, task_image) = (self.clone(), Arc::clone(&limit), image.clone());
+            let (limit, work) = (Arc::clone(&limit), task(self.clone(), image.clone()));
             tasks.push((
                 image,
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    if digest_only {
-                        client.resolve_digest(&task_image).await
-                    } else {
-                        client.resolve(&task_image).await
-                    }
+                    work.await
                 }),
             ));
         }
@@ -237,7 +258,7 @@ impl Client {
         for (image, task) in tasks {
             let result = task.await.unwrap_or_else(|e| {
                 Err(RegistryError::Setup {
-                    reason: format!("resolving `{image}` failed: {e}"),
+                    reason: format!("looking up `{image}` failed: {e}"),
                 })
             });
             results.insert(image, result);

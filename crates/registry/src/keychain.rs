@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use base64::Engine as _;
+use portcullis_secret::Secret;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
 
+use crate::credentials::Credentials;
 use crate::error::RegistryError;
-use crate::secret::{Credentials, Secret};
 
 /// The server URL Docker uses for Docker Hub in `config.json` and with helpers.
 const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";

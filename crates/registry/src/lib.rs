@@ -1,28 +1,38 @@
 //! OCI distribution client for portcullis: auth keychain (anonymous bearer tokens, basic,
 //! Docker `config.json`, credential helpers, `DOCKER_AUTH_CONFIG`, CI tokens), retries with
-//! backoff, and tag → digest resolution. Copying and referrers come later.
+//! backoff, tag → digest resolution, the facts `check --resolve` judges
+//! ([`Client::facts`]) and the digests `pin` writes ([`Client::pins`]). Copying and
+//! referrers come later.
 //!
 //! Request budget: one `HEAD` per unique reference ([`Client::resolve_digest`],
 //! [`Client::resolve_all_digests`]); [`Client::resolve`] adds a `GET` only when the result
-//! is an index (to list its platforms). Each registry is probed once (`GET /v2/`) to learn
-//! its challenge, and a bearer token is fetched once per repository scope.
+//! is an index (to list its platforms); [`Client::facts`] and [`Client::pins`] read more only
+//! for references pinned to something other than their tag's digest. Each registry is probed
+//! once (`GET /v2/`) to learn its challenge, and a bearer token is fetched once per
+//! repository scope.
 
 mod auth;
 mod client;
+mod credentials;
 mod error;
+mod facts;
 mod keychain;
 mod manifest;
 mod options;
-mod secret;
+mod pin;
 mod transport;
 
 pub use client::{Client, Manifest};
+pub use credentials::Credentials;
 pub use error::RegistryError;
+pub use facts::{Depth, ImageFacts, PinnedFact, TagFact};
 pub use keychain::Keychain;
 pub use manifest::{
     is_index_media_type, Platform, PlatformManifest, Resolved, DOCKER_LIST, DOCKER_MANIFEST,
     MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST,
 };
 pub use options::{is_loopback, ClientOptions};
-pub use secret::{Credentials, Secret};
+pub use pin::{PinChoice, PlatformPins};
+/// The redacting type credentials and tokens are held in (from `portcullis-secret`).
+pub use portcullis_secret::Secret;
 pub use transport::Stats;

@@ -10,12 +10,14 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 pub use paths::Root;
+pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
 pub use portcullis_reference::{Context, ImageRef, Location, Problem, ProblemKind, Resolution};
 pub use rewrite::write_atomic;
 
 mod discover;
 mod dockerfile;
 pub mod paths;
+mod pin;
 mod rewrite;
 mod text;
 mod yaml;
