@@ -222,18 +222,18 @@ fn hooks(config: &Config, args: &ScanArgs) -> anyhow::Result<Vec<HookSpec>> {
                 HookCommand::Shell(text) => vec![text.clone()],
                 HookCommand::Argv(words) => words.clone(),
             };
-            let format = custom.format.value.as_str().parse().ok();
-            let mut spec = HookSpec::custom(&name, command, format);
+            let mut spec = HookSpec::custom(&name, command, Some(custom.format.value));
             if let Some(timeout) = &custom.timeout {
                 spec.timeout = timeout.value;
             }
             out.push(spec);
         } else if name == "syft" {
-            let format = match args.sbom_format.as_str() {
-                "spdx" | "spdx-json" => portcullis_scan::Format::Spdx,
-                _ => portcullis_scan::Format::CycloneDx,
+            // clap accepts only `cyclonedx` and `spdx`.
+            let standard = match args.sbom_format.as_str() {
+                "spdx" => portcullis_scan::SbomKind::Spdx,
+                _ => portcullis_scan::SbomKind::CycloneDx,
             };
-            out.push(HookSpec::syft(format));
+            out.push(HookSpec::syft(standard));
         } else if let Some(spec) = HookSpec::builtin(&name) {
             out.push(spec);
         } else {

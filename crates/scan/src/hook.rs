@@ -9,7 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Format, ScanError};
+use crate::{Format, SbomKind, ScanError};
 
 /// Default hook timeout (Trivy's first run downloads its database).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -98,15 +98,15 @@ impl HookSpec {
     /// `syft scan registry:{image} -o cyclonedx-json` (or `spdx-json`): an SBOM, no
     /// vulnerabilities. The `registry:` scheme skips Syft's Docker/Podman daemon probes.
     #[must_use]
-    pub fn syft(format: Format) -> Self {
-        let (output, format) = match format {
-            Format::Spdx => ("spdx-json", Format::Spdx),
-            _ => ("cyclonedx-json", Format::CycloneDx),
+    pub fn syft(standard: SbomKind) -> Self {
+        let output = match standard {
+            SbomKind::CycloneDx => "cyclonedx-json",
+            SbomKind::Spdx => "spdx-json",
         };
         Self::quiet(Self::custom(
             "syft",
             argv(&["syft", "scan", "registry:{image}", "-o", output]),
-            Some(format),
+            Some(standard.format()),
         ))
     }
 
@@ -121,13 +121,14 @@ impl HookSpec {
         self
     }
 
-    /// The built-in hook called `name` (`trivy`, `grype`, `syft`), if there is one.
+    /// The built-in hook called `name` (`trivy`, `grype`, `syft` writing CycloneDX), if
+    /// there is one.
     #[must_use]
     pub fn builtin(name: &str) -> Option<Self> {
         match name {
             "trivy" => Some(Self::trivy()),
             "grype" => Some(Self::grype()),
-            "syft" => Some(Self::syft(Format::CycloneDx)),
+            "syft" => Some(Self::syft(SbomKind::CycloneDx)),
             _ => None,
         }
     }
@@ -279,7 +280,7 @@ mod tests {
             p.args[p.args.len() - 2..],
             ["--insecure", "127.0.0.1:5000/a:1"]
         );
-        let p = HookSpec::syft(Format::Spdx)
+        let p = HookSpec::syft(SbomKind::Spdx)
             .prepare("localhost:5000/a:1", None)
             .unwrap();
         assert_eq!(
@@ -289,7 +290,7 @@ mod tests {
         assert!(p
             .env
             .contains(&("SYFT_REGISTRY_INSECURE_USE_HTTP".into(), "true".into())));
-        let p = HookSpec::syft(Format::Spdx)
+        let p = HookSpec::syft(SbomKind::Spdx)
             .prepare("ghcr.io/a:1", None)
             .unwrap();
         assert!(!p

