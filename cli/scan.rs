@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use portcullis_policy::vuln::ScanResult;
-use portcullis_policy::{Config, Facts, HookCommand};
+use portcullis_policy::{Config, Facts};
 use portcullis_report::{Format, RenderOptions};
 use portcullis_scan::{Document, HookSpec, ScanError, ScanTarget, ScannerInfo, VexStatement};
 
@@ -218,11 +218,11 @@ fn hooks(config: &Config, args: &ScanArgs) -> anyhow::Result<Vec<HookSpec>> {
     let mut out = Vec::new();
     for name in names {
         if let Some(custom) = config.scan().hook.iter().find(|h| h.name.value == name) {
-            let command = match &custom.command.value {
-                HookCommand::Shell(text) => vec![text.clone()],
-                HookCommand::Argv(words) => words.clone(),
-            };
-            let mut spec = HookSpec::custom(&name, command, Some(custom.format.value));
+            let mut spec = HookSpec::custom(
+                &name,
+                custom.command.value.clone(),
+                Some(custom.format.value),
+            );
             if let Some(timeout) = &custom.timeout {
                 spec.timeout = timeout.value;
             }

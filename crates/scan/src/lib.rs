@@ -12,6 +12,7 @@
 //! - [`apply_vex`]: suppress findings that VEX statements declare `not_affected`;
 //! - [`merge`]: one finding per (vulnerability, package) across scanners;
 //! - [`run_hooks`]: run [`HookSpec`]s in parallel with timeouts and parse what they print;
+//!   a [`HookCommand`] argv runs without a shell, a string through `sh -c`;
 //! - [`vuln_predicate`], [`Sbom`]: attestation predicate and SBOM output.
 
 mod error;
@@ -29,7 +30,7 @@ mod vex;
 pub mod bench;
 
 pub use error::ScanError;
-pub use hook::{is_loopback_registry, HookSpec, DEFAULT_TIMEOUT};
+pub use hook::{is_loopback_registry, HookCommand, HookSpec, DEFAULT_TIMEOUT};
 pub use merge::merge;
 pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYPE};
 pub use portcullis_policy::vuln::{

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portcullis_scan::{run_hooks, HookSpec, SbomKind, ScanTarget};
+use portcullis_scan::{run_hooks, HookCommand, HookSpec, SbomKind, ScanTarget};
 use portcullis_testkit::{Auth, ImageSpec, Registry};
 
 fn syft() -> Option<PathBuf> {
@@ -64,7 +64,10 @@ fn syft_hook_produces_an_sbom_of_a_local_registry_image() {
         .map(|standard| {
             let mut hook = HookSpec::syft(standard);
             hook.name = format!("syft-{}", standard.format().as_str());
-            hook.command[0] = syft.display().to_string();
+            let HookCommand::Argv(words) = &mut hook.command else {
+                panic!("built-ins are argv lists")
+            };
+            words[0] = syft.display().to_string();
             hook.timeout = Duration::from_secs(120);
             hook
         })
