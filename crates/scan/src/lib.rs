@@ -9,6 +9,7 @@
 //! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
 //!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless given as a
 //!   [`Format`] (the config's own [`portcullis_policy::ReportFormat`]);
+//! - [`check_image`]: whether a report's [`ReportedImage`] is the scanned image;
 //! - [`apply_vex`]: suppress findings that VEX statements declare `not_affected`;
 //! - [`merge`]: one finding per (vulnerability, package) across scanners;
 //! - [`run_hooks`]: run [`HookSpec`]s in parallel with timeouts and parse what they print;
@@ -18,6 +19,7 @@
 mod error;
 mod grype;
 mod hook;
+mod image;
 mod merge;
 mod output;
 mod runner;
@@ -31,6 +33,7 @@ pub mod bench;
 
 pub use error::ScanError;
 pub use hook::{is_loopback_registry, HookCommand, HookSpec, DEFAULT_TIMEOUT};
+pub use image::{check_image, InputSource, ReportMismatch, ReportedImage};
 pub use merge::merge;
 pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYPE};
 pub use portcullis_policy::vuln::{
@@ -54,6 +57,8 @@ pub enum Document {
         scanner: String,
         /// The findings, one per (vulnerability, package) as the scanner listed them.
         vulnerabilities: Vec<Vulnerability>,
+        /// The image the report says it is about; `None` when it names none.
+        image: Option<ReportedImage>,
     },
     /// A VEX document (OpenVEX, or CycloneDX with `vulnerabilities[].analysis`).
     Vex(Vec<VexStatement>),
@@ -107,22 +112,31 @@ pub fn parse_document(
         None => sniff::detect(source_name, bytes)?,
     };
     match format {
-        Format::TrivyJson => Ok(Document::Report {
-            format,
-            scanner: "trivy".to_owned(),
-            vulnerabilities: trivy::parse(source_name, bytes)?,
-        }),
-        Format::GrypeJson => Ok(Document::Report {
-            format,
-            scanner: "grype".to_owned(),
-            vulnerabilities: grype::parse(source_name, bytes)?,
-        }),
-        Format::Sarif => {
-            let (scanner, vulnerabilities) = sarif::parse(source_name, bytes)?;
+        Format::TrivyJson => {
+            let (vulnerabilities, image) = trivy::parse(source_name, bytes)?;
             Ok(Document::Report {
                 format,
-                scanner,
+                scanner: "trivy".to_owned(),
                 vulnerabilities,
+                image,
+            })
+        }
+        Format::GrypeJson => {
+            let (vulnerabilities, image) = grype::parse(source_name, bytes)?;
+            Ok(Document::Report {
+                format,
+                scanner: "grype".to_owned(),
+                vulnerabilities,
+                image,
+            })
+        }
+        Format::Sarif => {
+            let parsed = sarif::parse(source_name, bytes)?;
+            Ok(Document::Report {
+                format,
+                scanner: parsed.scanner,
+                vulnerabilities: parsed.vulnerabilities,
+                image: parsed.image,
             })
         }
         Format::Openvex | Format::CyclonedxVex => {
