@@ -3,12 +3,13 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use portcullis_policy::vuln::ScanResult;
 use portcullis_policy::{Config, Facts};
 use portcullis_report::{Format, RenderOptions};
-use portcullis_scan::{Document, HookSpec, ScanError, ScanTarget, ScannerInfo, VexStatement};
+use portcullis_scan::{Document, SbomKind, ScanError, ScanTarget, ScannerInfo, VexStatement};
 
 use crate::args::{Global, OutputFormat, ScanArgs};
 use crate::exit::{self, Outcome, UsageError};
@@ -21,7 +22,19 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<Outcome> {
     portcullis_reference::ImageRef::parse(&args.image)
         .map_err(|e| UsageError(format!("`{}` is not an image reference: {e}", args.image)))?;
 
-    let hooks = hooks(&config, args)?;
+    // clap accepts only `cyclonedx` and `spdx`.
+    let sbom = match args.sbom_format.as_str() {
+        "spdx" => SbomKind::Spdx,
+        _ => SbomKind::CycloneDx,
+    };
+    let hooks = portcullis_scan::select_hooks(
+        config.scan(),
+        &args.hook,
+        !args.report.is_empty(),
+        sbom,
+        args.timeout.map(Duration::from_secs),
+    )
+    .map_err(classify)?;
     if hooks.is_empty() && args.report.is_empty() {
         return Err(UsageError(
             "nothing to scan with: pass `--hook trivy|grype|syft|NAME` or `--report FILE`, or set `[scan] hooks` in portcullis.toml"
@@ -200,62 +213,13 @@ fn read_reports(
     Ok(vex)
 }
 
-/// The hooks to run: `--hook` names, else the policy's `[scan] hooks` (none when only
-/// `--report` files are given).
-fn hooks(config: &Config, args: &ScanArgs) -> anyhow::Result<Vec<HookSpec>> {
-    let names: Vec<String> = if !args.hook.is_empty() {
-        args.hook.clone()
-    } else if args.report.is_empty() {
-        config
-            .scan()
-            .hooks
-            .iter()
-            .map(|h| h.value.clone())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut out = Vec::new();
-    for name in names {
-        if let Some(custom) = config.scan().hook.iter().find(|h| h.name.value == name) {
-            let mut spec = HookSpec::custom(
-                &name,
-                custom.command.value.clone(),
-                Some(custom.format.value),
-            );
-            if let Some(timeout) = &custom.timeout {
-                spec.timeout = timeout.value;
-            }
-            out.push(spec);
-        } else if name == "syft" {
-            // clap accepts only `cyclonedx` and `spdx`.
-            let standard = match args.sbom_format.as_str() {
-                "spdx" => portcullis_scan::SbomKind::Spdx,
-                _ => portcullis_scan::SbomKind::CycloneDx,
-            };
-            out.push(HookSpec::syft(standard));
-        } else if let Some(spec) = HookSpec::builtin(&name) {
-            out.push(spec);
-        } else {
-            return Err(UsageError(format!(
-                "unknown scanner hook `{name}`: use `trivy`, `grype`, `syft` or a `[[scan.hook]]` name"
-            ))
-            .into());
-        }
-    }
-    if let Some(timeout) = args.timeout {
-        for spec in &mut out {
-            spec.timeout = std::time::Duration::from_secs(timeout);
-        }
-    }
-    Ok(out)
-}
-
 /// Hook definition problems are usage errors (2); a scanner that is missing, crashed,
 /// timed out or wrote garbage is a runtime failure (3).
 fn classify(error: ScanError) -> anyhow::Error {
     match error {
-        ScanError::InvalidHook { .. } => anyhow::Error::new(UsageError(error.to_string())),
+        ScanError::InvalidHook { .. } | ScanError::UnknownHook { .. } => {
+            anyhow::Error::new(UsageError(error.to_string()))
+        }
         other => anyhow::Error::new(other),
     }
 }

@@ -106,6 +106,14 @@ pub enum ScanError {
         /// The first non-empty line the hook wrote to stderr.
         stderr_first_line: String,
     },
+    /// A hook name that is neither a built-in nor a `[[scan.hook]]` of the policy.
+    #[error("unknown scanner hook `{name}`: expected {}", quoted(known))]
+    UnknownHook {
+        /// The name asked for.
+        name: String,
+        /// The built-in and `[[scan.hook]]` names.
+        known: Vec<String>,
+    },
     /// A report or SBOM file could not be read or written.
     #[error("cannot access `{}`: {error}", path.display())]
     Io {
@@ -115,6 +123,16 @@ pub enum ScanError {
         #[source]
         error: std::io::Error,
     },
+}
+
+/// `` `a`, `b` or `c` ``.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "a hook name".to_owned(),
+    }
 }
 
 /// Shortens `value` for inclusion in a message (char-boundary safe).

@@ -3,8 +3,8 @@
 //!
 //! A command is a [`HookCommand`], the config's own type: an argv list runs without a
 //! shell whatever its words contain (built-ins are argv lists), one string runs through
-//! `sh -c` with placeholder values single-quoted for the shell. The CLI maps
-//! `portcullis.toml` to [`HookSpec`]s.
+//! `sh -c` with placeholder values single-quoted for the shell. [`crate::select_hooks`]
+//! maps `portcullis.toml` to [`HookSpec`]s.
 
 use std::fmt;
 use std::time::Duration;

@@ -6,6 +6,8 @@
 //! findings of several scanners and produces the cosign vuln predicate and SBOM files.
 //!
 //! Entry points:
+//! - [`select_hooks`]: `--hook` names or `[scan] hooks` to [`HookSpec`]s (custom
+//!   `[[scan.hook]]` entries win over built-ins);
 //! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
 //!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless given as a
 //!   [`Format`] (the config's own [`portcullis_policy::ReportFormat`]);
@@ -24,6 +26,7 @@ mod merge;
 mod output;
 mod runner;
 mod sarif;
+mod select;
 mod sniff;
 mod trivy;
 mod util;
@@ -40,6 +43,7 @@ pub use portcullis_policy::vuln::{
     FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability,
 };
 pub use runner::{run_hook, run_hooks, HookOutput, HookRun, ScanOutcome, ScanTarget};
+pub use select::select_hooks;
 pub use vex::{apply_vex, parse_vex, VexStatement, VexStatus};
 
 /// A document format this crate reads: the config's vocabulary (`[[scan.hook]] format`),
