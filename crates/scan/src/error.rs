@@ -1,6 +1,7 @@
 //! The one error type of the scan crate, so the CLI can classify every scanner problem
 //! (bad report, broken hook, missing binary) into the documented exit codes.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -114,6 +115,18 @@ pub enum ScanError {
         /// The built-in and `[[scan.hook]]` names.
         known: Vec<String>,
     },
+    /// A report or VEX file given to the scan cannot be used: it is missing, unreadable,
+    /// malformed, or of the wrong kind. `error` says why, naming the file.
+    #[error("cannot use {role} `{}`", path.display())]
+    Input {
+        /// What the file was given as.
+        role: FileRole,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        error: Box<ScanError>,
+    },
     /// A report or SBOM file could not be read or written.
     #[error("cannot access `{}`: {error}", path.display())]
     Io {
@@ -123,6 +136,24 @@ pub enum ScanError {
         #[source]
         error: std::io::Error,
     },
+}
+
+/// What a file was given to a scan as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileRole {
+    /// A scan report (`--report`), which may also be a VEX document.
+    Report,
+    /// A VEX document (`--vex`, or `[scan] vex` in the policy).
+    Vex,
+}
+
+impl fmt::Display for FileRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Report => "report",
+            Self::Vex => "VEX document",
+        })
+    }
 }
 
 /// `` `a`, `b` or `c` ``.

@@ -7,7 +7,7 @@
 //!
 //! Entry points:
 //! - [`select_hooks`]: `--hook` names or `[scan] hooks` to [`HookSpec`]s (custom
-//!   `[[scan.hook]]` entries win over built-ins);
+//!   `[[scan.hook]]` entries win over built-ins); [`read_inputs`]: report and VEX files;
 //! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
 //!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless given as a
 //!   [`Format`] (the config's own [`portcullis_policy::ReportFormat`]);
@@ -22,6 +22,7 @@ mod error;
 mod grype;
 mod hook;
 mod image;
+mod intake;
 mod merge;
 mod output;
 mod runner;
@@ -34,9 +35,10 @@ mod vex;
 
 pub mod bench;
 
-pub use error::ScanError;
+pub use error::{FileRole, ScanError};
 pub use hook::{is_loopback_registry, HookCommand, HookSpec, DEFAULT_TIMEOUT};
 pub use image::{check_image, InputSource, ReportMismatch, ReportedImage};
+pub use intake::{read_inputs, InputFiles, Intake, ReadReport, ReadVex};
 pub use merge::merge;
 pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYPE};
 pub use portcullis_policy::vuln::{
