@@ -115,6 +115,9 @@ pub enum ScanError {
         /// The built-in and `[[scan.hook]]` names.
         known: Vec<String>,
     },
+    /// No hook was selected and no report file was given.
+    #[error("nothing to scan with: select a hook (`trivy`, `grype`, `syft` or a `[[scan.hook]]` name, or `[scan] hooks` in the policy) or give a report file")]
+    NothingToScan,
     /// A report or VEX file given to the scan cannot be used: it is missing, unreadable,
     /// malformed, or of the wrong kind. `error` says why, naming the file.
     #[error("cannot use {role} `{}`", path.display())]

@@ -1,11 +1,18 @@
-//! Runs scanner hooks (Trivy, Grype, Syft, any command), parses their reports into the
-//! normalized vulnerability model of `portcullis-policy`, and merges them.
+//! Scans images for vulnerabilities: runs scanner hooks (Trivy, Grype, Syft, any command),
+//! reads report and VEX files, parses them into the normalized vulnerability model of
+//! `portcullis-policy`, merges the findings of several scanners, applies VEX, and checks
+//! that every report is about the image scanned.
 //!
-//! The gate itself (fail-on, only-fixed, waivers) is `portcullis-policy`'s job: this crate
-//! only turns scanner output into [`Vulnerability`] values, applies VEX statements, merges
-//! findings of several scanners and produces the cosign vuln predicate and SBOM files.
+//! The gate itself (fail-on, only-fixed, waivers) is `portcullis-policy`'s job, and
+//! rendering and exit codes are the caller's: this crate prints nothing. It turns scanner
+//! output into [`Vulnerability`] values and produces the cosign vuln predicate and SBOM
+//! files.
 //!
 //! Entry points:
+//! - [`run`]: one whole scan from a [`ScanRequest`] (the policy's `[scan]` section, hook
+//!   names, report and VEX files) to a [`ScanRun`]: the [`ScanResult`] to gate, what was
+//!   read ([`ScanInput`]), reports about another image ([`ReportMismatch`]), the SBOM, the
+//!   scanner info and timestamps for the vuln predicate, and each hook's run;
 //! - [`select_hooks`]: `--hook` names or `[scan] hooks` to [`HookSpec`]s (custom
 //!   `[[scan.hook]]` entries win over built-ins); [`read_inputs`]: report and VEX files;
 //! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
@@ -18,6 +25,7 @@
 //!   a [`HookCommand`] argv runs without a shell, a string through `sh -c`;
 //! - [`vuln_predicate`], [`Sbom`]: attestation predicate and SBOM output.
 
+mod engine;
 mod error;
 mod grype;
 mod hook;
@@ -35,6 +43,7 @@ mod vex;
 
 pub mod bench;
 
+pub use engine::{run, InputContent, ScanInput, ScanRequest, ScanRun};
 pub use error::{FileRole, ScanError};
 pub use hook::{is_loopback_registry, HookCommand, HookSpec, DEFAULT_TIMEOUT};
 pub use image::{check_image, InputSource, ReportMismatch, ReportedImage};
