@@ -1,13 +1,15 @@
-//! `portcullis scan`: run scanner hooks on an image (or read reports made earlier), apply
-//! VEX, gate on the policy's `[scan]` threshold and waivers, and write the outputs.
+//! `portcullis scan`: run scanner hooks on an image (or read reports made earlier) through
+//! `portcullis_scan::run`, gate the result with the policy, and hand one report to the
+//! output, with the vuln predicate and the SBOM written where asked.
 
-use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use portcullis_policy::vuln::ScanResult;
-use portcullis_policy::{Config, Facts, HookCommand};
+use portcullis_policy::{Config, Facts, Note};
+use portcullis_reference::ImageRef;
 use portcullis_report::Format;
-use portcullis_scan::{Document, HookSpec, ScanError, ScanTarget, ScannerInfo, VexStatement};
+use portcullis_scan::{SbomKind, ScanError, ScanRequest};
 
 use crate::args::{Global, ScanArgs};
 use crate::exit::UsageError;
@@ -24,76 +26,45 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
             )
         }
         Some(path) => Some(root.absolute(path)),
-        None => Config::find(&root.absolute(std::path::Path::new(".")))?,
+        None => Config::find(&root.absolute(Path::new(".")))?,
     };
     let config = match &policy {
         Some(path) => Config::load_named(path, &root.display(path))?,
         None => Config::embedded_default(),
     };
-    portcullis_reference::ImageRef::parse(&args.image)
+    let image = ImageRef::parse(&args.image)
         .map_err(|e| UsageError(format!("`{}` is not an image reference: {e}", args.image)))?;
-
-    let hooks = hooks(&config, args)?;
-    if hooks.is_empty() && args.report.is_empty() {
-        return Err(UsageError(
-            "nothing to scan with: pass `--hook trivy|grype|syft|NAME` or `--report FILE`, or set `[scan] hooks` in portcullis.toml"
-                .into(),
-        )
-        .into());
-    }
-
-    let started = jiff::Timestamp::now();
-    let target = ScanTarget::new(&args.image);
-    let mut vulnerabilities = Vec::new();
-    let mut scanners = Vec::new();
-    let mut scanner_info: Option<ScannerInfo> = None;
-    let mut sbom = None;
-    if !hooks.is_empty() {
-        let outcome = portcullis_scan::run_hooks(&target, &hooks).map_err(classify)?;
-        report_hook_stderr(&outcome.runs, global.verbose > 0);
-        for run in &outcome.runs {
-            if matches!(run.output, portcullis_scan::HookOutput::Report { .. })
-                && scanner_info.is_none()
-            {
-                scanner_info = Some(run.scanner_info());
-            }
-        }
-        sbom = outcome.sboms().next().map(|(_, s)| s.clone());
-        scanners.extend(outcome.result.scanners.iter().cloned());
-        vulnerabilities.extend(outcome.result.vulnerabilities);
-    }
-    let vex = read_reports(
-        &config,
-        args,
-        &mut vulnerabilities,
-        &mut scanners,
-        &mut scanner_info,
-    )?;
-    let mut vulnerabilities = portcullis_scan::merge(vulnerabilities);
-    portcullis_scan::apply_vex(&mut vulnerabilities, &vex);
-    scanners.sort();
-    scanners.dedup();
-    let image = portcullis_reference::ImageRef::parse(&args.image)
-        .map_or_else(|_| args.image.clone(), |i| i.to_string());
-    let result = ScanResult {
-        image,
-        scanners,
-        vulnerabilities,
-        ..ScanResult::default()
+    // clap accepts only `cyclonedx` and `spdx`.
+    let sbom = match args.sbom_format.as_str() {
+        "spdx" => SbomKind::Spdx,
+        _ => SbomKind::CycloneDx,
     };
-    let finished = jiff::Timestamp::now();
+    let policy_dir = config.resolve_path(Path::new(""));
+    let scan = portcullis_scan::run(&ScanRequest {
+        image,
+        settings: config.scan(),
+        policy_dir: &policy_dir,
+        hooks: &args.hook,
+        reports: &args.report,
+        vex: &args.vex,
+        sbom,
+        timeout: args.timeout.map(Duration::from_secs),
+    })
+    .map_err(classify)?;
 
     if let Some(path) = &args.predicate_out {
-        let info = scanner_info
-            .clone()
-            .unwrap_or_else(|| ScannerInfo::from_report(b"{}"));
-        let predicate = portcullis_scan::vuln_predicate(&result, &info, started, finished);
+        let predicate = portcullis_scan::vuln_predicate(
+            &scan.result,
+            &scan.scanner,
+            scan.started,
+            scan.finished,
+        );
         let text = serde_json::to_string_pretty(&predicate)? + "\n";
         portcullis_sources::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if let Some(path) = &args.sbom_out {
-        let Some(sbom) = &sbom else {
+        let Some(sbom) = &scan.sbom else {
             return Err(
                 UsageError("`--sbom-out` needs an SBOM hook: add `--hook syft`".into()).into(),
             );
@@ -103,153 +74,62 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
     }
 
     let facts = Facts {
-        scans: vec![result],
+        scans: vec![scan.result],
+        mismatches: scan
+            .mismatches
+            .iter()
+            .map(portcullis_scan::ReportMismatch::to_policy)
+            .collect(),
         ..Facts::default()
     };
-    let report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
-    let _ = finished;
+    let mut report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
+    report
+        .notes
+        .extend(hook_notes(&scan.hook_runs, global.verbose > 0));
     let configs = [(config.name().to_owned(), config.source.clone())];
     Ok(output.emit(&report, &root.dir, &configs))
 }
 
-/// Reads `--report` files (scan reports or VEX) and the VEX documents of the policy and
-/// `--vex`. Findings go into `vulnerabilities`; returns the VEX statements.
-fn read_reports(
-    config: &Config,
-    args: &ScanArgs,
-    vulnerabilities: &mut Vec<portcullis_policy::vuln::Vulnerability>,
-    scanners: &mut Vec<String>,
-    scanner_info: &mut Option<ScannerInfo>,
-) -> anyhow::Result<Vec<VexStatement>> {
-    let mut vex: Vec<VexStatement> = Vec::new();
-    for path in &args.report {
-        let bytes = std::fs::read(path)
-            .with_context(|| UsageError(format!("cannot read report `{}`", path.display())))?;
-        let name = path.display().to_string();
-        match portcullis_scan::parse_document(&name, &bytes, None)
-            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?
-        {
-            Document::Report {
-                scanner,
-                vulnerabilities: found,
-                ..
-            } => {
-                if scanner_info.is_none() {
-                    *scanner_info = Some(ScannerInfo::from_report(&bytes));
-                }
-                scanners.push(scanner);
-                vulnerabilities.extend(found);
-            }
-            Document::Vex(statements) => vex.extend(statements),
-            Document::Sbom(_) => {
-                return Err(UsageError(format!(
-                    "`{name}` is an SBOM, not a scan report; scan it with `--hook grype`"
-                ))
-                .into());
-            }
-        }
-    }
-    let vex_files = config
-        .scan()
-        .vex
-        .iter()
-        .map(|p| config.resolve_path(&p.value))
-        .chain(args.vex.iter().cloned());
-    for path in vex_files {
-        let bytes = std::fs::read(&path).with_context(|| {
-            UsageError(format!("cannot read VEX document `{}`", path.display()))
-        })?;
-        let statements = portcullis_scan::parse_vex(&path.display().to_string(), &bytes, None)
-            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
-        vex.extend(statements);
-    }
-    Ok(vex)
-}
-
-/// The hooks to run: `--hook` names, else the policy's `[scan] hooks` (none when only
-/// `--report` files are given).
-fn hooks(config: &Config, args: &ScanArgs) -> anyhow::Result<Vec<HookSpec>> {
-    let names: Vec<String> = if !args.hook.is_empty() {
-        args.hook.clone()
-    } else if args.report.is_empty() {
-        config
-            .scan()
-            .hooks
-            .iter()
-            .map(|h| h.value.clone())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut out = Vec::new();
-    for name in names {
-        if let Some(custom) = config.scan().hook.iter().find(|h| h.name.value == name) {
-            let command = match &custom.command.value {
-                HookCommand::Shell(text) => vec![text.clone()],
-                HookCommand::Argv(words) => words.clone(),
-            };
-            let format = custom.format.value.as_str().parse().ok();
-            let mut spec = HookSpec::custom(&name, command, format);
-            if let Some(timeout) = &custom.timeout {
-                spec.timeout = timeout.value;
-            }
-            out.push(spec);
-        } else if name == "syft" {
-            let format = match args.sbom_format.as_str() {
-                "spdx" | "spdx-json" => portcullis_scan::Format::Spdx,
-                _ => portcullis_scan::Format::CycloneDx,
-            };
-            out.push(HookSpec::syft(format));
-        } else if let Some(spec) = HookSpec::builtin(&name) {
-            out.push(spec);
-        } else {
-            return Err(UsageError(format!(
-                "unknown scanner hook `{name}`: use `trivy`, `grype`, `syft` or a `[[scan.hook]]` name"
-            ))
-            .into());
-        }
-    }
-    if let Some(timeout) = args.timeout {
-        for spec in &mut out {
-            spec.timeout = std::time::Duration::from_secs(timeout);
-        }
-    }
-    Ok(out)
-}
-
-/// Hook definition problems are usage errors (2); a scanner that is missing, crashed,
-/// timed out or wrote garbage is a runtime failure (3).
+/// Hook definition problems and unusable report or VEX files are usage errors (2); a
+/// scanner that is missing, crashed, timed out or wrote garbage is a runtime failure (3).
 fn classify(error: ScanError) -> anyhow::Error {
-    match error {
-        ScanError::InvalidHook { .. } => anyhow::Error::new(UsageError(error.to_string())),
-        other => anyhow::Error::new(other),
+    match &error {
+        ScanError::Input { error: cause, .. } => {
+            anyhow::Error::new(UsageError(format!("{error}: {cause}")))
+        }
+        ScanError::NothingToScan => anyhow::Error::new(UsageError(
+            "nothing to scan with: pass `--hook trivy|grype|syft|NAME` or `--report FILE`, or set `[scan] hooks` in portcullis.toml"
+                .into(),
+        )),
+        ScanError::InvalidHook { .. } | ScanError::UnknownHook { .. } => {
+            anyhow::Error::new(UsageError(error.to_string()))
+        }
+        _ => anyhow::Error::new(error),
     }
 }
 
-/// Shows each hook's stderr with `-v`, or a one-line note when it exited non-zero.
-fn report_hook_stderr(runs: &[portcullis_scan::HookRun], verbose: bool) {
-    let mut stderr = std::io::stderr().lock();
+/// Each hook's stderr with `-v`, or a one-line note when it exited non-zero.
+fn hook_notes(runs: &[portcullis_scan::HookRun], verbose: bool) -> Vec<Note> {
+    let mut notes = Vec::new();
     for run in runs {
         if verbose && !run.stderr.is_empty() {
-            let _ = writeln!(
-                stderr,
-                "--- stderr of hook `{}` ---\n{}",
+            notes.push(Note::info(format!(
+                "stderr of hook `{}`:\n{}",
                 run.hook,
                 run.stderr.trim_end()
-            );
-        } else if run.exit_code.is_some_and(|c| c != 0) {
+            )));
+        } else if let Some(code) = run.exit_code.filter(|c| *c != 0) {
             let first = run.stderr.lines().next().unwrap_or("");
-            let _ = writeln!(
-                stderr,
-                "note: hook `{}` exited with {} (its exit code does not decide the gate){}",
-                run.hook,
-                run.exit_code.unwrap_or_default(),
-                if first.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {first}")
-                }
-            );
+            let tail = if first.is_empty() {
+                String::new()
+            } else {
+                format!(": {first}")
+            };
+            notes.push(Note::info(format!(
+                "hook `{}` exited with {code} (its exit code does not decide the gate){tail}",
+                run.hook
+            )));
         }
     }
+    notes
 }

@@ -26,6 +26,22 @@ fn json(out: &std::process::Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
 }
 
+/// The image the Trivy fixture `debian-buster.json` was made from (its `RepoTags`).
+const DEBIAN: &str = "ghcr.io/aquasecurity/trivy-test-images:debian-buster";
+
+/// The image each fixture report names, so the scan is of the image it is about.
+fn image_of(report: &str) -> &'static str {
+    match report {
+        "alpine-310.json" | "alpine-310.sarif" => {
+            "ghcr.io/aquasecurity/trivy-test-images:alpine-310"
+        }
+        "debian-buster.json" => DEBIAN,
+        "centos-7.json" => "ghcr.io/aquasecurity/trivy-test-images:centos-7",
+        // Grype's test image names itself `user-input`.
+        _ => "user-input",
+    }
+}
+
 fn policy(dir: &Path, text: &str) {
     std::fs::write(dir.join("portcullis.toml"), text).unwrap();
 }
@@ -40,14 +56,7 @@ fn trivy_report_fails_the_gate_at_the_threshold_and_waivers_clear_it() {
     policy(d, "[scan]\nfail-on = \"high\"\n");
     let out = run_in(
         d,
-        &[
-            "scan",
-            "debian:buster",
-            "--report",
-            &report,
-            "--format",
-            "json",
-        ],
+        &["scan", DEBIAN, "--report", &report, "--format", "json"],
     );
     assert_exit(&out, 1);
     let r = json(&out);
@@ -70,14 +79,7 @@ fn trivy_report_fails_the_gate_at_the_threshold_and_waivers_clear_it() {
     policy(d, "[scan]\nfail-on = \"critical\"\n");
     let crit = json(&run_in(
         d,
-        &[
-            "scan",
-            "debian:buster",
-            "--report",
-            &report,
-            "--format",
-            "json",
-        ],
+        &["scan", DEBIAN, "--report", &report, "--format", "json"],
     ));
     let severities: Vec<&str> = r["findings"]
         .as_array()
@@ -107,14 +109,7 @@ fn trivy_report_fails_the_gate_at_the_threshold_and_waivers_clear_it() {
     policy(d, &text);
     let out = run_in(
         d,
-        &[
-            "scan",
-            "debian:buster",
-            "--report",
-            &report,
-            "--format",
-            "json",
-        ],
+        &["scan", DEBIAN, "--report", &report, "--format", "json"],
     );
     assert_exit(&out, 0);
     let r = json(&out);
@@ -129,14 +124,7 @@ fn trivy_report_fails_the_gate_at_the_threshold_and_waivers_clear_it() {
     policy(d, &text.replace("2099-01-01", "2026-01-01"));
     let out = run_in(
         d,
-        &[
-            "scan",
-            "debian:buster",
-            "--report",
-            &report,
-            "--format",
-            "json",
-        ],
+        &["scan", DEBIAN, "--report", &report, "--format", "json"],
     );
     assert_exit(&out, 1);
     let r = json(&out);
@@ -150,6 +138,65 @@ fn trivy_report_fails_the_gate_at_the_threshold_and_waivers_clear_it() {
         rules.contains(&"waiver-expired") && rules.contains(&"vulnerability"),
         "{rules:?}"
     );
+}
+
+/// A Trivy report for `alpine:3.10` was accepted as the result for `scan nginx:1.27`.
+#[test]
+fn a_report_about_another_image_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = data("alpine-310.json");
+    let out = run_in(
+        dir.path(),
+        &[
+            "scan",
+            "nginx:1.27",
+            "--report",
+            &report,
+            "--format",
+            "json",
+        ],
+    );
+    assert_exit(&out, 2);
+    let r = json(&out);
+    let mismatch = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "scan-report-mismatch")
+        .expect("a scan-report-mismatch finding");
+    let message = mismatch["message"].as_str().unwrap();
+    assert!(
+        message.contains("trivy-test-images:alpine-310")
+            && message.contains("docker.io/library/nginx:1.27"),
+        "{message}"
+    );
+    // The same report for the image it is about passes the input check.
+    let out = run_in(
+        dir.path(),
+        &[
+            "scan",
+            image_of("alpine-310.json"),
+            "--report",
+            &report,
+            "--format",
+            "json",
+        ],
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    // The human summary says what was read and decided.
+    let out = run_in(
+        dir.path(),
+        &["scan", image_of("alpine-310.json"), "--report", &report],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("scanned `ghcr.io/aquasecurity/trivy-test-images:alpine-310` with report `")
+            && text.contains("(trivy, ")
+            && text.contains("critical")
+            && text.contains("fail-on `high`"),
+        "{text}"
+    );
+    assert!(!text.contains("checked 0 files"), "{text}");
 }
 
 #[test]
@@ -183,7 +230,7 @@ fn custom_shell_hook_runs_through_the_whole_command() {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho \"scanning $1\" >&2\ncat '{}'\nexit 4\n",
+            "#!/bin/sh\necho \"scanning $1\" >&2\njq --arg image \"$1\" '.source.target.userInput = $image' '{}'\nexit 4\n",
             data("grype-image.json")
         ),
     )
@@ -306,7 +353,7 @@ fn every_scan_sarif_validates_against_the_schema() {
             dir.path(),
             &[
                 "scan",
-                "img:1",
+                image_of(report),
                 "--report",
                 &data(report),
                 "--format",

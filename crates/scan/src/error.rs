@@ -1,6 +1,7 @@
 //! The one error type of the scan crate, so the CLI can classify every scanner problem
 //! (bad report, broken hook, missing binary) into the documented exit codes.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,6 +107,29 @@ pub enum ScanError {
         /// The first non-empty line the hook wrote to stderr.
         stderr_first_line: String,
     },
+    /// A hook name that is neither a built-in nor a `[[scan.hook]]` of the policy.
+    #[error("unknown scanner hook `{name}`: expected {}", quoted(known))]
+    UnknownHook {
+        /// The name asked for.
+        name: String,
+        /// The built-in and `[[scan.hook]]` names.
+        known: Vec<String>,
+    },
+    /// No hook was selected and no report file was given.
+    #[error("nothing to scan with: select a hook (`trivy`, `grype`, `syft` or a `[[scan.hook]]` name, or `[scan] hooks` in the policy) or give a report file")]
+    NothingToScan,
+    /// A report or VEX file given to the scan cannot be used: it is missing, unreadable,
+    /// malformed, or of the wrong kind. `error` says why, naming the file.
+    #[error("cannot use {role} `{}`", path.display())]
+    Input {
+        /// What the file was given as.
+        role: FileRole,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        error: Box<ScanError>,
+    },
     /// A report or SBOM file could not be read or written.
     #[error("cannot access `{}`: {error}", path.display())]
     Io {
@@ -115,6 +139,34 @@ pub enum ScanError {
         #[source]
         error: std::io::Error,
     },
+}
+
+/// What a file was given to a scan as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileRole {
+    /// A scan report (`--report`), which may also be a VEX document.
+    Report,
+    /// A VEX document (`--vex`, or `[scan] vex` in the policy).
+    Vex,
+}
+
+impl fmt::Display for FileRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Report => "report",
+            Self::Vex => "VEX document",
+        })
+    }
+}
+
+/// `` `a`, `b` or `c` ``.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "a hook name".to_owned(),
+    }
 }
 
 /// Shortens `value` for inclusion in a message (char-boundary safe).

@@ -10,14 +10,67 @@
 use serde::Deserialize;
 
 use crate::util::{from_json, null_default, push_unique, severity, unknown_severity, valid_cvss};
-use crate::{FixState, Format, ScanError, SuppressedBy, VulnSeverity, Vulnerability};
+use crate::{
+    FixState, Format, ReportedImage, ScanError, SuppressedBy, VulnSeverity, Vulnerability,
+};
 
 #[derive(Deserialize)]
 struct Document {
+    #[serde(default)]
+    source: Option<Source>,
     #[serde(default, deserialize_with = "null_default")]
     matches: Vec<Match>,
     #[serde(rename = "ignoredMatches", default, deserialize_with = "null_default")]
     ignored: Vec<IgnoredMatch>,
+}
+
+#[derive(Deserialize)]
+struct Source {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    target: Option<Target>,
+}
+
+/// `source.target`: an object for images and directories, a string for unknown sources.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Target {
+    Image(ImageTarget),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct ImageTarget {
+    #[serde(rename = "userInput")]
+    user_input: Option<String>,
+    #[serde(rename = "manifestDigest")]
+    manifest_digest: Option<String>,
+    #[serde(rename = "repoDigests", default, deserialize_with = "null_default")]
+    repo_digests: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    tags: Vec<String>,
+}
+
+impl Source {
+    /// The image of an `image` source.
+    fn image(&self) -> Option<ReportedImage> {
+        if self.kind.as_deref() != Some("image") {
+            return None;
+        }
+        let Some(Target::Image(target)) = &self.target else {
+            return None;
+        };
+        crate::image::reported(
+            target.user_input.as_deref(),
+            &target.tags,
+            &target.repo_digests,
+            &target
+                .manifest_digest
+                .as_deref()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,9 +165,13 @@ struct Location {
     layer_id: Option<String>,
 }
 
-/// Parses a Grype JSON report.
-pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Vec<Vulnerability>, ScanError> {
+/// Parses a Grype JSON report: its findings and the image it names.
+pub(crate) fn parse(
+    source_name: &str,
+    bytes: &[u8],
+) -> Result<(Vec<Vulnerability>, Option<ReportedImage>), ScanError> {
     let doc: Document = from_json(source_name, Format::GrypeJson, bytes)?;
+    let image = doc.source.as_ref().and_then(Source::image);
     let mut out = Vec::with_capacity(doc.matches.len());
     for (i, m) in doc.matches.into_iter().enumerate() {
         out.push(convert(source_name, ("matches", i), m)?);
@@ -139,7 +196,7 @@ pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Vec<Vulnerability
         }
         out.push(vuln);
     }
-    Ok(out)
+    Ok((out, image))
 }
 
 fn convert(source_name: &str, at: (&str, usize), m: Match) -> Result<Vulnerability, ScanError> {
@@ -236,7 +293,7 @@ mod tests {
                 r#"{{"matches":[{{"vulnerability":{{"id":"CVE-1","fix":{{"state":"{state}","versions":{versions}}}}},"artifact":{{"name":"p"}}}}]}}"#
             );
             assert_eq!(
-                parse("t", doc.as_bytes()).unwrap()[0].fix_state,
+                parse("t", doc.as_bytes()).unwrap().0[0].fix_state,
                 want,
                 "{state}"
             );
@@ -251,7 +308,7 @@ mod tests {
             "ignoredMatches":[{"vulnerability":{"id":"CVE-2","severity":"Critical"},"artifact":{"name":"x"},
               "appliedIgnoreRules":[{"vulnerability":"CVE-2","vex-status":"not_affected","vex-justification":"component_not_present"}]},
               {"vulnerability":{"id":"CVE-3","severity":"Low"},"artifact":{"name":"y"},"appliedIgnoreRules":[{"vulnerability":"CVE-3","reason":"noise"}]}]}"#;
-        let v = parse("t", doc.as_bytes()).unwrap();
+        let (v, _) = parse("t", doc.as_bytes()).unwrap();
         assert_eq!(v[0].aliases, ["CVE-2024-1"]);
         assert_eq!(v[0].cvss, Some(7.1));
         assert_eq!(v[0].location.as_deref(), Some("sha256:ab"));

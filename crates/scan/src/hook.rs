@@ -1,15 +1,17 @@
 //! Scanner hook definitions: the built-in `trivy`, `grype` and `syft` commands and custom
 //! commands from `[[scan.hook]]`, with `{image}`/`{digest}` placeholders.
 //!
-//! Built-ins are argv lists run without a shell; a custom hook whose command is a single
-//! string containing whitespace runs through `sh -c`, with placeholder values single-quoted
-//! for the shell. The CLI maps `portcullis.toml` to [`HookSpec`] (the config types live in
-//! `portcullis-policy`).
+//! A command is a [`HookCommand`], the config's own type: an argv list runs without a
+//! shell whatever its words contain (built-ins are argv lists), one string runs through
+//! `sh -c` with placeholder values single-quoted for the shell. [`crate::select_hooks`]
+//! maps `portcullis.toml` to [`HookSpec`]s.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Format, ScanError};
+pub use portcullis_policy::HookCommand;
+
+use crate::{Format, SbomKind, ScanError};
 
 /// Default hook timeout (Trivy's first run downloads its database).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -19,9 +21,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct HookSpec {
     /// Name used in messages and as the scanner name of its findings.
     pub name: String,
-    /// argv (first element is the program), or one shell string run with `sh -c`.
-    /// `{image}` and `{digest}` are replaced in every element.
-    pub command: Vec<String>,
+    /// Program and arguments (no shell), or one shell string run with `sh -c`.
+    /// `{image}` and `{digest}` are replaced in every word.
+    pub command: HookCommand,
     /// The report format; `None` sniffs it from the output.
     pub format: Option<Format>,
     /// How long the hook may run before its process group is killed.
@@ -49,14 +51,14 @@ impl fmt::Debug for HookSpec {
     }
 }
 
-fn argv(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
+fn argv(items: &[&str]) -> HookCommand {
+    HookCommand::Argv(items.iter().map(|s| (*s).to_owned()).collect())
 }
 
 impl HookSpec {
     /// A custom hook.
     #[must_use]
-    pub fn custom(name: &str, command: Vec<String>, format: Option<Format>) -> Self {
+    pub fn custom(name: &str, command: HookCommand, format: Option<Format>) -> Self {
         Self {
             name: name.to_owned(),
             command,
@@ -98,15 +100,15 @@ impl HookSpec {
     /// `syft scan registry:{image} -o cyclonedx-json` (or `spdx-json`): an SBOM, no
     /// vulnerabilities. The `registry:` scheme skips Syft's Docker/Podman daemon probes.
     #[must_use]
-    pub fn syft(format: Format) -> Self {
-        let (output, format) = match format {
-            Format::Spdx => ("spdx-json", Format::Spdx),
-            _ => ("cyclonedx-json", Format::CycloneDx),
+    pub fn syft(standard: SbomKind) -> Self {
+        let output = match standard {
+            SbomKind::CycloneDx => "cyclonedx-json",
+            SbomKind::Spdx => "spdx-json",
         };
         Self::quiet(Self::custom(
             "syft",
             argv(&["syft", "scan", "registry:{image}", "-o", output]),
-            Some(format),
+            Some(standard.format()),
         ))
     }
 
@@ -121,13 +123,14 @@ impl HookSpec {
         self
     }
 
-    /// The built-in hook called `name` (`trivy`, `grype`, `syft`), if there is one.
+    /// The built-in hook called `name` (`trivy`, `grype`, `syft` writing CycloneDX), if
+    /// there is one.
     #[must_use]
     pub fn builtin(name: &str) -> Option<Self> {
         match name {
             "trivy" => Some(Self::trivy()),
             "grype" => Some(Self::grype()),
-            "syft" => Some(Self::syft(Format::CycloneDx)),
+            "syft" => Some(Self::syft(SbomKind::CycloneDx)),
             _ => None,
         }
     }
@@ -138,12 +141,6 @@ impl HookSpec {
         self.format.is_some_and(Format::is_sbom)
     }
 
-    /// Whether the command is one shell string (run with `sh -c`).
-    #[must_use]
-    pub fn is_shell(&self) -> bool {
-        self.command.len() == 1 && self.command[0].contains(char::is_whitespace)
-    }
-
     /// The argv to execute for `image` (and `digest`), plus environment additions for a
     /// plain-HTTP loopback registry.
     pub(crate) fn prepare(&self, image: &str, digest: Option<&str>) -> Result<Prepared, ScanError> {
@@ -151,10 +148,14 @@ impl HookSpec {
             hook: self.name.clone(),
             reason,
         };
-        if self.command.first().is_none_or(|p| p.trim().is_empty()) {
+        let words: &[String] = match &self.command {
+            HookCommand::Shell(text) => std::slice::from_ref(text),
+            HookCommand::Argv(words) => words,
+        };
+        if words.first().is_none_or(|p| p.trim().is_empty()) {
             return Err(invalid("`command` is empty".to_owned()));
         }
-        let uses_digest = self.command.iter().any(|a| a.contains("{digest}"));
+        let uses_digest = words.iter().any(|a| a.contains("{digest}"));
         let digest = match (uses_digest, digest) {
             (true, None) => {
                 return Err(invalid(format!(
@@ -163,34 +164,33 @@ impl HookSpec {
             }
             (_, d) => d.unwrap_or(""),
         };
-        let shell = self.is_shell();
         let subst = |arg: &str, quote: bool| {
             let q = |v: &str| if quote { shell_quote(v) } else { v.to_owned() };
             arg.replace("{image}", &q(image))
                 .replace("{digest}", &q(digest))
         };
-        let mut args: Vec<String> = if shell {
-            vec![
-                "sh".to_owned(),
-                "-c".to_owned(),
-                subst(&self.command[0], true),
-            ]
-        } else {
-            self.command.iter().map(|a| subst(a, false)).collect()
+        let (mut args, program) = match &self.command {
+            HookCommand::Shell(text) => (
+                vec!["sh".to_owned(), "-c".to_owned(), subst(text, true)],
+                None,
+            ),
+            HookCommand::Argv(words) => (
+                words.iter().map(|a| subst(a, false)).collect(),
+                Some(program_name(&words[0])),
+            ),
         };
         let mut env = self.env.clone();
         if is_loopback_registry(image) {
-            let program = program_name(&self.command[0]);
             match program {
-                "trivy" if !args.iter().any(|a| a == "--insecure") => {
+                Some("trivy") if !args.iter().any(|a| a == "--insecure") => {
                     let at = args.len().saturating_sub(1);
                     args.insert(at, "--insecure".to_owned());
                 }
-                "syft" => env.push((
+                Some("syft") => env.push((
                     "SYFT_REGISTRY_INSECURE_USE_HTTP".to_owned(),
                     "true".to_owned(),
                 )),
-                "grype" => env.push((
+                Some("grype") => env.push((
                     "GRYPE_REGISTRY_INSECURE_USE_HTTP".to_owned(),
                     "true".to_owned(),
                 )),
@@ -279,7 +279,7 @@ mod tests {
             p.args[p.args.len() - 2..],
             ["--insecure", "127.0.0.1:5000/a:1"]
         );
-        let p = HookSpec::syft(Format::Spdx)
+        let p = HookSpec::syft(SbomKind::Spdx)
             .prepare("localhost:5000/a:1", None)
             .unwrap();
         assert_eq!(
@@ -289,7 +289,7 @@ mod tests {
         assert!(p
             .env
             .contains(&("SYFT_REGISTRY_INSECURE_USE_HTTP".into(), "true".into())));
-        let p = HookSpec::syft(Format::Spdx)
+        let p = HookSpec::syft(SbomKind::Spdx)
             .prepare("ghcr.io/a:1", None)
             .unwrap();
         assert!(!p
@@ -302,21 +302,56 @@ mod tests {
     }
 
     #[test]
+    fn argv_runs_its_program_as_written_whatever_it_contains() {
+        // One word with a space used to be taken for a shell command.
+        let hook = HookSpec::custom(
+            "spaced",
+            HookCommand::Argv(vec!["/opt/my tools/scan".into(), "{image}".into()]),
+            None,
+        );
+        let p = hook.prepare("a'b c", None).unwrap();
+        assert_eq!(p.program, "/opt/my tools/scan");
+        assert_eq!(p.args, ["a'b c"]);
+        let alone = HookSpec::custom(
+            "alone",
+            HookCommand::Argv(vec!["/opt/my tools/scan {image}".into()]),
+            None,
+        );
+        let p = alone.prepare("x", None).unwrap();
+        assert_eq!(
+            (p.program.as_str(), p.args.len()),
+            ("/opt/my tools/scan x", 0)
+        );
+    }
+
+    #[test]
     fn shell_hooks_quote_placeholders_and_digest_must_be_known() {
-        let hook = HookSpec::custom("c", vec!["scan {image} --digest {digest}".into()], None);
+        let hook = HookSpec::custom(
+            "c",
+            HookCommand::Shell("scan {image} --digest {digest}".into()),
+            None,
+        );
         let p = hook.prepare("a'b", Some("sha256:00")).unwrap();
         assert_eq!((p.program.as_str(), p.args[0].as_str()), ("sh", "-c"));
         assert_eq!(p.args[1], r"scan 'a'\''b' --digest 'sha256:00'");
+        let one_word = HookSpec::custom("w", HookCommand::Shell("scan".into()), None);
+        let p = one_word.prepare("a", None).unwrap();
+        assert_eq!(
+            (p.program.as_str(), p.args.as_slice()),
+            ("sh", &["-c".to_owned(), "scan".to_owned()][..])
+        );
         let err = hook.prepare("a", None).unwrap_err().to_string();
         assert!(err.contains("`c`") && err.contains("{digest}"), "{err}");
-        let empty = HookSpec::custom("e", vec![], None)
-            .prepare("a", None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            empty.contains("`e`") && empty.contains("`command`"),
-            "{empty}"
-        );
+        for command in [HookCommand::Argv(vec![]), HookCommand::Shell(" ".into())] {
+            let empty = HookSpec::custom("e", command, None)
+                .prepare("a", None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                empty.contains("`e`") && empty.contains("`command`"),
+                "{empty}"
+            );
+        }
     }
 
     #[test]

@@ -1,25 +1,41 @@
-//! Runs scanner hooks (Trivy, Grype, Syft, any command), parses their reports into the
-//! normalized vulnerability model of `portcullis-policy`, and merges them.
+//! Scans images for vulnerabilities: runs scanner hooks (Trivy, Grype, Syft, any command),
+//! reads report and VEX files, parses them into the normalized vulnerability model of
+//! `portcullis-policy`, merges the findings of several scanners, applies VEX, and checks
+//! that every report is about the image scanned.
 //!
-//! The gate itself (fail-on, only-fixed, waivers) is `portcullis-policy`'s job: this crate
-//! only turns scanner output into [`Vulnerability`] values, applies VEX statements, merges
-//! findings of several scanners and produces the cosign vuln predicate and SBOM files.
+//! The gate itself (fail-on, only-fixed, waivers) is `portcullis-policy`'s job, and
+//! rendering and exit codes are the caller's: this crate prints nothing. It turns scanner
+//! output into [`Vulnerability`] values and produces the cosign vuln predicate and SBOM
+//! files.
 //!
 //! Entry points:
+//! - [`run`]: one whole scan from a [`ScanRequest`] (the policy's `[scan]` section, hook
+//!   names, report and VEX files) to a [`ScanRun`]: the [`ScanResult`] to gate, what was
+//!   read ([`ScanInput`]), reports about another image ([`ReportMismatch`]), the SBOM, the
+//!   scanner info and timestamps for the vuln predicate, and each hook's run;
+//! - [`select_hooks`]: `--hook` names or `[scan] hooks` to [`HookSpec`]s (custom
+//!   `[[scan.hook]]` entries win over built-ins); [`read_inputs`]: report and VEX files;
 //! - [`parse_report`] / [`parse_document`]: bytes of a Trivy JSON, Grype JSON, SARIF,
-//!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless hinted;
+//!   CycloneDX (SBOM or VEX), SPDX or OpenVEX document, format sniffed unless given as a
+//!   [`Format`] (the config's own [`portcullis_policy::ReportFormat`]);
+//! - [`check_image`]: whether a report's [`ReportedImage`] is the scanned image;
 //! - [`apply_vex`]: suppress findings that VEX statements declare `not_affected`;
 //! - [`merge`]: one finding per (vulnerability, package) across scanners;
 //! - [`run_hooks`]: run [`HookSpec`]s in parallel with timeouts and parse what they print;
+//!   a [`HookCommand`] argv runs without a shell, a string through `sh -c`;
 //! - [`vuln_predicate`], [`Sbom`]: attestation predicate and SBOM output.
 
+mod engine;
 mod error;
 mod grype;
 mod hook;
+mod image;
+mod intake;
 mod merge;
 mod output;
 mod runner;
 mod sarif;
+mod select;
 mod sniff;
 mod trivy;
 mod util;
@@ -27,90 +43,23 @@ mod vex;
 
 pub mod bench;
 
-pub use error::ScanError;
-pub use hook::{is_loopback_registry, HookSpec, DEFAULT_TIMEOUT};
+pub use engine::{run, InputContent, ScanInput, ScanRequest, ScanRun};
+pub use error::{FileRole, ScanError};
+pub use hook::{is_loopback_registry, HookCommand, HookSpec, DEFAULT_TIMEOUT};
+pub use image::{check_image, InputSource, ReportMismatch, ReportedImage};
+pub use intake::{read_inputs, InputFiles, Intake, ReadReport, ReadVex};
 pub use merge::merge;
 pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYPE};
 pub use portcullis_policy::vuln::{
     FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability,
 };
 pub use runner::{run_hook, run_hooks, HookOutput, HookRun, ScanOutcome, ScanTarget};
+pub use select::select_hooks;
 pub use vex::{apply_vex, parse_vex, VexStatement, VexStatus};
 
-use std::fmt;
-use std::str::FromStr;
-
-/// A document format this crate reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// `trivy image --format json` (schema version 2).
-    TrivyJson,
-    /// `grype -o json`.
-    GrypeJson,
-    /// SARIF 2.1.0 from Trivy or Grype (lossy, see the `sarif` module docs).
-    Sarif,
-    /// CycloneDX JSON: an SBOM, or a VEX document when it lists `vulnerabilities`.
-    CycloneDx,
-    /// SPDX 2.x JSON SBOM.
-    Spdx,
-    /// OpenVEX JSON.
-    OpenVex,
-}
-
-impl Format {
-    /// The name used in `portcullis.toml` (`format = "trivy-json"`).
-    #[must_use]
-    pub fn config_name(self) -> &'static str {
-        match self {
-            Self::TrivyJson => "trivy-json",
-            Self::GrypeJson => "grype-json",
-            Self::Sarif => "sarif",
-            Self::CycloneDx => "cyclonedx-json",
-            Self::Spdx => "spdx-json",
-            Self::OpenVex => "openvex",
-        }
-    }
-
-    /// Whether documents of this format are SBOMs rather than vulnerability reports.
-    #[must_use]
-    pub fn is_sbom(self) -> bool {
-        matches!(self, Self::CycloneDx | Self::Spdx)
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::TrivyJson => "Trivy JSON",
-            Self::GrypeJson => "Grype JSON",
-            Self::Sarif => "SARIF",
-            Self::CycloneDx => "CycloneDX JSON",
-            Self::Spdx => "SPDX JSON",
-            Self::OpenVex => "OpenVEX",
-        })
-    }
-}
-
-/// Error of [`Format::from_str`]: names the offending text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown report format `{0}` (expected trivy-json, grype-json, sarif, cyclonedx-json, spdx-json or openvex)")]
-pub struct UnknownFormatName(pub String);
-
-impl FromStr for Format {
-    type Err = UnknownFormatName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "trivy" | "trivy-json" | "trivy_json" => Self::TrivyJson,
-            "grype" | "grype-json" | "grype_json" => Self::GrypeJson,
-            "sarif" | "sarif-json" => Self::Sarif,
-            "cyclonedx" | "cyclonedx-json" | "cdx" => Self::CycloneDx,
-            "spdx" | "spdx-json" => Self::Spdx,
-            "openvex" | "vex" => Self::OpenVex,
-            _ => return Err(UnknownFormatName(s.to_owned())),
-        })
-    }
-}
+/// A document format this crate reads: the config's vocabulary (`[[scan.hook]] format`),
+/// so a hook's declared format reaches the parser unchanged.
+pub use portcullis_policy::ReportFormat as Format;
 
 /// What a document turned out to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +72,8 @@ pub enum Document {
         scanner: String,
         /// The findings, one per (vulnerability, package) as the scanner listed them.
         vulnerabilities: Vec<Vulnerability>,
+        /// The image the report says it is about; `None` when it names none.
+        image: Option<ReportedImage>,
     },
     /// A VEX document (OpenVEX, or CycloneDX with `vulnerabilities[].analysis`).
     Vex(Vec<VexStatement>),
@@ -149,7 +100,10 @@ pub fn parse_report_named(
         } => Ok(vulnerabilities),
         Document::Vex(_) => Err(ScanError::WrongKind {
             source_name: source_name.to_owned(),
-            found: sniff::detect(source_name, bytes)?,
+            found: match hint {
+                Some(format) => format,
+                None => sniff::detect(source_name, bytes)?,
+            },
             expected: "a scan report (pass VEX documents as VEX)".to_owned(),
         }),
         Document::Sbom(kind) => Err(ScanError::WrongKind {
@@ -160,7 +114,9 @@ pub fn parse_report_named(
     }
 }
 
-/// Parses any supported document, sniffing the format unless `hint` is given.
+/// Parses any supported document, sniffing the format unless `hint` is given. A hint is
+/// taken at its word: `Cyclonedx` reads an SBOM, `CyclonedxVex` VEX statements; sniffing
+/// reads a CycloneDX document that lists vulnerabilities as VEX.
 pub fn parse_document(
     source_name: &str,
     bytes: &[u8],
@@ -171,35 +127,37 @@ pub fn parse_document(
         None => sniff::detect(source_name, bytes)?,
     };
     match format {
-        Format::TrivyJson => Ok(Document::Report {
-            format,
-            scanner: "trivy".to_owned(),
-            vulnerabilities: trivy::parse(source_name, bytes)?,
-        }),
-        Format::GrypeJson => Ok(Document::Report {
-            format,
-            scanner: "grype".to_owned(),
-            vulnerabilities: grype::parse(source_name, bytes)?,
-        }),
-        Format::Sarif => {
-            let (scanner, vulnerabilities) = sarif::parse(source_name, bytes)?;
+        Format::TrivyJson => {
+            let (vulnerabilities, image) = trivy::parse(source_name, bytes)?;
             Ok(Document::Report {
                 format,
-                scanner,
+                scanner: "trivy".to_owned(),
                 vulnerabilities,
+                image,
             })
         }
-        Format::OpenVex => Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?)),
-        Format::CycloneDx => {
-            if sniff::cyclonedx_has_vulnerabilities(source_name, bytes)? {
-                Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?))
-            } else {
-                Ok(Document::Sbom(
-                    Sbom::validate(source_name, bytes.to_vec())?.kind(),
-                ))
-            }
+        Format::GrypeJson => {
+            let (vulnerabilities, image) = grype::parse(source_name, bytes)?;
+            Ok(Document::Report {
+                format,
+                scanner: "grype".to_owned(),
+                vulnerabilities,
+                image,
+            })
         }
-        Format::Spdx => Ok(Document::Sbom(
+        Format::Sarif => {
+            let parsed = sarif::parse(source_name, bytes)?;
+            Ok(Document::Report {
+                format,
+                scanner: parsed.scanner,
+                vulnerabilities: parsed.vulnerabilities,
+                image: parsed.image,
+            })
+        }
+        Format::Openvex | Format::CyclonedxVex => {
+            Ok(Document::Vex(parse_vex(source_name, bytes, Some(format))?))
+        }
+        Format::Cyclonedx | Format::SpdxJson => Ok(Document::Sbom(
             Sbom::validate(source_name, bytes.to_vec())?.kind(),
         )),
     }

@@ -130,8 +130,8 @@ impl SbomKind {
     #[must_use]
     pub fn format(self) -> Format {
         match self {
-            Self::CycloneDx => Format::CycloneDx,
-            Self::Spdx => Format::Spdx,
+            Self::CycloneDx => Format::Cyclonedx,
+            Self::Spdx => Format::SpdxJson,
         }
     }
 
@@ -165,7 +165,7 @@ struct SbomTop {
 impl Sbom {
     /// Checks that `bytes` are a CycloneDX or SPDX JSON document.
     pub fn validate(source_name: &str, bytes: Vec<u8>) -> Result<Self, ScanError> {
-        let top: SbomTop = from_json(source_name, Format::CycloneDx, &bytes)?;
+        let top: SbomTop = from_json(source_name, Format::Cyclonedx, &bytes)?;
         let invalid = |field: &str, value: Option<&str>, expected: &str| ScanError::InvalidField {
             source_name: source_name.to_owned(),
             field: field.to_owned(),

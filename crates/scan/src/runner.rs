@@ -21,8 +21,8 @@ use wait_timeout::ChildExt;
 use crate::error::excerpt;
 use crate::hook::{install_hint, program_name, Prepared};
 use crate::{
-    merge, parse_document, Document, Format, HookSpec, Sbom, ScanError, ScanResult, ScannerInfo,
-    Vulnerability,
+    merge, parse_document, Document, Format, HookSpec, ReportedImage, Sbom, ScanError, ScanResult,
+    ScannerInfo, Vulnerability,
 };
 
 /// How much of a hook's stderr is kept (head and tail each).
@@ -65,6 +65,8 @@ pub enum HookOutput {
         scanner: String,
         /// Findings as the scanner listed them (before merging).
         vulnerabilities: Vec<Vulnerability>,
+        /// The image the report says it is about.
+        image: Option<ReportedImage>,
     },
     /// An SBOM, validated, bytes as produced.
     Sbom(Sbom),
@@ -274,10 +276,12 @@ fn interpret(
             format,
             scanner,
             vulnerabilities,
+            image,
         }) => Ok(HookOutput::Report {
             format,
             scanner,
             vulnerabilities,
+            image,
         }),
         Ok(Document::Vex(statements)) => Ok(HookOutput::Vex(statements)),
         Ok(Document::Sbom(_)) => Ok(HookOutput::Sbom(Sbom::validate(

@@ -5,7 +5,8 @@
 //! split), package, installed and fixed versions (from the `Key: value` lines Trivy writes
 //! in `message.text` and Grype in `rule.help.text`), severity (the `Severity:` line, else
 //! a severity tag, else the rule's `security-severity` score bucketed as CVSS, else the
-//! result `level`), CVSS (`security-severity`), URL (`helpUri`), title.
+//! result `level`), CVSS (`security-severity`), URL (`helpUri`), title, and the image
+//! (Trivy's run `properties`, Grype's `<image>@<layer>:/<path>` logical locations).
 //!
 //! What is lost: the fix state beyond "a fixed version is listed" (`will_not_fix`,
 //! `end_of_life`, `fix_deferred` all read as `NotFixed`), aliases/vendor ids, the CVSS source
@@ -18,7 +19,7 @@ use serde::Deserialize;
 use crate::util::{
     from_json, null_default, push_unique, severity_from_cvss, severity_from_str, valid_cvss,
 };
-use crate::{FixState, Format, ScanError, VulnSeverity, Vulnerability};
+use crate::{FixState, Format, ReportedImage, ScanError, VulnSeverity, Vulnerability};
 
 #[derive(Deserialize)]
 struct Log {
@@ -32,6 +33,19 @@ struct Run {
     tool: Tool,
     #[serde(default, deserialize_with = "null_default")]
     results: Vec<SarifResult>,
+    #[serde(default, deserialize_with = "null_default")]
+    properties: RunProperties,
+}
+
+/// Trivy's run properties for an image scan.
+#[derive(Deserialize, Default)]
+struct RunProperties {
+    #[serde(rename = "imageName")]
+    image_name: Option<String>,
+    #[serde(rename = "repoTags", default, deserialize_with = "null_default")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "repoDigests", default, deserialize_with = "null_default")]
+    repo_digests: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,15 +94,64 @@ struct SarifResult {
     rule_index: Option<usize>,
     level: Option<String>,
     message: Option<Text>,
+    #[serde(default, deserialize_with = "null_default")]
+    locations: Vec<Location>,
 }
 
-/// Parses a SARIF log; returns the scanner name (driver name, lowercased) and findings.
-pub(crate) fn parse(
-    source_name: &str,
-    bytes: &[u8],
-) -> Result<(String, Vec<Vulnerability>), ScanError> {
+#[derive(Deserialize)]
+struct Location {
+    #[serde(
+        rename = "logicalLocations",
+        default,
+        deserialize_with = "null_default"
+    )]
+    logical: Vec<LogicalLocation>,
+}
+
+#[derive(Deserialize)]
+struct LogicalLocation {
+    #[serde(rename = "fullyQualifiedName")]
+    fully_qualified_name: Option<String>,
+}
+
+/// The image a run names: Trivy's run properties, else Grype's logical locations.
+fn run_image(run: &Run, scanner: &str) -> Option<ReportedImage> {
+    let props = &run.properties;
+    if let Some(image) = crate::image::reported(
+        props.image_name.as_deref(),
+        &props.repo_tags,
+        &props.repo_digests,
+        &[],
+    ) {
+        return Some(image);
+    }
+    if !scanner.contains("grype") {
+        return None;
+    }
+    let name = run
+        .results
+        .iter()
+        .flat_map(|r| &r.locations)
+        .flat_map(|l| &l.logical)
+        .filter_map(|l| l.fully_qualified_name.as_deref())
+        .find_map(crate::image::from_grype_location)?;
+    crate::image::reported(Some(name), &[], &[], &[])
+}
+
+/// What a SARIF log holds: the scanner (first driver name, lowercased), the findings and
+/// the image the first run that names one is about.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) scanner: String,
+    pub(crate) vulnerabilities: Vec<Vulnerability>,
+    pub(crate) image: Option<ReportedImage>,
+}
+
+/// Parses a SARIF log.
+pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Parsed, ScanError> {
     let log: Log = from_json(source_name, Format::Sarif, bytes)?;
     let mut scanner = String::new();
+    let mut image = None;
     let mut out = Vec::new();
     for (r, run) in log.runs.into_iter().enumerate() {
         let name = run
@@ -100,6 +163,9 @@ pub(crate) fn parse(
             .to_ascii_lowercase();
         if scanner.is_empty() {
             scanner.clone_from(&name);
+        }
+        if image.is_none() {
+            image = run_image(&run, &name);
         }
         let rules = &run.tool.driver.rules;
         let by_id: HashMap<&str, &Rule> =
@@ -129,7 +195,11 @@ pub(crate) fn parse(
     if scanner.is_empty() {
         "sarif".clone_into(&mut scanner);
     }
-    Ok((scanner, out))
+    Ok(Parsed {
+        scanner,
+        vulnerabilities: out,
+        image,
+    })
 }
 
 /// `Key: value` lines of the message and the rule help (message wins).
@@ -250,8 +320,12 @@ mod tests {
             {"id":"CVE-1","properties":{"security-severity":"9.1"}},{"id":"CVE-2"}]}},
             "results":[{"ruleId":"CVE-1","message":{"text":"Package: a"}},
                        {"ruleId":"CVE-2","level":"error","message":{"text":"Package: b"}}]}]}"#;
-        let (scanner, v) = parse("s", doc.as_bytes()).unwrap();
-        assert_eq!(scanner, "x");
+        let Parsed {
+            scanner,
+            vulnerabilities: v,
+            image,
+        } = parse("s", doc.as_bytes()).unwrap();
+        assert_eq!((scanner.as_str(), image), ("x", None));
         assert_eq!(
             (v[0].severity, v[0].cvss),
             (VulnSeverity::Critical, Some(9.1))

@@ -41,9 +41,13 @@ pub(crate) fn detect(source_name: &str, bytes: &[u8]) -> Result<Format, ScanErro
         .as_deref()
         .is_some_and(|f| f.eq_ignore_ascii_case("CycloneDX"))
     {
-        Ok(Format::CycloneDx)
+        Ok(if cyclonedx_has_vulnerabilities(source_name, bytes)? {
+            Format::CyclonedxVex
+        } else {
+            Format::Cyclonedx
+        })
     } else if top.spdx_version.is_some() {
-        Ok(Format::Spdx)
+        Ok(Format::SpdxJson)
     } else if top.runs.is_some() {
         Ok(Format::Sarif)
     } else if top.matches.is_some() && (top.descriptor.is_some() || top.vulnerabilities.is_none()) {
@@ -51,7 +55,7 @@ pub(crate) fn detect(source_name: &str, bytes: &[u8]) -> Result<Format, ScanErro
     } else if top.schema_version.is_some() || top.results.is_some() || top.artifact_name.is_some() {
         Ok(Format::TrivyJson)
     } else if top.statements.is_some() || top.context.is_some() {
-        Ok(Format::OpenVex)
+        Ok(Format::Openvex)
     } else {
         Err(unknown())
     }
@@ -64,11 +68,8 @@ struct CycloneDxTop {
 }
 
 /// Whether a CycloneDX document lists vulnerabilities (then it is read as VEX).
-pub(crate) fn cyclonedx_has_vulnerabilities(
-    source_name: &str,
-    bytes: &[u8],
-) -> Result<bool, ScanError> {
-    let top: CycloneDxTop = crate::util::from_json(source_name, Format::CycloneDx, bytes)?;
+fn cyclonedx_has_vulnerabilities(source_name: &str, bytes: &[u8]) -> Result<bool, ScanError> {
+    let top: CycloneDxTop = crate::util::from_json(source_name, Format::Cyclonedx, bytes)?;
     Ok(top.vulnerabilities.is_some_and(|v| !v.is_empty()))
 }
 
@@ -91,12 +92,20 @@ mod tests {
             (r#"{"version":"2.1.0","runs":[]}"#, Format::Sarif),
             (
                 r#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#,
-                Format::CycloneDx,
+                Format::Cyclonedx,
             ),
-            (r#"{"spdxVersion":"SPDX-2.3"}"#, Format::Spdx),
+            (
+                r#"{"bomFormat":"CycloneDX","specVersion":"1.5","vulnerabilities":[]}"#,
+                Format::Cyclonedx,
+            ),
+            (
+                r#"{"bomFormat":"CycloneDX","specVersion":"1.5","vulnerabilities":[{"id":"CVE-1"}]}"#,
+                Format::CyclonedxVex,
+            ),
+            (r#"{"spdxVersion":"SPDX-2.3"}"#, Format::SpdxJson),
             (
                 r#"{"@context":"https://openvex.dev/ns/v0.2.0","statements":[]}"#,
-                Format::OpenVex,
+                Format::Openvex,
             ),
         ];
         for (doc, want) in cases {

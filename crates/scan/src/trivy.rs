@@ -16,12 +16,28 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::util::{from_json, null_default, push_unique, severity, unknown_severity, valid_cvss};
-use crate::{FixState, Format, ScanError, SuppressedBy, VulnSeverity, Vulnerability};
+use crate::{
+    FixState, Format, ReportedImage, ScanError, SuppressedBy, VulnSeverity, Vulnerability,
+};
 
 #[derive(Deserialize)]
 struct Report {
+    #[serde(rename = "ArtifactName")]
+    artifact_name: Option<String>,
+    #[serde(rename = "ArtifactType")]
+    artifact_type: Option<String>,
+    #[serde(rename = "Metadata", default)]
+    metadata: Metadata,
     #[serde(rename = "Results", default, deserialize_with = "null_default")]
     results: Vec<TrivyResult>,
+}
+
+#[derive(Deserialize, Default)]
+struct Metadata {
+    #[serde(rename = "RepoTags", default, deserialize_with = "null_default")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "RepoDigests", default, deserialize_with = "null_default")]
+    repo_digests: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,9 +116,25 @@ struct Layer {
     diff_id: Option<String>,
 }
 
-/// Parses a Trivy JSON report.
-pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Vec<Vulnerability>, ScanError> {
+/// Parses a Trivy JSON report: its findings and the image it names.
+pub(crate) fn parse(
+    source_name: &str,
+    bytes: &[u8],
+) -> Result<(Vec<Vulnerability>, Option<ReportedImage>), ScanError> {
     let report: Report = from_json(source_name, Format::TrivyJson, bytes)?;
+    let image = report
+        .artifact_type
+        .as_deref()
+        .is_none_or(|t| t == "container_image")
+        .then(|| {
+            crate::image::reported(
+                report.artifact_name.as_deref(),
+                &report.metadata.repo_tags,
+                &report.metadata.repo_digests,
+                &[],
+            )
+        })
+        .flatten();
     let mut out = Vec::new();
     for (r, result) in report.results.into_iter().enumerate() {
         for finding in result.vulnerabilities {
@@ -129,7 +161,7 @@ pub(crate) fn parse(source_name: &str, bytes: &[u8]) -> Result<Vec<Vulnerability
             out.push(vuln);
         }
     }
-    Ok(out)
+    Ok((out, image))
 }
 
 fn justification(status: Option<&str>, statement: Option<&str>, source: Option<&str>) -> String {
@@ -227,14 +259,14 @@ mod tests {
             r#"{"Results":[{"Target":"x"}]}"#,
             r#"{"Results":[{"Vulnerabilities":null,"ExperimentalModifiedFindings":null}]}"#,
         ] {
-            assert!(parse("t", doc.as_bytes()).unwrap().is_empty(), "{doc}");
+            assert!(parse("t", doc.as_bytes()).unwrap().0.is_empty(), "{doc}");
         }
     }
 
     #[test]
     fn minimal_finding_defaults() {
         let doc = r#"{"Results":[{"Vulnerabilities":[{"VulnerabilityID":"CVE-1","FixedVersion":"1.2, 1.3,,1.2"}]}]}"#;
-        let v = parse("t", doc.as_bytes()).unwrap();
+        let (v, _) = parse("t", doc.as_bytes()).unwrap();
         assert_eq!(v[0].fixed, ["1.2", "1.3"]);
         assert_eq!(v[0].fix_state, FixState::Fixed);
         assert_eq!(v[0].severity, VulnSeverity::Unknown);
@@ -247,7 +279,7 @@ mod tests {
             {"VulnerabilityID":"A","CVSS":{"ghsa":{"V3Score":9.1},"nvd":{"V3Score":7.5}}},
             {"VulnerabilityID":"B","CVSS":{"ghsa":{"V3Score":6.1},"redhat":{"V3Score":6.8,"V2Score":9.0}}},
             {"VulnerabilityID":"C","CVSS":{"nvd":{"V2Score":5.0}}}]}]}"#;
-        let v = parse("t", doc.as_bytes()).unwrap();
+        let (v, _) = parse("t", doc.as_bytes()).unwrap();
         assert_eq!(
             [v[0].cvss, v[1].cvss, v[2].cvss],
             [Some(7.5), Some(6.8), Some(5.0)]
@@ -269,7 +301,7 @@ mod tests {
                 r#"{{"Results":[{{"Vulnerabilities":[{{"VulnerabilityID":"X","Status":"{status}"}}]}}]}}"#
             );
             assert_eq!(
-                parse("t", doc.as_bytes()).unwrap()[0].fix_state,
+                parse("t", doc.as_bytes()).unwrap().0[0].fix_state,
                 want,
                 "{status}"
             );

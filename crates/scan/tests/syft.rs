@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portcullis_scan::{run_hooks, Format, HookSpec, SbomKind, ScanTarget};
+use portcullis_scan::{run_hooks, HookCommand, HookSpec, SbomKind, ScanTarget};
 use portcullis_testkit::{Auth, ImageSpec, Registry};
 
 fn syft() -> Option<PathBuf> {
@@ -59,12 +59,15 @@ fn syft_hook_produces_an_sbom_of_a_local_registry_image() {
     let digest = registry.seed_image("scan/app", "1.0", &spec).unwrap();
     let image = registry.image("scan/app", "1.0");
 
-    let hooks: Vec<HookSpec> = [Format::CycloneDx, Format::Spdx]
+    let hooks: Vec<HookSpec> = [SbomKind::CycloneDx, SbomKind::Spdx]
         .into_iter()
-        .map(|format| {
-            let mut hook = HookSpec::syft(format);
-            hook.name = format!("syft-{}", format.config_name());
-            hook.command[0] = syft.display().to_string();
+        .map(|standard| {
+            let mut hook = HookSpec::syft(standard);
+            hook.name = format!("syft-{}", standard.format().as_str());
+            let HookCommand::Argv(words) = &mut hook.command else {
+                panic!("built-ins are argv lists")
+            };
+            words[0] = syft.display().to_string();
             hook.timeout = Duration::from_secs(120);
             hook
         })

@@ -74,8 +74,10 @@ pub trait Choice: Copy + Sized + 'static {
     }
 }
 
+/// `Variant = "spelling"`, optionally `| "other-spelling"`: further spellings are accepted
+/// when reading the file but not listed in messages or the schema.
 macro_rules! choice {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)*,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema, serde::Serialize)]
         pub enum $name {
@@ -83,6 +85,12 @@ macro_rules! choice {
         }
         impl Choice for $name {
             const CHOICES: &'static [(&'static str, Self)] = &[$(($text, Self::$variant),)+];
+            fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($text $(| $alias)* => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
         }
         impl $name {
             /// The spelling in `portcullis.toml`.
@@ -125,15 +133,58 @@ impl FailOn {
 }
 
 choice! {
-    /// The report format a scanner hook writes.
+    /// The format of a scanner hook's output or of a report file: the one list of document
+    /// formats, shared by the config (`[[scan.hook]] format`) and the scan crate's parsers.
     ReportFormat {
+        /// `trivy image --format json` (schema version 2).
         TrivyJson = "trivy-json",
+        /// `grype -o json`.
         GrypeJson = "grype-json",
+        /// SARIF 2.1.0 from Trivy or Grype.
         Sarif = "sarif",
+        /// `CycloneDX` JSON with `vulnerabilities[].analysis`: VEX statements.
         CyclonedxVex = "cyclonedx-vex",
+        /// `OpenVEX` JSON.
         Openvex = "openvex",
-        Cyclonedx = "cyclonedx",
+        /// `CycloneDX` JSON SBOM (also spelled `cyclonedx-json`, Syft's name for it).
+        Cyclonedx = "cyclonedx" | "cyclonedx-json",
+        /// SPDX 2.x JSON SBOM.
         SpdxJson = "spdx-json",
+    }
+}
+
+impl ReportFormat {
+    /// The format's name in messages (`Trivy JSON`, `CycloneDX VEX`).
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::TrivyJson => "Trivy JSON",
+            Self::GrypeJson => "Grype JSON",
+            Self::Sarif => "SARIF",
+            Self::CyclonedxVex => "CycloneDX VEX",
+            Self::Openvex => "OpenVEX",
+            Self::Cyclonedx => "CycloneDX JSON",
+            Self::SpdxJson => "SPDX JSON",
+        }
+    }
+
+    /// Whether documents of this format are SBOMs (no vulnerability list).
+    #[must_use]
+    pub fn is_sbom(self) -> bool {
+        matches!(self, Self::Cyclonedx | Self::SpdxJson)
+    }
+
+    /// Whether documents of this format are VEX statements.
+    #[must_use]
+    pub fn is_vex(self) -> bool {
+        matches!(self, Self::CyclonedxVex | Self::Openvex)
+    }
+}
+
+/// Shows [`ReportFormat::title`].
+impl std::fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.title())
     }
 }
 
