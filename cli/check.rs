@@ -11,12 +11,14 @@ use crate::workspace::{self, Workspace};
 pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
     let ws = Workspace::load(global.config.as_deref(), &args.sources)?;
-    let report = check(&ws, args.resolve)?;
-    Ok(output.emit(&report, &ws.root.dir, &ws.configs()))
+    let configs = ws.configs();
+    let root = ws.root.dir.clone();
+    let report = check(ws, args.resolve)?;
+    Ok(output.emit(&report, &root, &configs))
 }
 
 /// The check of every group, merged into one report.
-pub fn check(ws: &Workspace, resolve: bool) -> anyhow::Result<Report> {
+pub fn check(ws: Workspace, resolve: bool) -> anyhow::Result<Report> {
     let today = workspace::today()?;
     let runtime = if resolve {
         Some(workspace::runtime()?)
@@ -24,23 +26,16 @@ pub fn check(ws: &Workspace, resolve: bool) -> anyhow::Result<Report> {
         None
     };
     let mut report = Report::default();
-    for group in &ws.groups {
-        let collected = &group.collected;
+    for group in ws.groups {
+        let collected = group.collected;
         let mut facts = Facts {
             files: collected.files,
             subjects: collected
                 .occurrences
-                .iter()
-                .map(|o| {
-                    Subject::written(
-                        o.resolution.clone(),
-                        o.text.clone(),
-                        o.location.clone(),
-                        o.context,
-                    )
-                })
+                .into_iter()
+                .map(|o| Subject::written(o.resolution, o.text, o.location, o.context))
                 .collect(),
-            problems: collected.problems.clone(),
+            problems: collected.problems,
             help: HelpPaths {
                 cwd: ws.root.cwd.clone(),
             },

@@ -69,7 +69,7 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
                 UsageError("`--sbom-out` needs an SBOM hook: add `--hook syft`".into()).into(),
             );
         };
-        sbom.write_to(path)
+        portcullis_sources::write_atomic(path, sbom.bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
 

@@ -2,8 +2,6 @@
 //! predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`) and SBOM files written
 //! exactly as the SBOM tool produced them, after checking they are what they claim.
 
-use std::path::Path;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -218,22 +216,6 @@ impl Sbom {
     /// Parses the document (for attesting it as a predicate).
     pub fn to_json(&self) -> Result<Value, ScanError> {
         from_json("SBOM", self.kind.format(), &self.bytes)
-    }
-
-    /// Writes the document to `path` unchanged (through a temporary file, then rename).
-    pub fn write_to(&self, path: &Path) -> Result<(), ScanError> {
-        let io = |error| ScanError::Io {
-            path: path.to_owned(),
-            error,
-        };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        std::io::Write::write_all(&mut tmp, &self.bytes).map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
     }
 }
 

@@ -71,15 +71,22 @@ impl Root {
                 .map_or_else(|| absolute.clone(), Path::to_path_buf)
         };
         let prefix = relative_to(&base, &self.dir);
-        let join = |rel: &str| {
-            if prefix == "." {
-                rel.to_owned()
-            } else {
-                portcullis_reference::source::relative("", &format!("{prefix}/{rel}"))
-            }
-        };
+        if prefix == "." {
+            return Ok(collected);
+        }
+        let join =
+            |rel: &str| portcullis_reference::source::relative("", &format!("{prefix}/{rel}"));
+        // Occurrences come sorted by file: each file's new name is computed once.
+        let mut last: Option<(String, String)> = None;
         for occurrence in &mut collected.occurrences {
-            occurrence.location.file = join(&occurrence.location.file);
+            let file = &mut occurrence.location.file;
+            match &last {
+                Some((old, new)) if old == file => file.clone_from(new),
+                _ => {
+                    let new = join(file);
+                    last = Some((std::mem::replace(file, new.clone()), new));
+                }
+            }
         }
         for problem in &mut collected.problems {
             let old = problem.file.clone();
@@ -120,15 +127,13 @@ impl Root {
             all.problems.extend(collected.problems);
         }
         all.occurrences.sort_by(|a, b| {
-            let key = |o: &crate::Occurrence| {
-                (
-                    o.location.file.clone(),
-                    o.location.line,
-                    o.location.column,
-                    o.location.span.start,
-                )
-            };
-            key(a).cmp(&key(b))
+            let (a, b) = (&a.location, &b.location);
+            (&a.file, a.line, a.column, a.span.start).cmp(&(
+                &b.file,
+                b.line,
+                b.column,
+                b.span.start,
+            ))
         });
         all.occurrences.dedup();
         all.problems.sort_by(|a, b| {
