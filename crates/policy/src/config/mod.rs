@@ -2,8 +2,8 @@
 //! problem is reported at once, each at `file:line:col`), and exposed as typed settings
 //! that the other crates read.
 
-mod reader;
-mod sections;
+pub(crate) mod reader;
+pub(crate) mod sections;
 pub mod settings;
 mod values;
 

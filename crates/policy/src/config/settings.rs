@@ -4,14 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use portcullis_reference::{ImageRef, Pattern};
+use portcullis_reference::ImageRef;
 use schemars::JsonSchema;
 
 use super::ConfigSite;
 use crate::vuln::VulnSeverity;
-use crate::{Location, Rule};
 
 /// A value and where it is written (`None` for defaults and the embedded policy).
 #[derive(Debug, Clone, PartialEq)]
@@ -232,165 +230,13 @@ choice! {
     }
 }
 
-/// `[images]`: which images may be used and how they must be referenced.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
-pub struct ImagesSettings {
-    /// Patterns of allowed images; absent means every image is allowed.
-    #[schemars(with = "Option<Vec<String>>")]
-    pub allow: Option<Vec<Spanned<Pattern>>>,
-    /// Where `allow` is written (the cause when nothing matches).
-    #[schemars(skip)]
-    pub allow_site: Option<ConfigSite>,
-    /// Patterns of denied images (checked before `allow`).
-    #[schemars(with = "Vec<String>")]
-    pub deny: Vec<Spanned<Pattern>>,
-    /// Every reference must carry an `@sha256:` digest (default `true`).
-    #[schemars(with = "bool")]
-    pub require_digest: Spanned<bool>,
-    /// Tags that may not be used (default `["latest"]`).
-    #[schemars(with = "Vec<String>")]
-    pub deny_tags: Vec<Spanned<String>>,
-}
-
-impl Default for ImagesSettings {
-    fn default() -> Self {
-        Self {
-            allow: None,
-            allow_site: None,
-            deny: Vec::new(),
-            require_digest: Spanned::unsited(true),
-            deny_tags: vec![Spanned::unsited("latest".to_owned())],
-        }
-    }
-}
-
-/// `[[waiver]]`: an expiring exception to any rule or vulnerability.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Waiver {
-    /// Rule codes it waives.
-    #[schemars(with = "Vec<Rule>", default)]
-    pub rules: Vec<Spanned<Rule>>,
-    /// Vulnerability ids (or aliases) it waives.
-    #[schemars(with = "Vec<String>", default)]
-    pub ids: Vec<Spanned<String>>,
-    /// Only findings about images matching one of these patterns (empty: any image).
-    #[schemars(with = "Vec<String>", default)]
-    pub images: Vec<Spanned<Pattern>>,
-    /// Only vulnerabilities in these packages (empty: any package).
-    #[schemars(with = "Vec<String>", default)]
-    pub packages: Vec<Spanned<String>>,
-    /// Why the exception exists (required).
-    #[schemars(with = "String")]
-    pub reason: Spanned<String>,
-    /// Last day the waiver applies, `YYYY-MM-DD` (required).
-    #[schemars(with = "String")]
-    pub expires: Spanned<jiff::civil::Date>,
-    /// The `[[waiver]]` header.
-    #[schemars(skip)]
-    pub site: Option<ConfigSite>,
-    /// The header as a finding location (for `waiver-expired` and `waiver-unused`).
-    #[schemars(skip)]
-    pub location: Option<Location>,
-}
-
-/// `[trust]`: whose signatures are accepted.
-#[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
-pub struct TrustSettings {
-    /// `[[trust.signer]]` entries.
-    #[schemars(rename = "signer")]
-    pub signers: Vec<Signer>,
-}
-
-/// `[[trust.signer]]`: a Sigstore identity trusted for some images.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Signer {
-    /// Images this signer vouches for (empty: every image).
-    #[schemars(with = "Vec<String>", default)]
-    pub images: Vec<Spanned<Pattern>>,
-    /// Exact OIDC issuer.
-    #[schemars(with = "Option<String>")]
-    pub issuer: Option<Spanned<String>>,
-    /// Issuer regular expression.
-    #[schemars(with = "Option<String>")]
-    pub issuer_regex: Option<Spanned<String>>,
-    /// Exact certificate identity (SAN).
-    #[schemars(with = "Option<String>")]
-    pub identity: Option<Spanned<String>>,
-    /// Identity regular expression.
-    #[schemars(with = "Option<String>")]
-    pub identity_regex: Option<Spanned<String>>,
-    #[schemars(skip)]
-    pub site: Option<ConfigSite>,
-}
-
-/// A scanner hook's command: one shell string or an argument vector.
-#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
-#[serde(untagged)]
-pub enum HookCommand {
-    /// Run through `sh -c`.
-    Shell(String),
-    /// Program and arguments, no shell.
-    Argv(Vec<String>),
-}
-
-/// `[[scan.hook]]`: a custom scanner command.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct HookSettings {
-    /// The name `hooks` and `--hook` refer to.
-    #[schemars(with = "String")]
-    pub name: Spanned<String>,
-    /// `{image}` is replaced by the image reference.
-    #[schemars(with = "HookCommand")]
-    pub command: Spanned<HookCommand>,
-    /// What the command writes on stdout.
-    #[schemars(with = "ReportFormat")]
-    pub format: Spanned<ReportFormat>,
-    /// Like `5m` or `30s`.
-    #[schemars(with = "Option<String>")]
-    pub timeout: Option<Spanned<Duration>>,
-    #[schemars(skip)]
-    pub site: Option<ConfigSite>,
-}
-
-/// `[scan]`: which scanners run and what fails the gate.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
-pub struct ScanSettings {
-    /// Hooks to run: built-ins `trivy`, `grype`, `syft`, or `[[scan.hook]]` names.
-    #[schemars(with = "Vec<String>")]
-    pub hooks: Vec<Spanned<String>>,
-    /// Lowest severity that fails (default `high`).
-    #[schemars(with = "FailOn")]
-    pub fail_on: Spanned<FailOn>,
-    /// Only vulnerabilities with a fix fail the gate.
-    #[schemars(with = "bool")]
-    pub only_fixed: Spanned<bool>,
-    /// VEX documents (paths relative to the config file).
-    #[schemars(with = "Vec<String>")]
-    pub vex: Vec<Spanned<PathBuf>>,
-    /// Custom hooks.
-    pub hook: Vec<HookSettings>,
-}
-
-impl Default for ScanSettings {
-    fn default() -> Self {
-        Self {
-            hooks: Vec::new(),
-            fail_on: Spanned::unsited(FailOn::High),
-            only_fixed: Spanned::unsited(false),
-            vex: Vec::new(),
-            hook: Vec::new(),
-        }
-    }
-}
-
-/// Scanners built into portcullis (`hooks = ["trivy"]`).
-pub const BUILTIN_HOOKS: [&str; 3] = ["trivy", "grype", "syft"];
+pub use crate::families::images::ImagesSettings;
+pub use crate::families::signatures::{Signer, TrustSettings};
+pub use crate::families::staleness::StaleSettings;
+pub use crate::families::vulnerabilities::{
+    HookCommand, HookSettings, ScanSettings, BUILTIN_HOOKS,
+};
+pub use crate::families::waivers::Waiver;
 
 /// `[sign]`: how `sign`, `attest` and `promote` sign.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
@@ -475,26 +321,6 @@ pub struct MirrorSettings {
     pub platforms: Spanned<Platforms>,
     #[schemars(skip)]
     pub site: Option<ConfigSite>,
-}
-
-/// `[stale]`: when an image counts as stale and what to do.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
-pub struct StaleSettings {
-    /// Like `30d`.
-    #[schemars(with = "Option<String>")]
-    pub max_age: Option<Spanned<Duration>>,
-    #[schemars(with = "Trigger")]
-    pub trigger: Spanned<Trigger>,
-}
-
-impl Default for StaleSettings {
-    fn default() -> Self {
-        Self {
-            max_age: None,
-            trigger: Spanned::unsited(Trigger::None),
-        }
-    }
 }
 
 /// `[report]`: pull/merge request comment behaviour.

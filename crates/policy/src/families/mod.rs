@@ -1,5 +1,6 @@
-//! The rules, one module per family, each with its checks and the wording of its findings
-//! side by side; each check reads only its own section of the policy:
+//! The rules, one module per family, each with its section of `portcullis.toml` (settings
+//! type and reader), its checks and the wording of its findings side by side; each check
+//! reads only its own section:
 //!
 //! | family | rules | section |
 //! |---|---|---|
@@ -10,12 +11,15 @@
 //! | [`waivers`] | `waiver-expired`, `waiver-unused` | `[[waiver]]` |
 //! | [`inputs`] | `file-invalid`, `reference-invalid`, `scan-report-mismatch` | none: the input itself |
 //!
-//! Signatures (`[trust]`) and staleness (`[stale]`) have their config sections and rule
-//! codes; their checks come with the commands that gather their facts.
+//! [`signatures`] (`[trust]`) and [`staleness`] (`[stale]`) hold their sections and rule
+//! codes; their checks come with the commands that gather their facts. Sections that are
+//! not rules (`[sign]`, `[[mirror]]`, `[report]`, `[registries]`) live in `config`.
 
 pub mod images;
 pub mod inputs;
 pub mod registry;
+pub mod signatures;
+pub mod staleness;
 pub mod tags;
 pub mod vulnerabilities;
 pub mod waivers;

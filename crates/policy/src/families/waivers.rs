@@ -3,12 +3,122 @@
 
 use std::collections::BTreeSet;
 
-use portcullis_reference::ImageRef;
+use portcullis_reference::{ImageRef, Location, Pattern};
+use schemars::JsonSchema;
 
-use crate::config::Waiver;
+use crate::config::reader::{closest, quoted_list, Reader, Section};
+use crate::config::sections::pattern;
+use crate::config::settings::Spanned;
+use crate::config::ConfigSite;
 use crate::finding::{AppliedWaiver, Finding, Severity};
 use crate::rules::Rule;
 use crate::vuln::SuppressedBy;
+
+/// `[[waiver]]`: an expiring exception to any rule or vulnerability.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Waiver {
+    /// Rule codes it waives.
+    #[schemars(with = "Vec<Rule>", default)]
+    pub rules: Vec<Spanned<Rule>>,
+    /// Vulnerability ids (or aliases) it waives.
+    #[schemars(with = "Vec<String>", default)]
+    pub ids: Vec<Spanned<String>>,
+    /// Only findings about images matching one of these patterns (empty: any image).
+    #[schemars(with = "Vec<String>", default)]
+    pub images: Vec<Spanned<Pattern>>,
+    /// Only vulnerabilities in these packages (empty: any package).
+    #[schemars(with = "Vec<String>", default)]
+    pub packages: Vec<Spanned<String>>,
+    /// Why the exception exists (required).
+    #[schemars(with = "String")]
+    pub reason: Spanned<String>,
+    /// Last day the waiver applies, `YYYY-MM-DD` (required).
+    #[schemars(with = "String")]
+    pub expires: Spanned<jiff::civil::Date>,
+    /// The `[[waiver]]` header.
+    #[schemars(skip)]
+    pub site: Option<ConfigSite>,
+    /// The header as a finding location (for `waiver-expired` and `waiver-unused`).
+    #[schemars(skip)]
+    pub location: Option<Location>,
+}
+
+fn rule(text: &str) -> Result<Rule, String> {
+    if let Some(rule) = Rule::from_code(text).filter(|rule| rule.is_bad_input()) {
+        return Err(format!(
+            "`{rule}` cannot be waived: fix the input instead (a gate that cannot read its input fails closed)"
+        ));
+    }
+    Rule::from_code(text).ok_or_else(|| {
+        let codes: Vec<&str> = Rule::all().map(Rule::code).collect();
+        match closest(text, &codes) {
+            Some(best) => format!("unknown rule `{text}`; did you mean `{best}`?"),
+            None => format!("unknown rule `{text}` (rules: {})", quoted_list(&codes)),
+        }
+    })
+}
+
+pub(crate) fn read(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<Waiver> {
+    reader.check_keys(
+        section,
+        &["rules", "ids", "images", "packages", "reason", "expires"],
+    );
+    let rules = reader.converted(section, "rules", rule).map(|(v, _)| v);
+    let ids = reader.strings(section, "ids").map(|(v, _)| v);
+    let images = reader
+        .converted(section, "images", pattern)
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    let packages = reader
+        .strings(section, "packages")
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    let present = |key: &str| Reader::entry(section, key).is_some();
+    let reason = reader.non_empty_string(section, "reason");
+    if !present("reason") {
+        reader.error(
+            section.span.as_ref(),
+            "`[[waiver]]` needs a `reason` saying why the exception exists".to_owned(),
+        );
+    }
+    let expires = reader.date(section, "expires");
+    if !present("expires") {
+        reader.error(
+            section.span.as_ref(),
+            "`[[waiver]]` needs an `expires` date like `2027-03-31`".to_owned(),
+        );
+    }
+    if !present("rules") && !present("ids") {
+        reader.error(
+            section.span.as_ref(),
+            "`[[waiver]]` needs `rules` (rule codes) or `ids` (vulnerability ids) to say what it waives".to_owned(),
+        );
+    }
+    let location = section.span.as_ref().filter(|_| reader.sites).map(|span| {
+        let (line, column) = reader.lines.position(reader.text, span.start);
+        let (end_line, end_column) = reader.header_end(span.start);
+        Location {
+            file: reader.file.to_owned(),
+            line,
+            column,
+            end_line,
+            end_column,
+            span: span.clone(),
+        }
+    });
+    let site = reader.site(section.span.clone(), "waiver declared here".to_owned());
+    Some(Waiver {
+        rules: rules.unwrap_or_default(),
+        ids: ids.unwrap_or_default(),
+        images,
+        packages,
+        reason: reason?,
+        expires: expires?,
+        site,
+        location,
+    })
+}
 
 /// Whether `waiver` covers `finding` (about `image`, when known).
 ///
