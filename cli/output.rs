@@ -188,6 +188,33 @@ impl Messages {
         self.say(Severity::Error, message);
     }
 
+    /// A report as messages, for a command whose stdout is not the report (`pin`): each
+    /// error finding and failure as `error: file:line:col: …`, then notes and warnings.
+    pub fn report(&self, report: &Report) {
+        let at = |location: Option<&portcullis_policy::Location>| {
+            location
+                .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+                .unwrap_or_default()
+        };
+        for finding in report.counted(Severity::Error) {
+            self.error(&format!(
+                "{}{}",
+                at(finding.location.as_ref()),
+                finding.message
+            ));
+        }
+        for note in &report.notes {
+            self.say(note.severity, &note.message);
+        }
+        for failure in &report.failures {
+            self.error(&format!(
+                "{}{}",
+                at(failure.location.as_ref()),
+                failure.message
+            ));
+        }
+    }
+
     pub fn note(&self, message: &str) {
         self.say(Severity::Note, message);
     }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 
-use portcullis_policy::{Facts, Failure, Note, Report};
+use portcullis_policy::{Failure, Note, Report};
 use portcullis_reference::ImageRef;
 use portcullis_registry::{PinChoice, PlatformPins};
 use portcullis_sources::{Edit, Occurrence, PinTarget, Root, SkipReason, Skipped};
@@ -22,22 +22,13 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
         PlatformPinsArg::Index => PlatformPins::Index,
     };
     let rt = workspace::runtime()?;
-    let today = workspace::today()?;
     let mut report = Report::default();
     let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
     for group in &ws.groups {
         // Unreadable files and invalid references, as `check` reports them.
-        let problems = Facts {
-            problems: group.collected.problems.clone(),
-            ..Facts::default()
-        };
-        let judged = portcullis_policy::evaluate(&group.config, &problems, today);
-        report.findings.extend(
-            judged
-                .findings
-                .into_iter()
-                .filter(|f| f.rule.is_bad_input()),
-        );
+        report.findings.extend(portcullis_policy::problem_findings(
+            &group.collected.problems,
+        ));
 
         let split = portcullis_sources::pin_targets(&group.collected.occurrences);
         report.notes.extend(skipped(&split.skipped));
@@ -77,25 +68,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
         list.dedup_by(|a, b| a.span == b.span && a.replacement == b.replacement);
     }
     report.finish();
-    for finding in &report.findings {
-        let at = finding
-            .location
-            .as_ref()
-            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
-            .unwrap_or_default();
-        messages.error(&format!("{at}{}", finding.message));
-    }
-    for note in &report.notes {
-        messages.say(note.severity, &note.message);
-    }
-    for failure in &report.failures {
-        let at = failure
-            .location
-            .as_ref()
-            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
-            .unwrap_or_default();
-        messages.error(&format!("{at}{}", failure.message));
-    }
+    messages.report(&report);
     let changed = write_or_diff(&ws.root, &edits, args.check, &messages)?;
     let code = report.exit_code();
     // `--check` asks whether anything would change: that is its verdict.

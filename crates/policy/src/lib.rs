@@ -24,7 +24,7 @@ pub use config::{
     StaleSettings, Trigger, TrustSettings, Waiver, BUILTIN_HOOKS, CONFIG_FILE_NAME,
 };
 pub use evaluate::{evaluate, Facts};
-pub use families::inputs::ReportMismatch;
+pub use families::inputs::{problem_findings, ReportMismatch};
 pub use families::registry::RegistryFact;
 pub use families::vulnerabilities::counts as vulnerability_counts;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};

@@ -1,5 +1,8 @@
 //! Container image references: parse, normalize and print them the way Docker does, check
-//! digests, and match them against allow/deny glob patterns.
+//! digests, and match them against allow/deny glob patterns. [`host`] knows registry hosts
+//! (Docker Hub's aliases, loopback, the tag grammar); [`source`] holds what every crate
+//! shares about where a reference is written: [`Location`], [`Context`], [`Resolution`] and
+//! per-file [`Problem`]s.
 //!
 //! Everything here is pure (no I/O), so every other crate can depend on it.
 //!

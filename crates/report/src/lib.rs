@@ -1,7 +1,8 @@
-//! Renders a [`Report`] for people and machines: human diagnostics (source line, caret, the
-//! config entry that caused it, `help:`), the JSON contract, SARIF 2.1.0, Markdown for pull
-//! request comments and job summaries, GitHub workflow-command annotations, and the GitLab
-//! container-scanning and code-quality reports, and `JUnit` XML.
+//! Renders a [`Report`] for people and machines, in one [`Format`] vocabulary: human
+//! diagnostics (source line, caret, the config entry that caused it, `help:`, what a scan
+//! read and decided, which policies applied), the JSON contract, SARIF 2.1.0, Markdown for
+//! pull request comments and job summaries, `JUnit` XML, and the GitLab code-quality and
+//! container-scanning reports; also GitHub workflow-command annotations.
 //!
 //! Every renderer is a pure function of the report (the human one also reads the source files
 //! under [`RenderOptions::root`] to quote them). Nothing here decides the gate: the report's

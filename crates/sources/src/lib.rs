@@ -2,8 +2,11 @@
 //! Kubernetes manifests, GitHub workflows, GitLab CI), extracts every image reference with
 //! its exact byte span, and rewrites references in place for `pin`. No network.
 //!
-//! The entry points are [`collect`] (discover + read + parse a tree in parallel), [`discover`],
-//! [`parse`] (one file's bytes), and [`rewrite`]/[`apply`] (byte-span edits for `pin`).
+//! The entry points are [`Root`] (the repository root; [`Root::collect_all`] reads checked
+//! paths and names files relative to the root), [`collect`] (discover + read + parse a tree
+//! in parallel), [`discover`], [`parse`] (one file's bytes), [`pin_targets`] and
+//! [`pin_edits`] (what `pin` rewrites), [`rewrite`]/[`apply`] (byte-span edits) and
+//! [`write_atomic`] (the one atomic file write, for edits and reports alike).
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -18,6 +18,13 @@ pub struct ReportMismatch {
     pub expected: String,
 }
 
+/// The `file-invalid` and `reference-invalid` findings of a run that judges nothing else
+/// (`pin` reports unreadable files as `check` does).
+#[must_use]
+pub fn problem_findings(problems: &[Problem]) -> Vec<Finding> {
+    problems.iter().map(problem).collect()
+}
+
 /// The finding for a file or reference that could not be read.
 pub(crate) fn problem(problem: &Problem) -> Finding {
     let (rule, help) = match problem.kind {
