@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use portcullis_policy::{Config, Facts, Note};
+use portcullis_policy::{Config, Facts, Note, Report};
 use portcullis_reference::ImageRef;
 use portcullis_report::Format;
 use portcullis_scan::{SbomKind, ScanError, ScanRequest};
@@ -19,19 +19,14 @@ use crate::workspace;
 pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabContainerScanning)?;
     let root = portcullis_sources::Root::current()?;
-    let policy = match &global.config {
-        Some(path) if !path.is_file() => {
-            return Err(
-                UsageError(format!("config file `{}` does not exist", path.display())).into(),
-            )
-        }
-        Some(path) => Some(root.absolute(path)),
-        None => Config::find(&root.absolute(Path::new(".")))?,
-    };
-    let config = match &policy {
-        Some(path) => Config::load_named(path, &root.display(path))?,
-        None => Config::embedded_default(),
-    };
+    let config = workspace::policy_here(&root, global.config.as_deref())?;
+    let report = scan(&config, args, global.verbose > 0)?;
+    let configs = [(config.name().to_owned(), config.source.clone())];
+    Ok(output.emit(&report, &root.dir, &configs))
+}
+
+/// One scan under `config`, gated, as a report (the predicate and SBOM written where asked).
+pub fn scan(config: &Config, args: &ScanArgs, verbose: bool) -> anyhow::Result<Report> {
     let image = ImageRef::parse(&args.image)
         .map_err(|e| UsageError(format!("`{}` is not an image reference: {e}", args.image)))?;
     // clap accepts only `cyclonedx` and `spdx`.
@@ -82,12 +77,9 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
             .collect(),
         ..Facts::default()
     };
-    let mut report = portcullis_policy::evaluate(&config, &facts, workspace::today()?);
-    report
-        .notes
-        .extend(hook_notes(&scan.hook_runs, global.verbose > 0));
-    let configs = [(config.name().to_owned(), config.source.clone())];
-    Ok(output.emit(&report, &root.dir, &configs))
+    let mut report = portcullis_policy::evaluate(config, &facts, workspace::today()?);
+    report.notes.extend(hook_notes(&scan.hook_runs, verbose));
+    Ok(report)
 }
 
 /// Hook definition problems and unusable report or VEX files are usage errors (2); a

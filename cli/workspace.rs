@@ -88,6 +88,27 @@ impl Workspace {
     }
 }
 
+/// The policy for a command about no checked path (`scan`): `--config`, else the nearest
+/// policy file above the current directory, else the embedded default.
+pub fn policy_here(root: &Root, explicit: Option<&Path>) -> anyhow::Result<Config> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(
+                UsageError(format!("config file `{}` does not exist", path.display())).into(),
+            );
+        }
+    }
+    let here = root.absolute(Path::new("."));
+    let explicit = explicit.map(|p| root.absolute(p));
+    let groups = portcullis_policy::config::group_by_policy(&[here], explicit.as_deref())?;
+    Ok(
+        match groups.into_iter().next().and_then(|(policy, _)| policy) {
+            Some(path) => Config::load_named(&path, &root.display(&path))?,
+            None => Config::embedded_default(),
+        },
+    )
+}
+
 /// Parses `--build-arg NAME=VALUE` values.
 fn build_args(values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
