@@ -234,3 +234,65 @@ fn color(choice: ColorChoice, is_terminal: bool) -> bool {
 pub fn stderr_color(choice: ColorChoice) -> bool {
     color(choice, std::io::stderr().is_terminal())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(formats: &[&str], output: Option<&str>) -> Result<Vec<Target>, String> {
+        let global = Global {
+            config: None,
+            color: ColorChoice::Never,
+            quiet: false,
+            verbose: 0,
+            no_progress: true,
+        };
+        let args = OutputArgs {
+            format: formats.iter().map(|f| (*f).to_owned()).collect(),
+            output: output.map(PathBuf::from),
+        };
+        Output::new(&global, &args, Format::GitlabCodequality)
+            .map(|o| o.targets)
+            .map_err(|e| e.to_string())
+    }
+
+    fn to(format: Format, path: Option<&str>) -> Target {
+        Target {
+            format,
+            path: path.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn formats_go_to_stdout_or_to_their_files() {
+        assert_eq!(targets(&[], None), Ok(vec![to(Format::Human, None)]));
+        assert_eq!(
+            targets(&["human", "sarif=out.sarif", "gitlab=cq.json"], None),
+            Ok(vec![
+                to(Format::Human, None),
+                to(Format::Sarif, Some("out.sarif")),
+                to(Format::GitlabCodequality, Some("cq.json")),
+            ])
+        );
+        assert_eq!(
+            targets(&["json"], Some("r.json")),
+            Ok(vec![to(Format::Json, Some("r.json"))])
+        );
+        assert_eq!(
+            targets(&[], Some("r.txt")),
+            Ok(vec![to(Format::Human, Some("r.txt"))])
+        );
+    }
+
+    #[test]
+    fn ambiguous_destinations_are_usage_errors() {
+        let two = targets(&["json", "sarif"], None).unwrap_err();
+        assert!(two.contains("only one format can go to stdout"), "{two}");
+        let output = targets(&["json", "sarif"], Some("x")).unwrap_err();
+        assert!(output.contains("`--output` names one file"), "{output}");
+        let empty = targets(&["json="], None).unwrap_err();
+        assert!(empty.contains("`--format json=`"), "{empty}");
+        let unknown = targets(&["yaml"], None).unwrap_err();
+        assert!(unknown.contains("`yaml`"), "{unknown}");
+    }
+}

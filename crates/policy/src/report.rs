@@ -119,10 +119,14 @@ impl Report {
     /// Sorts the findings, dedups the images and policies, and recomputes the counts
     /// (keeping `files`).
     pub fn finish(&mut self) {
+        fn key(i: &ImageEntry) -> (&str, u32, &str, Context) {
+            (i.file.as_str(), i.line, i.image.as_str(), i.context)
+        }
         self.findings.sort_by(compare);
-        self.images.sort_by(|a, b| {
-            (&a.file, a.line, &a.image, a.context).cmp(&(&b.file, b.line, &b.image, b.context))
-        });
+        // Images come in file order from one run; only merged reports need the sort.
+        if !self.images.is_sorted_by(|a, b| key(a) <= key(b)) {
+            self.images.sort_by(|a, b| key(a).cmp(&key(b)));
+        }
         self.images.dedup();
         self.policies.sort();
         self.policies.dedup();
