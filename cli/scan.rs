@@ -2,7 +2,7 @@
 //! `portcullis_scan::run`, gate the result with the policy, and hand one report to the
 //! output, with the vuln predicate and the SBOM written where asked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -10,6 +10,7 @@ use portcullis_policy::{Config, Facts, Note, Report};
 use portcullis_reference::ImageRef;
 use portcullis_report::Format;
 use portcullis_scan::{SbomKind, ScanError, ScanRequest};
+use portcullis_sources::Root;
 
 use crate::args::{Global, ScanArgs};
 use crate::exit::UsageError;
@@ -20,13 +21,21 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabContainerScanning)?;
     let root = portcullis_sources::Root::current()?;
     let config = workspace::policy_here(&root, global.config.as_deref())?;
-    let report = scan(&config, args, global.verbose > 0)?;
+    let report = scan(&root, &config, args, global.verbose > 0)?;
     let configs = [(config.name().to_owned(), config.source.clone())];
     Ok(output.emit(&report, &root.dir, &configs))
 }
 
 /// One scan under `config`, gated, as a report (the predicate and SBOM written where asked).
-pub fn scan(config: &Config, args: &ScanArgs, verbose: bool) -> anyhow::Result<Report> {
+pub fn scan(
+    root: &Root,
+    config: &Config,
+    args: &ScanArgs,
+    verbose: bool,
+) -> anyhow::Result<Report> {
+    // Files are named from the current directory in every message and report.
+    let reports: Vec<PathBuf> = args.report.iter().map(|p| root.from_cwd(p)).collect();
+    let vex: Vec<PathBuf> = args.vex.iter().map(|p| root.from_cwd(p)).collect();
     let image = ImageRef::parse(&args.image)
         .map_err(|e| UsageError(format!("`{}` is not an image reference: {e}", args.image)))?;
     // clap accepts only `cyclonedx` and `spdx`.
@@ -40,8 +49,8 @@ pub fn scan(config: &Config, args: &ScanArgs, verbose: bool) -> anyhow::Result<R
         settings: config.scan(),
         policy_dir: &policy_dir,
         hooks: &args.hook,
-        reports: &args.report,
-        vex: &args.vex,
+        reports: &reports,
+        vex: &vex,
         sbom,
         timeout: args.timeout.map(Duration::from_secs),
     })

@@ -47,6 +47,16 @@ impl Root {
         lexical(&self.dir.join(&self.cwd).join(path))
     }
 
+    /// `path` (absolute, or relative to the current directory) relative to the current
+    /// directory, so that messages naming it hold no absolute path and it still opens.
+    #[must_use]
+    pub fn from_cwd(&self, path: &Path) -> PathBuf {
+        PathBuf::from(portcullis_reference::source::relative(
+            &self.cwd,
+            &self.display(path),
+        ))
+    }
+
     /// A reported path on disk.
     #[must_use]
     pub fn file(&self, reported: &str) -> PathBuf {
@@ -199,6 +209,12 @@ mod tests {
         );
         assert_eq!(root.display(Path::new("../README.md")), "README.md");
         assert_eq!(root.display(Path::new(".")), "services");
+        assert_eq!(
+            root.from_cwd(&top.join("services/web/x.json")),
+            Path::new("web/x.json")
+        );
+        assert_eq!(root.from_cwd(&top.join("x.json")), Path::new("../x.json"));
+        assert_eq!(root.from_cwd(Path::new("r.json")), Path::new("r.json"));
 
         let outside = dir.path().join("plain/sub");
         std::fs::create_dir_all(&outside).unwrap();
