@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client_for, image};
+use common::{client_for, image, manifest_requests};
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_registry::{Client, Depth, ImageFacts, PinnedFact, RegistryError, TagFact};
 use portcullis_testkit::{Auth, ImageSpec, Registry};
@@ -41,17 +41,6 @@ fn at(image: &ImageRef, digest: &Digest) -> ImageRef {
 
 fn tag_digest(facts: &ImageFacts) -> Option<&Digest> {
     facts.resolved().map(|r| &r.digest)
-}
-
-fn manifest_requests(registry: &Registry) -> Vec<String> {
-    let mut requests: Vec<String> = registry
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.contains("/manifests/") && r.user_agent.starts_with("portcullis/"))
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    requests.sort();
-    requests
 }
 
 #[tokio::test]

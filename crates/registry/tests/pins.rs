@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{client_for, image};
+use common::{client_for, image, manifest_requests};
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_registry::{PinChoice, Platform, PlatformPins};
 use portcullis_testkit::{Auth, Registry};
@@ -77,17 +77,6 @@ impl Case {
     fn pin(&self, n: usize) -> &ImageRef {
         &self.images[n]
     }
-}
-
-fn manifest_requests(registry: &Registry) -> Vec<String> {
-    let mut requests: Vec<String> = registry
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.contains("/manifests/") && r.user_agent.starts_with("portcullis/"))
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    requests.sort();
-    requests
 }
 
 #[tokio::test]

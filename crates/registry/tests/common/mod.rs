@@ -46,3 +46,15 @@ pub fn skopeo_digest(registry: &Registry, repo: &str, tag: &str) -> String {
     );
     format!("sha256:{}", sha256_hex(&output.stdout))
 }
+
+/// The manifest requests portcullis made, as `METHOD path`, sorted.
+pub fn manifest_requests(registry: &Registry) -> Vec<String> {
+    let mut requests: Vec<String> = registry
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/manifests/") && r.user_agent.starts_with("portcullis/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    requests.sort();
+    requests
+}

@@ -64,19 +64,7 @@ pub fn site(
 }
 
 pub fn finding(rule: Rule, severity: Severity, message: &str) -> Finding {
-    Finding {
-        rule,
-        severity,
-        message: message.into(),
-        help: None,
-        image: None,
-        location: None,
-        context: None,
-        waived: false,
-        waiver: None,
-        cause: None,
-        detail: None,
-    }
+    Finding::new(rule, severity, message.into(), None)
 }
 
 pub fn vuln(id: &str, package: &str, severity: VulnSeverity, fixed: &[&str]) -> Vulnerability {
