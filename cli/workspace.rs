@@ -51,11 +51,7 @@ impl Workspace {
         }
         let absolute: Vec<PathBuf> = paths.iter().map(|p| root.absolute(p)).collect();
         if let Some(path) = explicit {
-            if !path.is_file() {
-                return Err(
-                    UsageError(format!("config file `{}` does not exist", path.display())).into(),
-                );
-            }
+            check_config_path(path)?;
         }
         let explicit = explicit.map(|p| root.absolute(p));
         let mut groups = Vec::new();
@@ -92,11 +88,7 @@ impl Workspace {
 /// policy file above the current directory, else the embedded default.
 pub fn policy_here(root: &Root, explicit: Option<&Path>) -> anyhow::Result<Config> {
     if let Some(path) = explicit {
-        if !path.is_file() {
-            return Err(
-                UsageError(format!("config file `{}` does not exist", path.display())).into(),
-            );
-        }
+        check_config_path(path)?;
     }
     let here = root.absolute(Path::new("."));
     let explicit = explicit.map(|p| root.absolute(p));
@@ -107,6 +99,22 @@ pub fn policy_here(root: &Root, explicit: Option<&Path>) -> anyhow::Result<Confi
             None => Config::embedded_default(),
         },
     )
+}
+
+/// `--config` names a regular file: a missing one says so, and a FIFO or device is refused
+/// before anything reads it.
+fn check_config_path(path: &Path) -> Result<(), UsageError> {
+    match std::fs::metadata(path) {
+        Err(_) => Err(UsageError(format!(
+            "config file `{}` does not exist",
+            path.display()
+        ))),
+        Ok(meta) if !meta.is_file() => Err(UsageError(format!(
+            "config file `{}` is not a regular file",
+            path.display()
+        ))),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Parses `--build-arg NAME=VALUE` values.

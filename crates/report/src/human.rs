@@ -24,6 +24,9 @@ struct Sources<'a> {
     by_name: HashMap<String, Option<usize>>,
     /// The policy files, by name.
     configs: HashMap<String, usize>,
+    /// Byte offset of each line's start, by file id, computed once per file: a file with
+    /// thousands of findings must not be rescanned for each.
+    line_starts: HashMap<usize, Vec<usize>>,
 }
 
 impl<'a> Sources<'a> {
@@ -44,6 +47,7 @@ impl<'a> Sources<'a> {
             files,
             by_name: HashMap::new(),
             configs,
+            line_starts: HashMap::new(),
         }
     }
 
@@ -57,6 +61,16 @@ impl<'a> Sources<'a> {
             .map(|text| self.files.add(printable(name), printable_source(&text)));
         self.by_name.insert(name.to_owned(), id);
         id
+    }
+
+    /// The byte range of `location` in file `id`, if it fits.
+    fn range(&mut self, id: usize, location: &Location) -> Option<Range<usize>> {
+        let text = self.files.get(id).map_or("", |f| f.source().as_str());
+        let starts = self
+            .line_starts
+            .entry(id)
+            .or_insert_with(|| line_starts(text));
+        location_range(text, starts, location)
     }
 
     fn text(&self, id: usize) -> &str {
@@ -101,16 +115,19 @@ fn printable_source(text: &str) -> String {
         .collect()
 }
 
-/// Byte offset of 1-based `line` and character `column` in `text`; a column one past the
-/// end of the line is allowed (exclusive ends).
-fn offset(text: &str, line: u32, column: u32) -> Option<usize> {
+/// The byte offset where each line of `text` starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// Byte offset of 1-based `line` and character `column` in `text` (whose line starts are
+/// `starts`); a column one past the end of the line is allowed (exclusive ends).
+fn offset(text: &str, starts: &[usize], line: u32, column: u32) -> Option<usize> {
     let line_index = usize::try_from(line.checked_sub(1)?).ok()?;
     let column_index = usize::try_from(column.checked_sub(1)?).ok()?;
-    let start = if line_index == 0 {
-        0
-    } else {
-        text.match_indices('\n').nth(line_index - 1)?.0 + 1
-    };
+    let start = *starts.get(line_index)?;
     let rest = &text[start..];
     let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
     let mut chars = line_text
@@ -121,9 +138,9 @@ fn offset(text: &str, line: u32, column: u32) -> Option<usize> {
 }
 
 /// The byte range of a finding's location in `text`, if it fits.
-fn location_range(text: &str, location: &Location) -> Option<Range<usize>> {
-    let start = offset(text, location.line, location.column)?;
-    let end = offset(text, location.end_line, location.end_column).unwrap_or(start);
+fn location_range(text: &str, starts: &[usize], location: &Location) -> Option<Range<usize>> {
+    let start = offset(text, starts, location.line, location.column)?;
+    let end = offset(text, starts, location.end_line, location.end_column).unwrap_or(start);
     Some(start..end.max(start))
 }
 
@@ -197,7 +214,7 @@ fn build(finding: &Finding, sources: &mut Sources<'_>) -> (Diagnostic<usize>, Op
     if let Some(location) = &finding.location {
         let placed = sources
             .checked_file(&location.file)
-            .and_then(|id| location_range(sources.text(id), location).map(|range| (id, range)));
+            .and_then(|id| sources.range(id, location).map(|range| (id, range)));
         match placed {
             Some((id, range)) => {
                 let label = Label::primary(id, range);
@@ -442,14 +459,16 @@ mod tests {
     #[test]
     fn offsets_count_characters_and_allow_the_end_of_a_line() {
         let text = "FROM é\nFROM nginx\n";
-        assert_eq!(offset(text, 1, 6), Some(5));
-        assert_eq!(offset(text, 1, 7), Some(7)); // after the two-byte `é`
-        assert_eq!(offset(text, 2, 6), Some(13));
-        assert_eq!(offset(text, 2, 11), Some(18));
-        assert_eq!(offset(text, 2, 12), None);
-        assert_eq!(offset(text, 4, 1), None);
-        assert_eq!(offset(text, 0, 1), None);
-        assert_eq!(offset(text, 1, 0), None);
+        let starts = line_starts(text);
+        assert_eq!(starts, [0, 8, 19]);
+        assert_eq!(offset(text, &starts, 1, 6), Some(5));
+        assert_eq!(offset(text, &starts, 1, 7), Some(7)); // after the two-byte `é`
+        assert_eq!(offset(text, &starts, 2, 6), Some(13));
+        assert_eq!(offset(text, &starts, 2, 11), Some(18));
+        assert_eq!(offset(text, &starts, 2, 12), None);
+        assert_eq!(offset(text, &starts, 4, 1), None);
+        assert_eq!(offset(text, &starts, 0, 1), None);
+        assert_eq!(offset(text, &starts, 1, 0), None);
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub(crate) fn discover(
         path: root.to_owned(),
         source,
     })?;
+    if !meta.is_dir() && !meta.is_file() {
+        // A FIFO or device would block the read forever (or never end): refuse it up front.
+        return Err(SourceError::NotRegular {
+            path: root.to_owned(),
+        });
+    }
     if !meta.is_dir() {
         // Relative to the directory holding it, like every other `rel`.
         let rel = root

@@ -35,6 +35,10 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// A path given on the command line is neither a regular file nor a directory (a FIFO,
+    /// a device, a socket), which could block or never end.
+    #[error("`{path}` is not a regular file or a directory")]
+    NotRegular { path: PathBuf },
     /// Writing the rewritten file failed; the original is untouched.
     #[error("cannot write `{path}`")]
     Write {

@@ -1,0 +1,75 @@
+//! What a hostile repository can make portcullis wait on or spend: each test runs the built
+//! binary on input built to hang or blow up, and fails on the code before the fix.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_exit, portcullis, run_in, stderr};
+
+/// Human output rescanned the file for every finding: 20k findings in one file took 12 s
+/// against 0.4 s for JSON.
+#[test]
+fn human_output_of_many_findings_in_one_file_is_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "FROM nginx:1.27\n".repeat(20_000);
+    std::fs::write(dir.path().join("Dockerfile"), body).unwrap();
+    let timed = |format: &str| {
+        let started = Instant::now();
+        let out = run_in(dir.path(), &["check", "-f", format, "-o", "/dev/null"]);
+        assert_exit(&out, 1);
+        started.elapsed()
+    };
+    let json = timed("json");
+    let human = timed("human");
+    // Within 2× of JSON, with a second of slack for a busy machine.
+    assert!(
+        human <= json * 2 + Duration::from_secs(1),
+        "human {human:?} vs json {json:?}"
+    );
+}
+
+/// An explicitly named FIFO blocked `check` and `pin` forever.
+#[cfg(unix)]
+#[test]
+fn a_named_fifo_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("Dockerfile");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for command in ["check", "pin"] {
+        let mut child = portcullis()
+            .current_dir(dir.path())
+            .args([command, "Dockerfile"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("`{command}` blocked on the FIFO");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("`") && stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // `--config` naming a device says what it is, not that it "does not exist".
+    let out = run_in(dir.path(), &["check", "--config", "/dev/zero"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("`/dev/zero` is not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}
