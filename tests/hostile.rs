@@ -59,7 +59,7 @@ fn a_named_fifo_is_refused_up_front() {
         let out = child.wait_with_output().unwrap();
         assert_exit(&out, 2);
         assert!(
-            stderr(&out).contains("`") && stderr(&out).contains("not a regular file"),
+            stderr(&out).contains('`') && stderr(&out).contains("not a regular file"),
             "{}",
             stderr(&out)
         );
