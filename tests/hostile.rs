@@ -73,3 +73,41 @@ fn a_named_fifo_is_refused_up_front() {
         stderr(&out)
     );
 }
+
+/// A `Dockerfile` symlinked to `build/base.txt` holding `FROM evil…` was skipped: "checked 0
+/// files", exit 0.
+#[cfg(unix)]
+#[test]
+fn symlinked_sources_are_checked_and_links_out_of_the_tree_fail_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("build")).unwrap();
+    std::fs::write(
+        repo.join("build/base.txt"),
+        "FROM evil.example.com/x:latest\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("build/base.txt", repo.join("Dockerfile")).unwrap();
+    let out = run_in(&repo, &["check", "--format", "json"]);
+    assert_exit(&out, 1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["files"], 1);
+    assert_eq!(report["images"][0]["image"], "evil.example.com/x:latest");
+
+    std::fs::write(dir.path().join("elsewhere"), "FROM evil.example.com/y:1\n").unwrap();
+    std::os::unix::fs::symlink("../elsewhere", repo.join("Containerfile")).unwrap();
+    let out = run_in(&repo, &["check", "--format", "json"]);
+    assert_exit(&out, 2);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outside = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "file-invalid")
+        .expect("a file-invalid finding for the link");
+    let message = outside["message"].as_str().unwrap();
+    assert!(
+        message.contains("`Containerfile`") && message.contains("`../elsewhere`"),
+        "{message}"
+    );
+}

@@ -77,10 +77,18 @@ pub(crate) fn discover(
         .build_parallel();
 
     let found: Mutex<(Vec<SourceFile>, Vec<Problem>)> = Mutex::new((Vec::new(), Vec::new()));
+    let canonical_root = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
     walker.run(|| {
         let found = &found;
+        let canonical_root = &canonical_root;
         Box::new(move |result| {
             let item = match result {
+                Ok(entry) if entry.file_type().is_some_and(|t| t.is_symlink()) => {
+                    match symlink(root, canonical_root, entry.path()) {
+                        Some(item) => item,
+                        None => return ignore::WalkState::Continue,
+                    }
+                }
                 Ok(entry) => {
                     if !entry.file_type().is_some_and(|t| t.is_file()) {
                         return ignore::WalkState::Continue;
@@ -116,6 +124,54 @@ pub(crate) fn discover(
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
     problems.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
     Ok((files, problems))
+}
+
+/// What a symbolic link in the tree means. A link to a file inside the tree is read under
+/// the link's name when the target is not a source file of its own (so each file is read
+/// once as each kind); a link to a directory inside the tree is skipped, since the walk reaches the
+/// directory under its own name. A link that leaves the tree, or that cannot be followed
+/// (broken, a loop), is a problem naming both paths when it could hold references: a
+/// source-named file or a directory. Everything else is not a source.
+fn symlink(root: &Path, canonical_root: &Path, path: &Path) -> Option<Result<SourceFile, Problem>> {
+    let rel_path = path.strip_prefix(root).ok()?;
+    let rel = slash_path(rel_path);
+    let kind = classify(path, rel_path);
+    let problem = |message: String| Problem {
+        kind: ProblemKind::FileInvalid,
+        file: rel.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    let target = match fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(error) => {
+            return kind.map(|_| {
+                Err(problem(format!(
+                    "`{rel}` is a symbolic link that cannot be followed: {error}"
+                )))
+            })
+        }
+    };
+    let is_dir = target.is_dir();
+    let Ok(inside) = target.strip_prefix(canonical_root) else {
+        if kind.is_none() && !is_dir {
+            return None;
+        }
+        let shown = crate::paths::relative_to(&target, canonical_root);
+        return Some(Err(problem(format!(
+            "`{rel}` is a symbolic link to `{shown}`, outside the checked tree; not read"
+        ))));
+    };
+    let kind = kind?;
+    if is_dir || !target.is_file() || classify(&target, inside) == Some(kind) {
+        return None;
+    }
+    Some(Ok(SourceFile {
+        path: path.to_owned(),
+        rel,
+        kind,
+    }))
 }
 
 /// The kind of a file from its name, or `None` when it names no images.

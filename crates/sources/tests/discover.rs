@@ -276,3 +276,80 @@ fn unreadable_file_is_a_problem() {
         .iter()
         .any(|o| o.location.file == "Dockerfile"));
 }
+
+/// A symlinked `Dockerfile` or `compose.yaml` was skipped: `check .` said "checked 0 files".
+#[cfg(unix)]
+#[test]
+fn symlinked_sources_inside_the_tree_are_read_and_links_out_are_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    write(&root, "build/base.txt", "FROM evil.example.com/x:latest\n");
+    write(
+        &root,
+        "deploy/web.yaml",
+        "services:\n  web:\n    image: evil.example.com/y:1\n",
+    );
+    std::os::unix::fs::symlink("build/base.txt", root.join("Dockerfile")).unwrap();
+    std::os::unix::fs::symlink("deploy/web.yaml", root.join("compose.yaml")).unwrap();
+    write(
+        dir.path(),
+        "outside/Dockerfile",
+        "FROM evil.example.com/z:1\n",
+    );
+    std::fs::create_dir_all(root.join("svc")).unwrap();
+    std::os::unix::fs::symlink("../../outside/Dockerfile", root.join("svc/Dockerfile")).unwrap();
+    std::os::unix::fs::symlink("../outside", root.join("vendor")).unwrap();
+    std::os::unix::fs::symlink("missing", root.join("Containerfile")).unwrap();
+    let (files, problems) = discover(&root, &DiscoverOptions::default()).unwrap();
+    let rels: Vec<(&str, SourceKind)> = files.iter().map(|f| (f.rel.as_str(), f.kind)).collect();
+    assert!(
+        rels.contains(&("Dockerfile", SourceKind::Dockerfile)),
+        "{rels:?}"
+    );
+    assert!(
+        rels.contains(&("compose.yaml", SourceKind::Compose)),
+        "{rels:?}"
+    );
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`svc/Dockerfile`") && m.contains("`../outside/Dockerfile`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`vendor`") && m.contains("outside the checked tree")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`Containerfile`") && m.contains("cannot be followed")),
+        "{messages:?}"
+    );
+    assert!(problems
+        .iter()
+        .all(|p| p.kind == portcullis_sources::ProblemKind::FileInvalid));
+    // The references behind the in-tree links are found.
+    let collected = portcullis_sources::collect(
+        &root,
+        &DiscoverOptions::default(),
+        &portcullis_sources::ParseOptions::default(),
+    )
+    .unwrap();
+    let images: Vec<String> = collected
+        .occurrences
+        .iter()
+        .map(|o| o.text.clone())
+        .collect();
+    assert!(
+        images.contains(&"evil.example.com/x:latest".to_owned()),
+        "{images:?}"
+    );
+    assert!(
+        images.contains(&"evil.example.com/y:1".to_owned()),
+        "{images:?}"
+    );
+}
