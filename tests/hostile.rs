@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use common::{assert_exit, portcullis, run_in, stderr};
@@ -110,4 +111,34 @@ fn symlinked_sources_are_checked_and_links_out_of_the_tree_fail_closed() {
         message.contains("`Containerfile`") && message.contains("`../elsewhere`"),
         "{message}"
     );
+}
+
+/// A chain of 17 `<<` merges hid the image (`services.web: {<<: *m17}` → 0 images, exit
+/// 0); a chain past the parser's bound must refuse the file, not drop what it holds.
+#[test]
+fn deep_merge_chains_are_resolved_or_the_file_is_refused() {
+    let chain = |levels: usize| {
+        let mut text = String::from("x-0: &m0 {image: evil.example.com/x:1}\n");
+        for i in 1..=levels {
+            let _ = writeln!(text, "x-{i}: &m{i} {{<<: *m{}}}", i - 1);
+        }
+        let _ = writeln!(text, "services:\n  web: {{<<: *m{levels}}}");
+        text
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), chain(17)).unwrap();
+    let out = run_in(dir.path(), &["check", "--format", "json"]);
+    assert_exit(&out, 1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["images"][0]["image"], "evil.example.com/x:1");
+
+    std::fs::write(dir.path().join("compose.yaml"), chain(300)).unwrap();
+    let out = run_in(dir.path(), &["check", "--format", "json"]);
+    assert_exit(&out, 2);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["rule"], "file-invalid");
+    assert!(report["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("merge keys chain deeper than"));
 }

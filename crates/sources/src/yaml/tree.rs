@@ -17,8 +17,10 @@ use super::scalar::{exact_span, source_span};
 
 /// Deepest nesting accepted; deeper documents are refused instead of risking the stack.
 const MAX_DEPTH: usize = 256;
-/// How many `<<` merge levels a lookup follows.
-const MAX_MERGE_DEPTH: usize = 16;
+/// How deep `<<` merges may chain (a mapping merging one that merges another, ...). A
+/// deeper chain refuses the file when it is parsed, so a lookup never stops short and
+/// silently drops what a deeper level holds.
+const MAX_MERGE_DEPTH: usize = 256;
 
 /// A YAML node.
 #[derive(Debug)]
@@ -278,6 +280,8 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
     let mut docs = Vec::new();
     let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
+    // How deep each merging mapping's `<<` chain goes, by node.
+    let mut merge_depths: HashMap<*const Node, usize> = HashMap::new();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| SyntaxError {
             offset: map.byte(e.marker().index()),
@@ -359,6 +363,7 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
         let Some((node, anchor)) = complete else {
             continue;
         };
+        check_merge_depth(&node, &mut merge_depths)?;
         if anchor != 0 {
             anchors.insert(anchor, Rc::clone(&node));
         }
@@ -368,6 +373,33 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
         }
     }
     Ok(docs)
+}
+
+/// Records how deep a finished mapping's `<<` chain goes, refusing one deeper than
+/// [`MAX_MERGE_DEPTH`]. Merge sources are always finished (an alias names a finished node).
+fn check_merge_depth(
+    node: &Rc<Node>,
+    depths: &mut HashMap<*const Node, usize>,
+) -> Result<(), SyntaxError> {
+    let Kind::Map(entries) = &node.kind else {
+        return Ok(());
+    };
+    let depth = entries
+        .iter()
+        .filter(|(k, _)| is_merge_key(k))
+        .flat_map(|(_, v)| merge_sources(v))
+        .map(|source| depths.get(&Rc::as_ptr(source)).map_or(1, |d| d + 1))
+        .max();
+    if let Some(depth) = depth {
+        if depth > MAX_MERGE_DEPTH {
+            return Err(SyntaxError {
+                offset: node.span.start,
+                message: format!("`<<` merge keys chain deeper than {MAX_MERGE_DEPTH} levels"),
+            });
+        }
+        depths.insert(Rc::as_ptr(node), depth);
+    }
+    Ok(())
 }
 
 impl Frame {
