@@ -11,15 +11,49 @@ pub struct UsageError(pub String);
 /// Exit code for an error that ended a command early.
 pub fn classify(error: &anyhow::Error) -> u8 {
     // `downcast_ref` also finds a `UsageError` attached as context; the chain holds sources.
+    // A source file that cannot be written is a runtime failure (3); every other source
+    // error is about the input (2).
     let usage = error.downcast_ref::<UsageError>().is_some()
         || error.chain().any(|cause| {
             cause.is::<UsageError>()
                 || cause.is::<portcullis_policy::ConfigErrors>()
-                || cause.is::<portcullis_sources::SourceError>()
+                || cause
+                    .downcast_ref::<portcullis_sources::SourceError>()
+                    .is_some_and(|e| !matches!(e, portcullis_sources::SourceError::Write { .. }))
         });
     if usage {
         exit::BAD_INPUT
     } else {
         exit::RUNTIME
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use portcullis_sources::SourceError;
+
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk full")
+    }
+
+    #[test]
+    fn a_source_that_cannot_be_written_is_a_runtime_failure() {
+        let write = anyhow::Error::new(SourceError::Write {
+            path: PathBuf::from("Dockerfile"),
+            source: io(),
+        });
+        assert_eq!(classify(&write), exit::RUNTIME);
+        let read = anyhow::Error::new(SourceError::Read {
+            path: PathBuf::from("Dockerfile"),
+            source: io(),
+        });
+        assert_eq!(classify(&read), exit::BAD_INPUT);
+        let usage = anyhow::Error::new(io()).context(UsageError("bad flag".into()));
+        assert_eq!(classify(&usage), exit::BAD_INPUT);
+        assert_eq!(classify(&anyhow::Error::new(io())), exit::RUNTIME);
     }
 }

@@ -142,3 +142,21 @@ fn deep_merge_chains_are_resolved_or_the_file_is_refused() {
         .unwrap()
         .contains("merge keys chain deeper than"));
 }
+
+/// A hook printing only whitespace exited 2 (usage) although the scanner failed (3).
+#[test]
+fn a_hook_that_prints_no_report_is_a_scanner_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        "[[scan.hook]]\nname = \"blank\"\ncommand = \"echo '   '\"\nformat = \"trivy-json\"\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["scan", "app:1", "--hook", "blank"]);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("`blank`") && stderr(&out).contains("printed no report"),
+        "{}",
+        stderr(&out)
+    );
+}

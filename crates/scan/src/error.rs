@@ -68,6 +68,15 @@ pub enum ScanError {
         /// What is wrong, naming the offending value in backticks.
         reason: String,
     },
+    /// The hook exited 0 but printed nothing but whitespace: the scanner failed, not the
+    /// hook definition.
+    #[error("scanner hook `{hook}`: `{program}` exited 0 but printed no report on stdout")]
+    NoReport {
+        /// The hook name.
+        hook: String,
+        /// The program that ran.
+        program: String,
+    },
     /// The hook's program is not installed.
     #[error("scanner hook `{hook}`: program `{program}` not found on PATH; {install_hint}")]
     MissingBinary {

@@ -262,9 +262,9 @@ fn interpret(
     };
     if stdout.iter().all(u8::is_ascii_whitespace) {
         return Err(if status.success() {
-            ScanError::InvalidHook {
+            ScanError::NoReport {
                 hook: hook.name.clone(),
-                reason: format!("`{}` printed no report on stdout", program_name(program)),
+                program: program_name(program).to_owned(),
             }
         } else {
             failed()
