@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use portcullis_reference::{Digest, ImageRef};
+use portcullis_reference::{Algorithm, Digest, ImageRef};
 use reqwest::header::{
     HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
 };
@@ -282,6 +282,19 @@ impl Client {
             let media_type = content_type(&response);
             if let (Some(digest), true) = (header_digest(&response, &url)?, !media_type.is_empty())
             {
+                // What `pin` writes must be a manifest, named the way registries name them.
+                if !MANIFEST_MEDIA_TYPES.contains(&media_type.as_str()) {
+                    return Err(invalid(
+                        &url,
+                        format!("`Content-Type` `{media_type}` is not a manifest media type"),
+                    ));
+                }
+                if !reference.contains(':') && digest.algorithm() != Algorithm::Sha256 {
+                    return Err(invalid(
+                        &url,
+                        format!("`Docker-Content-Digest` `{digest}` of a tag is not `sha256`"),
+                    ));
+                }
                 if let Some(expected) = image.digest().filter(|_| reference.contains(':')) {
                     if expected != &digest {
                         return Err(RegistryError::DigestMismatch {
