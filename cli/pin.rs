@@ -69,8 +69,13 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
     }
     report.finish();
     messages.report(&report);
-    let changed = write_or_diff(&ws.root, &edits, args.check, &messages)?;
-    let code = report.exit_code();
+    let (changed, refused) = write_or_diff(&ws.root, &edits, args.check, &messages)?;
+    let code = if refused {
+        // A file pin will not write is input it cannot handle, as `file-invalid` is.
+        portcullis_policy::exit::BAD_INPUT
+    } else {
+        report.exit_code()
+    };
     // `--check` asks whether anything would change: that is its verdict.
     Ok(if code == 0 && args.check && changed > 0 {
         portcullis_policy::exit::VIOLATIONS
@@ -113,13 +118,14 @@ fn failure(occurrence: &Occurrence, image: &ImageRef, choice: &PinChoice) -> Fai
 }
 
 /// Applies the edits (or, with `--check`, prints their unified diff). Returns the number of
-/// files that change.
+/// files that change, and whether a file was refused (a link out of the repository, a
+/// read-only file).
 fn write_or_diff(
     root: &Root,
     edits: &BTreeMap<String, Vec<Edit>>,
     check: bool,
     messages: &Messages,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, bool)> {
     let changed = edits.len();
     let count: usize = edits.values().map(Vec::len).sum();
     if check {
@@ -146,12 +152,22 @@ fn write_or_diff(
             "{count} reference(s) in {changed} file(s) would be pinned"
         ));
     } else {
+        let mut refused = false;
         for (file, list) in edits {
-            portcullis_sources::rewrite(&root.file(file), list)?;
+            match portcullis_sources::rewrite(&root.file(file), list, &root.dir) {
+                Ok(_) => {}
+                // What pin will not write is named, and the rest is still pinned.
+                Err(error @ portcullis_sources::SourceError::Refused { .. }) => {
+                    messages.error(&format!("{file}: {error}"));
+                    refused = true;
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         messages.note(&format!("pinned {count} reference(s) in {changed} file(s)"));
+        return Ok((changed, refused));
     }
-    Ok(changed)
+    Ok((changed, false))
 }
 
 /// `file:line:col` of an occurrence.

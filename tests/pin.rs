@@ -359,3 +359,39 @@ fn credentials_never_appear_in_output_or_logs() {
     }
     assert!(stderr(&out).contains("team/app"), "{}", stderr(&out));
 }
+
+/// `pin` wrote through a symlink named on the command line to a file outside the
+/// repository, and replaced read-only files.
+#[cfg(unix)]
+#[test]
+fn pin_writes_only_writable_files_inside_the_repository() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let f = fixture();
+    let d = f.dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("Dockerfile");
+    let text = format!("FROM {}/team/app:1.0\n", f.host);
+    std::fs::write(&target, &text).unwrap();
+    std::os::unix::fs::symlink(&target, d.join("linked.Dockerfile")).unwrap();
+    write(d, "locked/Dockerfile", &text);
+    std::fs::set_permissions(
+        d.join("locked/Dockerfile"),
+        std::fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    let out = run_in(d, &["pin", "linked.Dockerfile", "locked", "services"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("linked.Dockerfile") && err.contains("outside the repository"),
+        "{err}"
+    );
+    assert!(
+        err.contains("locked/Dockerfile") && err.contains("read-only"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), text);
+    assert_eq!(read(d, "locked/Dockerfile"), text);
+    // The rest was still pinned.
+    assert!(!pins(&read(d, "services/app/Dockerfile")).is_empty());
+}

@@ -39,6 +39,10 @@ pub enum SourceError {
     /// a device, a socket), which could block or never end.
     #[error("`{path}` is not a regular file or a directory")]
     NotRegular { path: PathBuf },
+    /// `pin` will not write this file (a link out of the repository, a read-only file, not a
+    /// regular file); it is left as it was.
+    #[error("`{path}` is not written: {reason}")]
+    Refused { path: PathBuf, reason: String },
     /// Writing the rewritten file failed; the original is untouched.
     #[error("cannot write `{path}`")]
     Write {
@@ -242,9 +246,11 @@ pub struct Edit {
 }
 
 /// Applies `edits` (non-overlapping) to `path` and replaces the file atomically (temp file in
-/// the same directory + rename, permissions kept). Returns whether the content changed.
-pub fn rewrite(path: &Path, edits: &[Edit]) -> Result<bool, SourceError> {
-    rewrite::rewrite(path, edits)
+/// the same directory + rename, mode and owner kept). Returns whether the content changed.
+/// Only a regular, writable file inside `tree` (the repository) is written; anything else is
+/// [`SourceError::Refused`].
+pub fn rewrite(path: &Path, edits: &[Edit], tree: &Path) -> Result<bool, SourceError> {
+    rewrite::rewrite(path, edits, tree)
 }
 
 /// The new content after applying `edits` to `content`, without writing (for `pin --check`).

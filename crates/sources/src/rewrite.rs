@@ -37,25 +37,62 @@ pub(crate) fn apply(path: &Path, content: &[u8], edits: &[Edit]) -> Result<Vec<u
     Ok(out)
 }
 
-/// Applies `edits` to the file at `path`; writes only when the content changes.
-pub(crate) fn rewrite(path: &Path, edits: &[Edit]) -> Result<bool, SourceError> {
-    // Write through a symbolic link instead of replacing the link with a regular file.
-    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+/// Applies `edits` to the file at `path`; writes only when the content changes, and only a
+/// regular, writable file inside `tree`: a symbolic link is written through only when its
+/// target stays inside `tree`, and a read-only file is left alone. The new file keeps the
+/// old one's mode and owner.
+pub(crate) fn rewrite(path: &Path, edits: &[Edit], tree: &Path) -> Result<bool, SourceError> {
+    let refuse = |reason: String| SourceError::Refused {
+        path: path.to_owned(),
+        reason,
+    };
     let read_err = |source| SourceError::Read {
         path: path.to_owned(),
         source,
     };
+    let target = fs::canonicalize(path).map_err(read_err)?;
+    let tree = fs::canonicalize(tree).unwrap_or_else(|_| tree.to_owned());
+    if !target.starts_with(&tree) {
+        return Err(refuse(format!(
+            "it leads to `{}`, outside the repository",
+            crate::paths::relative_to(&target, &tree)
+        )));
+    }
+    let meta = fs::metadata(&target).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(refuse("it is not a regular file".to_owned()));
+    }
+    if meta.permissions().readonly() {
+        return Err(refuse("it is read-only".to_owned()));
+    }
     let content = fs::read(&target).map_err(read_err)?;
-    let permissions = fs::metadata(&target).map_err(read_err)?.permissions();
     let new = apply(path, &content, edits)?;
     if new == content {
         return Ok(false);
     }
-    replace(&target, &new, Some(permissions)).map_err(|source| SourceError::Write {
-        path: path.to_owned(),
-        source,
-    })?;
+    replace(&target, &new, Some(meta.permissions()))
+        .and_then(|()| keep_owner(&target, &meta))
+        .map_err(|source| SourceError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(true)
+}
+
+/// Gives the replaced file its old owner back (a no-op when it is already ours).
+#[cfg(unix)]
+fn keep_owner(target: &Path, old: &fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let now = fs::metadata(target)?;
+    if (now.uid(), now.gid()) == (old.uid(), old.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(target, Some(old.uid()), Some(old.gid()))
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_: &Path, _: &fs::Metadata) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Writes `content` to `path` atomically: a temporary file in the same directory, synced,

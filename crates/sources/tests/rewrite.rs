@@ -43,7 +43,7 @@ fn pins_from_copy_and_arg_defaults_keeping_formatting() {
     fs::write(&path, original).unwrap();
     let edits = pin_edits(&path);
     assert_eq!(edits.len(), 2);
-    assert!(rewrite(&path, &edits).unwrap());
+    assert!(rewrite(&path, &edits, path.parent().unwrap()).unwrap());
     let pinned = fs::read_to_string(&path).unwrap();
     assert_eq!(
         pinned,
@@ -79,7 +79,7 @@ fn stale_edit_leaves_the_file_byte_identical_and_no_temp_files() {
     // The file changes between parse and rewrite.
     fs::write(&path, "FROM alpine:3.20\nFROM nginx:1.28\n").unwrap();
     let before = fs::read(&path).unwrap();
-    let err = rewrite(&path, &edits).unwrap_err();
+    let err = rewrite(&path, &edits, path.parent().unwrap()).unwrap_err();
     assert!(
         matches!(&err, SourceError::Stale { expected, offset: 22, .. } if expected == "nginx:1.27"),
         "{err}"
@@ -96,7 +96,7 @@ fn stale_edit_leaves_the_file_byte_identical_and_no_temp_files() {
         expected: "alp".into(),
         replacement: String::new(),
     });
-    let err = rewrite(&path, &edits).unwrap_err();
+    let err = rewrite(&path, &edits, path.parent().unwrap()).unwrap_err();
     assert!(matches!(err, SourceError::Overlap { .. }), "{err}");
     assert_eq!(fs::read(&path).unwrap(), before);
 }
@@ -116,15 +116,15 @@ fn permissions_are_kept_and_unchanged_content_is_not_written() {
         expected: "alpine:3.20".into(),
         replacement: "alpine:3.20".into(),
     };
-    assert!(!rewrite(&path, &[same]).unwrap());
-    assert!(!rewrite(&path, &[]).unwrap());
+    assert!(!rewrite(&path, &[same], path.parent().unwrap()).unwrap());
+    assert!(!rewrite(&path, &[], path.parent().unwrap()).unwrap());
     assert_eq!(
         fs::metadata(&path).unwrap().ino(),
         inode,
         "a no-op must not replace the file"
     );
 
-    assert!(rewrite(&path, &pin_edits(&path)).unwrap());
+    assert!(rewrite(&path, &pin_edits(&path), path.parent().unwrap()).unwrap());
     let meta = fs::metadata(&path).unwrap();
     assert_ne!(
         meta.ino(),
@@ -142,7 +142,7 @@ fn rewriting_through_a_symlink_keeps_the_link() {
     let link = dir.path().join("Dockerfile");
     fs::write(&real, "FROM alpine:3.20\n").unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    assert!(rewrite(&link, &pin_edits(&link)).unwrap());
+    assert!(rewrite(&link, &pin_edits(&link), dir.path()).unwrap());
     assert!(fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
@@ -167,6 +167,46 @@ fn apply_does_not_touch_the_disk() {
 
 #[test]
 fn missing_file_is_a_read_error() {
-    let err = rewrite(Path::new("/nonexistent/Dockerfile"), &[]).unwrap_err();
+    let err = rewrite(Path::new("/nonexistent/Dockerfile"), &[], Path::new("/")).unwrap_err();
     assert!(matches!(err, SourceError::Read { .. }), "{err}");
+}
+
+/// `pin` wrote through a symlink to a target outside the repository, and replaced read-only
+/// files and their owner.
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_tree_and_read_only_files_are_refused_and_owners_kept() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("repo");
+    fs::create_dir_all(&tree).unwrap();
+    let outside = dir.path().join("outside.Dockerfile");
+    fs::write(&outside, "FROM alpine:3.20\n").unwrap();
+    let link = tree.join("Dockerfile");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let err = rewrite(&link, &pin_edits(&link), &tree).unwrap_err();
+    assert!(
+        matches!(err, SourceError::Refused { .. })
+            && err.to_string().contains("outside the repository"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "FROM alpine:3.20\n");
+
+    let locked = tree.join("locked.Dockerfile");
+    fs::write(&locked, "FROM alpine:3.20\n").unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o444)).unwrap();
+    let err = rewrite(&locked, &pin_edits(&locked), &tree).unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert_eq!(fs::read_to_string(&locked).unwrap(), "FROM alpine:3.20\n");
+
+    let owned = tree.join("owned.Dockerfile");
+    fs::write(&owned, "FROM alpine:3.20\n").unwrap();
+    // Only root can give a file away; elsewhere the owner is ours and stays ours.
+    let other = std::os::unix::fs::chown(&owned, Some(4242), Some(4242)).is_ok();
+    assert!(rewrite(&owned, &pin_edits(&owned), &tree).unwrap());
+    let meta = fs::metadata(&owned).unwrap();
+    if other {
+        assert_eq!((meta.uid(), meta.gid()), (4242, 4242));
+    }
+    assert!(fs::read_to_string(&owned).unwrap().contains(DIGEST));
 }
