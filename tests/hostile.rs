@@ -160,3 +160,44 @@ fn a_hook_that_prints_no_report_is_a_scanner_failure() {
         stderr(&out)
     );
 }
+
+/// A hook printing without end (`yes`) grew to gigabytes; `--report /dev/zero` grew at
+/// 1.8 GB/s. Both now stop at the report limit, in bounded memory and time.
+#[test]
+fn endless_scanner_output_is_cut_off_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        "[[scan.hook]]\nname = \"endless\"\ncommand = [\"yes\"]\nformat = \"trivy-json\"\ntimeout = \"120s\"\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "max-rss-kb %M"])
+        .arg(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["scan", "app:1", "--hook", "endless"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("`endless`") && err.contains("limit"), "{err}");
+    let rss_kb: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("max-rss-kb "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("/usr/bin/time reports the peak");
+    // The limit is 512 MiB; generous margins for the allocator and a slow machine.
+    assert!(rss_kb < 1_200_000, "peak {rss_kb} KB");
+    assert!(elapsed < Duration::from_secs(90), "took {elapsed:?}");
+
+    let out = run_in(dir.path(), &["scan", "app:1", "--report", "/dev/zero"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -77,6 +77,22 @@ pub enum ScanError {
         /// The program that ran.
         program: String,
     },
+    /// A report (a hook's output or a file) is larger than [`crate::MAX_REPORT_BYTES`]; the
+    /// hook was stopped, the file not read further.
+    #[error("{source_name} is larger than the {limit}-byte limit for a report")]
+    ReportTooLarge {
+        /// The report file or hook.
+        source_name: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// A report or VEX file is not a regular file (a FIFO or device could block or never
+    /// end).
+    #[error("`{path}` is not a regular file")]
+    NotRegular {
+        /// The path given.
+        path: std::path::PathBuf,
+    },
     /// The hook's program is not installed.
     #[error("scanner hook `{hook}`: program `{program}` not found on PATH; {install_hint}")]
     MissingBinary {

@@ -67,8 +67,10 @@ impl Intake {
     }
 }
 
+/// Reads a report or VEX file: a regular file, at most [`crate::MAX_REPORT_BYTES`].
 fn read(path: &Path, role: FileRole) -> Result<Vec<u8>, ScanError> {
-    std::fs::read(path).map_err(|error| {
+    use std::io::Read as _;
+    let io = |error| {
         input(
             path,
             role,
@@ -77,7 +79,33 @@ fn read(path: &Path, role: FileRole) -> Result<Vec<u8>, ScanError> {
                 error,
             },
         )
-    })
+    };
+    // Checked before opening: opening a FIFO for reading blocks until a writer comes.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(input(
+            path,
+            role,
+            ScanError::NotRegular {
+                path: path.to_owned(),
+            },
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(crate::MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > crate::MAX_REPORT_BYTES {
+        return Err(input(
+            path,
+            role,
+            ScanError::ReportTooLarge {
+                source_name: format!("`{}`", path.display()),
+                limit: crate::MAX_REPORT_BYTES,
+            },
+        ));
+    }
+    Ok(bytes)
 }
 
 fn input(path: &Path, role: FileRole, error: ScanError) -> ScanError {

@@ -53,7 +53,9 @@ pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYP
 pub use portcullis_policy::vuln::{
     FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability,
 };
-pub use runner::{run_hook, run_hooks, HookOutput, HookRun, ScanOutcome, ScanTarget};
+pub use runner::{
+    run_hook, run_hooks, HookOutput, HookRun, ScanOutcome, ScanTarget, MAX_REPORT_BYTES,
+};
 pub use select::select_hooks;
 pub use vex::{apply_vex, parse_vex, VexStatement, VexStatus};
 

@@ -25,6 +25,10 @@ use crate::{
     ScannerInfo, Vulnerability,
 };
 
+/// The largest report a hook may print or a `--report` file may hold: far above real
+/// reports (a 50 MB Trivy report is already unusual), far below what would exhaust memory.
+pub const MAX_REPORT_BYTES: u64 = 512 * 1024 * 1024;
+
 /// How much of a hook's stderr is kept (head and tail each).
 const STDERR_KEEP: usize = 4096;
 /// How long to wait for output pipes to close after the hook's process group is gone.
@@ -176,7 +180,7 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
     let started = Instant::now();
     let mut child = spawn(hook, &prepared)?;
     let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    let stdout_rx = drain(child.stdout.take(), usize::MAX);
+    let stdout_rx = drain_report(child.stdout.take(), MAX_REPORT_BYTES);
     let stderr_rx = drain(child.stderr.take(), STDERR_KEEP);
     let status = child.wait_timeout(hook.timeout);
     // The hook is done (or timed out): nothing it started may outlive it.
@@ -200,6 +204,10 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
     ) else {
         return Err(timeout());
     };
+    let stdout = stdout.map_err(|limit| ScanError::ReportTooLarge {
+        source_name: format!("output of hook `{}`", hook.name),
+        limit,
+    })?;
     let duration = started.elapsed();
     let stderr = stderr.text();
     let output = interpret(hook, &prepared.program, status, &stdout.bytes, &stderr)?;
@@ -309,6 +317,34 @@ impl Captured {
         text.push_str(&String::from_utf8_lossy(&self.tail));
         text
     }
+}
+
+/// Reads a hook's report from its stdout, at most `limit` bytes: past that it stops reading
+/// and closes the pipe (so the hook gets `SIGPIPE`), and the result is the limit it hit.
+/// Memory never grows past the limit, whatever the hook prints.
+fn drain_report<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    limit: u64,
+) -> mpsc::Receiver<Result<Captured, u64>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        // Reserved up front so the buffer never doubles past the limit; untouched pages
+        // cost nothing.
+        let mut bytes = Vec::with_capacity(usize::try_from(limit + 1).unwrap_or(usize::MAX));
+        let result = match pipe {
+            Some(pipe) => match pipe.take(limit + 1).read_to_end(&mut bytes) {
+                Ok(_) if bytes.len() as u64 > limit => Err(limit),
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        };
+        let _ = tx.send(result.map(|()| Captured {
+            bytes,
+            tail: Vec::new(),
+            dropped: 0,
+        }));
+    });
+    rx
 }
 
 fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiver<Captured> {

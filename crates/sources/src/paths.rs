@@ -48,9 +48,13 @@ impl Root {
     }
 
     /// `path` (absolute, or relative to the current directory) relative to the current
-    /// directory, so that messages naming it hold no absolute path and it still opens.
+    /// directory when it lies in the repository, so that messages naming it hold no
+    /// absolute path and it still opens; a path outside the repository stays as given.
     #[must_use]
     pub fn from_cwd(&self, path: &Path) -> PathBuf {
+        if !self.absolute(path).starts_with(&self.dir) {
+            return path.to_path_buf();
+        }
         PathBuf::from(portcullis_reference::source::relative(
             &self.cwd,
             &self.display(path),
@@ -214,6 +218,10 @@ mod tests {
             Path::new("web/x.json")
         );
         assert_eq!(root.from_cwd(&top.join("x.json")), Path::new("../x.json"));
+        assert_eq!(
+            root.from_cwd(Path::new("/dev/zero")),
+            Path::new("/dev/zero")
+        );
         assert_eq!(root.from_cwd(Path::new("r.json")), Path::new("r.json"));
 
         let outside = dir.path().join("plain/sub");
