@@ -15,7 +15,10 @@ use tokio::sync::OnceCell;
 
 use crate::error::RegistryError;
 use crate::keychain::Keychain;
-use crate::transport::{redact_query, Transport};
+use crate::transport::{read_capped, redact_query, Transport};
+
+/// The largest token answer read.
+const MAX_TOKEN_BYTES: u64 = 1 << 20;
 
 /// One authentication challenge from a `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +165,15 @@ impl Authenticator {
                 Ok(self.keychain.get(registry).await?.map(|c| c.basic_header()))
             }
             Some(Challenge::Bearer { realm, service, .. }) => self
-                .token(transport, registry, &realm, service.as_deref(), scope, None)
+                .token(
+                    transport,
+                    registry,
+                    &realm,
+                    service.as_deref(),
+                    scope,
+                    None,
+                    base.scheme() == "http",
+                )
                 .await
                 .map(Some),
         }
@@ -208,6 +219,9 @@ impl Authenticator {
 
     /// A bearer header for `scope`, fetched once per (registry, scope) while valid.
     /// `stale` is a header the registry just rejected: it is not returned again.
+    /// `plain_ok`: the registry itself is reached over plain HTTP (loopback or configured
+    /// `insecure`), so a plain-HTTP realm may receive its credentials.
+    #[allow(clippy::too_many_arguments)]
     pub async fn token(
         &self,
         transport: &Transport,
@@ -216,6 +230,7 @@ impl Authenticator {
         service: Option<&str>,
         scope: &str,
         stale: Option<&Secret>,
+        plain_ok: bool,
     ) -> Result<Secret, RegistryError> {
         let slot = Arc::clone(
             self.tokens
@@ -231,7 +246,7 @@ impl Authenticator {
             }
         }
         let token = self
-            .fetch_token(transport, registry, realm, service, scope)
+            .fetch_token(transport, registry, realm, service, scope, plain_ok)
             .await?;
         let value = token.value.clone();
         *cached = Some(token);
@@ -245,6 +260,7 @@ impl Authenticator {
         realm: &str,
         service: Option<&str>,
         scope: &str,
+        plain_ok: bool,
     ) -> Result<CachedToken, RegistryError> {
         let fail = |reason: String| RegistryError::Token {
             realm: realm.to_owned(),
@@ -262,6 +278,12 @@ impl Authenticator {
         }
         let mut headers = HeaderMap::new();
         if let Some(credentials) = self.keychain.get(registry).await? {
+            if url.scheme() != "https" && !plain_ok {
+                return Err(fail(format!(
+                    "the realm is not HTTPS, so the credentials for `{registry}` are not sent to it; \
+                     mark the registry `insecure` in `[registries]` only if plain HTTP is intended"
+                )));
+            }
             headers.insert(AUTHORIZATION, sensitive(&credentials.basic_header())?);
         }
         transport
@@ -283,16 +305,13 @@ impl Authenticator {
                 })
             }
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| RegistryError::Network {
-                url: redact_query(&url),
-                source: source.without_url(),
-            })?;
-        if body.len() > 1 << 20 {
-            return Err(fail("the answer is over 1 MiB".to_owned()));
-        }
+        let body =
+            read_capped(response, &url, MAX_TOKEN_BYTES)
+                .await
+                .map_err(|error| match error {
+                    RegistryError::TooLarge { .. } => fail("the answer is over 1 MiB".to_owned()),
+                    other => other,
+                })?;
         let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|_| fail("the answer is not token JSON".to_owned()))?;
         let value = parsed
@@ -368,5 +387,84 @@ mod tests {
         fn challenge_parser_never_panics_on_syntax(text in r#"[A-Za-z=", \\]{0,60}"#) {
             let _ = parse_challenges(&text);
         }
+    }
+}
+
+#[cfg(test)]
+mod realm_tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::options::ClientOptions;
+
+    /// A token endpoint on plain HTTP that records every request head.
+    async fn realm(seen: Arc<Mutex<Vec<String>>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut byte).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => head.push(byte[0]),
+                        }
+                    }
+                    seen.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
+                    let body = r#"{"token":"t"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{host}/token")
+    }
+
+    /// An HTTPS registry whose realm is plain HTTP had its Basic credentials sent in clear.
+    #[tokio::test]
+    async fn credentials_go_to_a_plain_http_realm_only_for_a_plain_http_registry() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let url = realm(Arc::clone(&seen)).await;
+        let options = ClientOptions {
+            use_env: false,
+            ..ClientOptions::default()
+        };
+        let transport = Transport::new(&options).unwrap();
+        let mut keychain = Keychain::empty();
+        keychain.insert(
+            "registry.example",
+            Credentials::new("ci", "canary-realm-91"),
+        );
+        let auth = Authenticator::new(keychain);
+        let error = auth
+            .token(&transport, "registry.example", &url, None, "s", None, false)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&url) && error.contains("not HTTPS"),
+            "{error}"
+        );
+        assert!(!error.contains("canary-realm-91"), "{error}");
+        assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+        // A registry reached over plain HTTP (loopback, `insecure`) may use one.
+        let token = auth
+            .token(&transport, "registry.example", &url, None, "s", None, true)
+            .await
+            .unwrap();
+        assert_eq!(token.expose(), "Bearer t");
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 }

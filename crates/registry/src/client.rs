@@ -22,7 +22,7 @@ use crate::manifest::{
     MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES,
 };
 use crate::options::ClientOptions;
-use crate::transport::{redact_query, Stats, Transport};
+use crate::transport::{read_capped, redact_query, Stats, Transport};
 
 /// Image configs larger than this are refused.
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
@@ -391,6 +391,15 @@ impl Client {
         let unauthorized = || RegistryError::Unauthorized {
             registry: registry.to_owned(),
         };
+        // A redirect target's challenge is not the registry's: its credentials answer only
+        // challenges from its own origin.
+        if response.url().origin() != base.origin() {
+            return Err(RegistryError::ForeignChallenge {
+                registry: registry.to_owned(),
+                origin: response.url().origin().ascii_serialization(),
+            });
+        }
+        let plain_ok = base.scheme() == "http";
         let retry = match pick(response.headers()) {
             Some(Challenge::Bearer {
                 realm,
@@ -404,6 +413,7 @@ impl Client {
                     service.as_deref(),
                     asked.as_deref().unwrap_or(&scope),
                     first.as_ref(),
+                    plain_ok,
                 )
                 .await?,
             ),
@@ -488,36 +498,6 @@ fn check_status(
             url: redact_query(url),
         }),
     }
-}
-
-/// Reads a body, refusing more than `limit` bytes whatever `Content-Length` claims.
-async fn read_capped(
-    mut response: Response,
-    url: &Url,
-    limit: u64,
-) -> Result<Vec<u8>, RegistryError> {
-    let too_large = || RegistryError::TooLarge {
-        url: redact_query(url),
-        limit,
-    };
-    if response.content_length().is_some_and(|len| len > limit) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|source| RegistryError::Network {
-            url: redact_query(url),
-            source: source.without_url(),
-        })?
-    {
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn verify(expected: &Digest, bytes: &[u8]) -> Result<(), RegistryError> {

@@ -27,6 +27,10 @@ pub enum RegistryError {
     /// Content did not hash to the digest it was requested by or announced with.
     #[error("digest mismatch: expected `{expected}`, got `{actual}`")]
     DigestMismatch { expected: String, actual: String },
+    /// After a redirect, another origin asked for credentials: the registry's are not sent
+    /// to it.
+    #[error("`{origin}` asked for credentials after a redirect from `{registry}`; the registry's credentials answer only its own challenges")]
+    ForeignChallenge { registry: String, origin: String },
     /// A manifest or config larger than we accept.
     #[error("`{url}` is larger than the {limit}-byte limit")]
     TooLarge { url: String, limit: u64 },

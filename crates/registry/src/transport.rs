@@ -202,6 +202,37 @@ fn retry_after(response: &Response) -> Option<Duration> {
 }
 
 /// A URL for messages: no query string (token realms carry scopes, uploads carry state).
+/// Reads a body, refusing more than `limit` bytes whatever `Content-Length` claims: the one
+/// reader for every network body, which stops at the limit instead of reading it all first.
+pub(crate) async fn read_capped(
+    mut response: Response,
+    url: &Url,
+    limit: u64,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::TooLarge {
+        url: redact_query(url),
+        limit,
+    };
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| RegistryError::Network {
+            url: redact_query(url),
+            source: source.without_url(),
+        })?
+    {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 pub(crate) fn redact_query(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
