@@ -201,3 +201,45 @@ fn endless_scanner_output_is_cut_off_in_bounded_memory() {
         stderr(&out)
     );
 }
+
+/// A hook that exits 0 with a valid report while a detached (`setsid`) child keeps stdout
+/// open failed as "timed out".
+#[test]
+fn a_detached_child_holding_stdout_does_not_lose_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = common::repo_root().join("crates/scan/tests/data/npm-with-suppressed.json");
+    let script = dir.path().join("scanner.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsetsid sleep 30 &\ncat '{}'\nexit 0\n",
+            report.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        format!(
+            "[scan]\nfail-on = \"none\"\n[[scan.hook]]\nname = \"detaching\"\ncommand = [\"{}\"]\nformat = \"trivy-json\"\ntimeout = \"60s\"\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = run_in(
+        dir.path(),
+        &["scan", "app:1", "--hook", "detaching", "-f", "json"],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!report["scans"][0]["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

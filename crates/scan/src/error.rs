@@ -86,6 +86,16 @@ pub enum ScanError {
         /// The limit.
         limit: u64,
     },
+    /// The hook exited, something it started kept its stdout open, and what it had printed
+    /// by then is not a usable report.
+    #[error("scanner hook `{hook}` exited while something it started kept its stdout open; what it printed is not a usable report: {error}")]
+    StdoutHeldOpen {
+        /// The hook name.
+        hook: String,
+        /// Why the output so far is unusable.
+        #[source]
+        error: Box<ScanError>,
+    },
     /// A report or VEX file is not a regular file (a FIFO or device could block or never
     /// end).
     #[error("`{path}` is not a regular file")]

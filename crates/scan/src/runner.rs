@@ -180,7 +180,7 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
     let started = Instant::now();
     let mut child = spawn(hook, &prepared)?;
     let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    let stdout_rx = drain_report(child.stdout.take(), MAX_REPORT_BYTES);
+    let (stdout_rx, stdout_buffer) = drain_report(child.stdout.take(), MAX_REPORT_BYTES);
     let stderr_rx = drain(child.stderr.take(), STDERR_KEEP);
     let status = child.wait_timeout(hook.timeout);
     // The hook is done (or timed out): nothing it started may outlive it.
@@ -198,19 +198,46 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
         let _ = child.wait();
         return Err(timeout());
     };
-    let (Ok(stdout), Ok(stderr)) = (
-        stdout_rx.recv_timeout(DRAIN_GRACE),
-        stderr_rx.recv_timeout(DRAIN_GRACE),
-    ) else {
-        return Err(timeout());
+    // The hook has exited. Something it started outside its process group (`setsid`) may
+    // still hold stdout open: after a short grace, what arrived is what the hook printed.
+    let held_open = match stdout_rx.recv_timeout(DRAIN_GRACE) {
+        Ok(Ok(())) => false,
+        Ok(Err(limit)) => {
+            return Err(ScanError::ReportTooLarge {
+                source_name: format!("output of hook `{}`", hook.name),
+                limit,
+            })
+        }
+        Err(_) => true,
     };
-    let stdout = stdout.map_err(|limit| ScanError::ReportTooLarge {
-        source_name: format!("output of hook `{}`", hook.name),
-        limit,
-    })?;
+    let stdout = Captured {
+        bytes: std::mem::take(
+            &mut *stdout_buffer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ),
+        tail: Vec::new(),
+        dropped: 0,
+    };
+    let stderr = stderr_rx
+        .recv_timeout(DRAIN_GRACE)
+        .map(|s| s.text())
+        .unwrap_or_default();
     let duration = started.elapsed();
-    let stderr = stderr.text();
-    let output = interpret(hook, &prepared.program, status, &stdout.bytes, &stderr)?;
+    let output =
+        interpret(hook, &prepared.program, status, &stdout.bytes, &stderr).map_err(|error| {
+            if held_open {
+                ScanError::StdoutHeldOpen {
+                    hook: hook.name.clone(),
+                    error: Box::new(error),
+                }
+            } else {
+                error
+            }
+        })?;
+    if held_open {
+        tracing::warn!(hook = %hook.name, "the hook exited while something it started kept its stdout open; used what it printed");
+    }
     Ok(HookRun {
         hook: hook.name.clone(),
         argv,
@@ -322,29 +349,46 @@ impl Captured {
 /// Reads a hook's report from its stdout, at most `limit` bytes: past that it stops reading
 /// and closes the pipe (so the hook gets `SIGPIPE`), and the result is the limit it hit.
 /// Memory never grows past the limit, whatever the hook prints.
+/// The bytes arrive in the shared buffer as they are read, so a caller that stops waiting
+/// (the hook exited but a child holds the pipe) still has what was printed.
+#[allow(clippy::type_complexity)]
 fn drain_report<R: Read + Send + 'static>(
     pipe: Option<R>,
     limit: u64,
-) -> mpsc::Receiver<Result<Captured, u64>> {
+) -> (
+    mpsc::Receiver<Result<(), u64>>,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
     let (tx, rx) = mpsc::channel();
+    // Reserved up front so the buffer never doubles past the limit; untouched pages cost
+    // nothing.
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(
+        usize::try_from(limit + 1).unwrap_or(usize::MAX),
+    )));
+    let shared = std::sync::Arc::clone(&buffer);
     thread::spawn(move || {
-        // Reserved up front so the buffer never doubles past the limit; untouched pages
-        // cost nothing.
-        let mut bytes = Vec::with_capacity(usize::try_from(limit + 1).unwrap_or(usize::MAX));
-        let result = match pipe {
-            Some(pipe) => match pipe.take(limit + 1).read_to_end(&mut bytes) {
-                Ok(_) if bytes.len() as u64 > limit => Err(limit),
-                _ => Ok(()),
-            },
-            None => Ok(()),
-        };
-        let _ = tx.send(result.map(|()| Captured {
-            bytes,
-            tail: Vec::new(),
-            dropped: 0,
-        }));
+        let mut result = Ok(());
+        if let Some(mut pipe) = pipe {
+            let mut chunk = vec![0_u8; 64 * 1024];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut bytes = shared
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if bytes.len() as u64 + n as u64 > limit {
+                            result = Err(limit);
+                            break;
+                        }
+                        bytes.extend_from_slice(&chunk[..n]);
+                    }
+                }
+            }
+        }
+        let _ = tx.send(result);
     });
-    rx
+    (rx, buffer)
 }
 
 fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiver<Captured> {
