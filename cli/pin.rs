@@ -48,6 +48,9 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
                     at(target.occurrence),
                     target.occurrence.text
                 ))),
+                // A registry that did not answer is reported once, by its first failure.
+                PinChoice::TagFailed(error) | PinChoice::PinnedFailed(error)
+                    if matches!(**error, portcullis_registry::RegistryError::Unreachable { .. }) => {}
                 PinChoice::TagNotFound | PinChoice::TagFailed(_) => {
                     if reported.insert(target.lookup.clone()) {
                         report.failures.push(failure(target.occurrence, &target.lookup, choice));

@@ -55,11 +55,16 @@ pub fn facts(
     let mut failures = Vec::new();
     let mut out = BTreeMap::new();
     for (image, fact) in facts {
-        failures.extend(fact.failures().map(|error| Failure {
-            message: failure(&image, error),
-            image: Some(image.to_string()),
-            location: None,
-        }));
+        // A registry that did not answer is reported once, by its first failure.
+        failures.extend(
+            fact.failures()
+                .filter(|error| !matches!(***error, RegistryError::Unreachable { .. }))
+                .map(|error| Failure {
+                    message: failure(&image, error),
+                    image: Some(image.to_string()),
+                    location: None,
+                }),
+        );
         out.insert(image, policy_fact(&fact));
     }
     (out, failures)

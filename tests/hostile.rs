@@ -243,3 +243,38 @@ fn a_detached_child_holding_stdout_does_not_lose_the_report() {
         .unwrap()
         .is_empty());
 }
+
+/// A hanging registry cost 154 s per reference, serially; three references 464 s.
+#[test]
+fn a_registry_that_never_answers_costs_seconds_and_one_message() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    // Accept and hold every connection without answering.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let mut body = String::new();
+    for name in ["a", "b", "c"] {
+        let _ = writeln!(body, "FROM {host}/{name}:1@{digest}");
+    }
+    std::fs::write(dir.path().join("Dockerfile"), body).unwrap();
+    let started = Instant::now();
+    let out = run_in(dir.path(), &["check", "--resolve", "-f", "json"]);
+    let elapsed = started.elapsed();
+    assert_exit(&out, 3);
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(
+        stderr(&out).matches("error:").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}

@@ -31,6 +31,9 @@ pub enum RegistryError {
     /// to it.
     #[error("`{origin}` asked for credentials after a redirect from `{registry}`; the registry's credentials answer only its own challenges")]
     ForeignChallenge { registry: String, origin: String },
+    /// The registry could not be reached earlier in this run; it is not tried again.
+    #[error("`{origin}` did not answer earlier in this run ({first}); not tried again")]
+    Unreachable { origin: String, first: String },
     /// A manifest or config larger than we accept.
     #[error("`{url}` is larger than the {limit}-byte limit")]
     TooLarge { url: String, limit: u64 },

@@ -36,7 +36,7 @@ impl Default for ClientOptions {
             ca_files: Vec::new(),
             docker_config: None,
             concurrency: 8,
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
             max_retries: 4,
             user_agent: concat!("portcullis/", env!("CARGO_PKG_VERSION")).to_owned(),
             use_env: true,

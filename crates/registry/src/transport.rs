@@ -44,8 +44,12 @@ impl Counters {
 }
 
 const MAX_REDIRECTS: usize = 5;
-/// The longest `Retry-After` we wait for; beyond it the registry wants a human.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The longest `Retry-After` we wait for (documented): beyond it the registry wants a
+/// human, and a gate must not sleep for minutes on a registry's say-so.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// How often a request that timed out or could not connect is tried again: a registry that
+/// does not answer costs seconds, not minutes.
+const MAX_UNREACHABLE_RETRIES: u32 = 1;
 
 #[derive(Debug)]
 pub(crate) struct Transport {
@@ -53,6 +57,10 @@ pub(crate) struct Transport {
     max_retries: u32,
     backoff: Duration,
     pub counters: Counters,
+    /// Origins that could not be reached, with the first failure: every later request to
+    /// them fails at once, so a dead registry costs one timeout per run, not one per
+    /// reference.
+    down: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Transport {
@@ -61,7 +69,7 @@ impl Transport {
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .connect_timeout(options.timeout.min(Duration::from_secs(5)))
             .user_agent(options.user_agent.clone());
         for file in &options.ca_files {
             let pem = std::fs::read(file).map_err(|e| RegistryError::Setup {
@@ -88,6 +96,7 @@ impl Transport {
             max_retries: options.max_retries,
             backoff: options.backoff,
             counters: Counters::default(),
+            down: std::sync::Mutex::default(),
         })
     }
 
@@ -140,6 +149,18 @@ impl Transport {
         url: &Url,
         headers: &HeaderMap,
     ) -> Result<Response, RegistryError> {
+        let origin = url.origin().ascii_serialization();
+        if let Some(first) = self
+            .down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&origin)
+        {
+            return Err(RegistryError::Unreachable {
+                origin,
+                first: first.clone(),
+            });
+        }
         let mut attempt: u32 = 0;
         loop {
             let result = self
@@ -157,17 +178,32 @@ impl Transport {
                 }
                 Ok(_) | Err(_) => None,
             };
+            let unreachable = matches!(&result, Err(e) if e.is_connect() || e.is_timeout());
+            let limit = if unreachable {
+                self.max_retries.min(MAX_UNREACHABLE_RETRIES)
+            } else {
+                self.max_retries
+            };
             match retry_in {
-                Some(delay) if attempt < self.max_retries => {
+                Some(delay) if attempt < limit => {
                     tracing::debug!(url = %redact_query(url), attempt, ?delay, "retrying registry request");
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     attempt += 1;
                     tokio::time::sleep(delay).await;
                 }
                 _ => {
-                    return result.map_err(|source| RegistryError::Network {
-                        url: redact_query(url),
-                        source: source.without_url(),
+                    return result.map_err(|source| {
+                        let error = RegistryError::Network {
+                            url: redact_query(url),
+                            source: source.without_url(),
+                        };
+                        if unreachable {
+                            self.down
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .insert(origin.clone(), full_message(&error));
+                        }
+                        error
                     })
                 }
             }
@@ -182,6 +218,18 @@ impl Transport {
         let jitter_ms = rand::random_range(0..=base.as_millis().min(1000) as u64 / 2 + 1);
         base + Duration::from_millis(jitter_ms)
     }
+}
+
+/// An error with its causes, on one line.
+fn full_message(error: &RegistryError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn is_transient(status: StatusCode) -> bool {
@@ -201,7 +249,6 @@ fn retry_after(response: &Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
-/// A URL for messages: no query string (token realms carry scopes, uploads carry state).
 /// Reads a body, refusing more than `limit` bytes whatever `Content-Length` claims: the one
 /// reader for every network body, which stops at the limit instead of reading it all first.
 pub(crate) async fn read_capped(
@@ -233,6 +280,7 @@ pub(crate) async fn read_capped(
     Ok(body)
 }
 
+/// A URL for messages: no query string (token realms carry scopes, uploads carry state).
 pub(crate) fn redact_query(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
