@@ -30,7 +30,8 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
             &group.collected.problems,
         ));
 
-        let split = portcullis_sources::pin_targets(&group.collected.occurrences);
+        let editable = group.collected.in_valid_files();
+        let split = portcullis_sources::pin_targets(&editable);
         report.notes.extend(skipped(&split.skipped));
         let queries: Vec<ImageRef> = split.targets.iter().map(PinTarget::query).collect();
         let client = crate::resolve::client(&group.config)?;

@@ -141,6 +141,26 @@ pub struct Collected {
     pub problems: Vec<Problem>,
 }
 
+impl Collected {
+    /// The occurrences `pin` may edit: those in files that parsed without a
+    /// `file-invalid` problem. A file portcullis could not read completely is never
+    /// rewritten.
+    #[must_use]
+    pub fn in_valid_files(&self) -> Vec<Occurrence> {
+        let invalid: std::collections::BTreeSet<&str> = self
+            .problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::FileInvalid)
+            .map(|p| p.file.as_str())
+            .collect();
+        self.occurrences
+            .iter()
+            .filter(|o| !invalid.contains(o.location.file.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
 /// Finds source files under `root` (a directory or a single file), honouring `.gitignore`.
 ///
 /// Hidden directories such as `.github` are walked, `.git` is not, symbolic links are not

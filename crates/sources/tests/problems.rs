@@ -44,3 +44,31 @@ fn unparsable_files_and_invalid_references_are_told_apart() {
         [ProblemKind::FileInvalid]
     );
 }
+
+/// A CR-only Dockerfile was edited by `pin`, which then exited 2 on it.
+#[test]
+fn files_that_did_not_parse_offer_nothing_to_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM alpine:3.20\rFROM nginx:1.27\r",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("good.Dockerfile"), "FROM alpine:3.20\n").unwrap();
+    let collected = portcullis_sources::collect(
+        dir.path(),
+        &portcullis_sources::DiscoverOptions::default(),
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    assert!(collected
+        .problems
+        .iter()
+        .any(|p| p.file == "Dockerfile" && p.kind == ProblemKind::FileInvalid));
+    let editable: Vec<String> = collected
+        .in_valid_files()
+        .iter()
+        .map(|o| o.location.file.clone())
+        .collect();
+    assert_eq!(editable, ["good.Dockerfile"]);
+}
