@@ -36,6 +36,10 @@ pub struct Global {
     /// Never show progress bars.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Stop the whole run after this many seconds (exit 3): a gate in CI must not wait on
+    /// a registry or scanner for ever.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,8 +166,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
     /// Seconds each hook may run before it is killed (default: the hook's own, 600).
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
+    /// `--timeout` bounds the whole run.
+    #[arg(long = "hook-timeout", value_name = "SECONDS")]
+    pub hook_timeout: Option<u64>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Write the result as a cosign vuln v1 predicate (for `attest --type vuln`).

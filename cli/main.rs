@@ -28,6 +28,9 @@ use crate::output::Messages;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global);
+    if let Some(seconds) = cli.global.timeout {
+        deadline(&cli.global, seconds);
+    }
     let outcome = match &cli.command {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Pin(args) => pin::run(&cli.global, args),
@@ -53,6 +56,20 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// Ends the process with exit code 3 once `seconds` have passed. Files are only ever
+/// replaced atomically, so stopping at any point leaves no half-written file.
+#[allow(clippy::exit)]
+fn deadline(global: &args::Global, seconds: u64) {
+    let messages = Messages::new(global);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+        messages.error(&format!(
+            "the run took longer than `--timeout {seconds}` seconds; stopped"
+        ));
+        std::process::exit(i32::from(portcullis_policy::exit::RUNTIME));
+    });
 }
 
 fn init_tracing(global: &args::Global) {

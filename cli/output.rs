@@ -246,6 +246,7 @@ mod tests {
             quiet: false,
             verbose: 0,
             no_progress: true,
+            timeout: None,
         };
         let args = OutputArgs {
             format: formats.iter().map(|f| (*f).to_owned()).collect(),

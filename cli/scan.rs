@@ -52,7 +52,7 @@ pub fn scan(
         reports: &reports,
         vex: &vex,
         sbom,
-        timeout: args.timeout.map(Duration::from_secs),
+        timeout: args.hook_timeout.map(Duration::from_secs),
     })
     .map_err(classify)?;
 

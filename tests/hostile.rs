@@ -278,3 +278,27 @@ fn a_registry_that_never_answers_costs_seconds_and_one_message() {
         stderr(&out)
     );
 }
+
+/// No overall deadline: a run could wait on a registry or a scanner for as long as they
+/// liked. `--timeout` bounds the whole run.
+#[test]
+fn timeout_bounds_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        "[[scan.hook]]\nname = \"slow\"\ncommand = \"sleep 60\"\nformat = \"trivy-json\"\ntimeout = \"120s\"\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = run_in(
+        dir.path(),
+        &["scan", "app:1", "--hook", "slow", "--timeout", "2"],
+    );
+    assert_exit(&out, 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&out).contains("`--timeout 2`"), "{}", stderr(&out));
+}
