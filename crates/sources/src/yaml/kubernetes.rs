@@ -33,7 +33,11 @@ fn object(doc: &Rc<Node>, path: &str, sink: &mut Sink<'_>, depth: usize) {
     };
     if kind.ends_with("List") {
         if depth >= MAX_LIST_DEPTH {
-            return;
+            // Refused, not dropped: what a deeper list holds would go unchecked.
+            return sink.problem(
+                doc.span.start,
+                format!("`{path}items`: `List` nested deeper than {MAX_LIST_DEPTH} levels"),
+            );
         }
         let Some(items) = doc.get("items") else {
             return;
