@@ -302,3 +302,138 @@ fn timeout_bounds_the_whole_run() {
     );
     assert!(stderr(&out).contains("`--timeout 2`"), "{}", stderr(&out));
 }
+
+/// Serves canned HTTP answers on loopback, keeping every request head it receives.
+fn canned(
+    answer: impl Fn(&str, &str) -> String + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&seen);
+    let me = host.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => head.push(byte[0]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            kept.lock().unwrap().push(text.clone());
+            let _ = stream.write_all(answer(&me, &text).as_bytes());
+        }
+    });
+    (host, seen)
+}
+
+/// Docker credentials for `host` in a fresh `DOCKER_CONFIG` directory.
+fn docker_config(dir: &std::path::Path, host: &str, user: &str, pass: &str) -> std::path::PathBuf {
+    use base64::Engine as _;
+    let config = dir.join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    config
+}
+
+/// After a cross-origin 307, the target's own challenge was answered with the registry's
+/// credentials.
+#[test]
+fn a_redirect_target_never_receives_the_registrys_credentials() {
+    const CANARY: &str = "canary-e2e-5c1d";
+    let (target, target_seen) = canned(|me, _| {
+        format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{me}/token\",service=\"t\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    });
+    let (registry, registry_seen) = canned(move |_, head| {
+        if head.starts_with("GET /v2/ ") {
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"r\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+        } else {
+            let path = head.split(' ').nth(1).unwrap_or("/");
+            format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = docker_config(dir.path(), &registry, "ci", CANARY);
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {registry}/app:1\n"),
+    )
+    .unwrap();
+    let out = portcullis()
+        .current_dir(dir.path())
+        .env("DOCKER_CONFIG", &config)
+        .args(["check", "--resolve", "-f", "json", "-v"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("asked for credentials after a redirect"),
+        "{err}"
+    );
+    assert!(!err.contains(CANARY) && !stdout_text(&out).contains(CANARY));
+    let target_heads = target_seen.lock().unwrap().join("\n");
+    assert!(!target_heads.is_empty(), "the redirect was followed");
+    assert!(
+        !target_heads.to_ascii_lowercase().contains("authorization"),
+        "{target_heads}"
+    );
+    assert!(
+        registry_seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains("authorization: basic")),
+        "the registry itself got its credentials"
+    );
+}
+
+/// `pin` wrote a HEAD digest with an unexpected algorithm or a non-manifest
+/// `Content-Type`.
+#[test]
+fn pin_writes_no_digest_from_a_head_answer_that_is_no_manifest() {
+    let sha512 = format!("sha512:{}", "b".repeat(128));
+    for (content_type, digest, says) in [
+        (
+            "text/html",
+            format!("sha256:{}", "a".repeat(64)),
+            "not a manifest media type",
+        ),
+        (
+            "application/vnd.oci.image.index.v1+json",
+            sha512.clone(),
+            "is not `sha256`",
+        ),
+    ] {
+        let (registry, _) = canned(move |_, head| {
+            if head.starts_with("GET /v2/ ") {
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+            } else {
+                format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("FROM {registry}/app:1\n");
+        std::fs::write(dir.path().join("Dockerfile"), &text).unwrap();
+        let out = run_in(dir.path(), &["pin"]);
+        assert_exit(&out, 3);
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+            text
+        );
+    }
+}
+
+fn stdout_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
