@@ -28,6 +28,10 @@ fn client_options(config: &Config) -> ClientOptions {
             .filter_map(|registry| registry.ca_file.as_ref())
             .map(|ca| config.resolve_path(&ca.value))
             .collect(),
+        host_timeouts: registries
+            .iter()
+            .filter_map(|(host, registry)| Some((host.clone(), registry.timeout.as_ref()?.value)))
+            .collect(),
         ..ClientOptions::default()
     }
 }

@@ -437,3 +437,32 @@ fn pin_writes_no_digest_from_a_head_answer_that_is_no_manifest() {
 fn stdout_text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A registry's own request timeout, `[registries."host"] timeout`, bounds each request.
+#[test]
+fn a_registry_timeout_in_the_policy_bounds_each_request() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        format!("[registries.\"{host}\"]\ntimeout = \"1s\"\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {host}/a:1\n")).unwrap();
+    let started = Instant::now();
+    let out = run_in(dir.path(), &["check", "--resolve", "-f", "json"]);
+    assert_exit(&out, 3);
+    // Two one-second attempts and a backoff, against twenty seconds by default.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -18,6 +18,8 @@ pub struct ClientOptions {
     pub concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Per-request timeouts for some hosts (`host` or `host:port`), overriding `timeout`.
+    pub host_timeouts: Vec<(String, Duration)>,
     /// Retries on 429, 5xx and connection errors (default 4).
     pub max_retries: u32,
     /// `User-Agent` header.
@@ -37,6 +39,7 @@ impl Default for ClientOptions {
             docker_config: None,
             concurrency: 8,
             timeout: Duration::from_secs(10),
+            host_timeouts: Vec::new(),
             max_retries: 4,
             user_agent: concat!("portcullis/", env!("CARGO_PKG_VERSION")).to_owned(),
             use_env: true,

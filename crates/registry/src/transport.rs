@@ -57,6 +57,8 @@ pub(crate) struct Transport {
     max_retries: u32,
     backoff: Duration,
     pub counters: Counters,
+    /// Per-request timeouts by `host` or `host:port`.
+    host_timeouts: Vec<(String, Duration)>,
     /// Origins that could not be reached, with the first failure: every later request to
     /// them fails at once, so a dead registry costs one timeout per run, not one per
     /// reference.
@@ -96,6 +98,7 @@ impl Transport {
             max_retries: options.max_retries,
             backoff: options.backoff,
             counters: Counters::default(),
+            host_timeouts: options.host_timeouts.clone(),
             down: std::sync::Mutex::default(),
         })
     }
@@ -163,12 +166,14 @@ impl Transport {
         }
         let mut attempt: u32 = 0;
         loop {
-            let result = self
+            let mut request = self
                 .http
                 .request(method.clone(), url.clone())
-                .headers(headers.clone())
-                .send()
-                .await;
+                .headers(headers.clone());
+            if let Some(timeout) = self.timeout_for(url) {
+                request = request.timeout(timeout);
+            }
+            let result = request.send().await;
             let retry_in = match &result {
                 Ok(response) if is_transient(response.status()) => {
                     Some(retry_after(response).unwrap_or_else(|| self.backoff_for(attempt)))
@@ -208,6 +213,16 @@ impl Transport {
                 }
             }
         }
+    }
+
+    /// The configured timeout for `url`'s host, when `[registries."host"] timeout` set one.
+    fn timeout_for(&self, url: &Url) -> Option<Duration> {
+        let host = url.host_str()?;
+        let with_port = url.port().map(|port| format!("{host}:{port}"));
+        self.host_timeouts
+            .iter()
+            .find(|(name, _)| Some(name) == with_port.as_ref() || name == host)
+            .map(|(_, timeout)| *timeout)
     }
 
     fn backoff_for(&self, attempt: u32) -> Duration {

@@ -287,17 +287,19 @@ fn registries(
         let Some(table) = reader.table(section, &host, label) else {
             continue;
         };
-        reader.check_keys(&table, &["insecure", "ca-file"]);
+        reader.check_keys(&table, &["insecure", "ca-file", "timeout"]);
         let insecure = reader
             .bool(&table, "insecure")
             .unwrap_or(Spanned::unsited(false));
         let ca_file = path(reader, &table, "ca-file");
+        let timeout = reader.duration(&table, "timeout");
         let site = reader.site(table.span.clone(), format!("`{host}` configured here"));
         out.insert(
             host,
             RegistrySettings {
                 insecure,
                 ca_file,
+                timeout,
                 site,
             },
         );

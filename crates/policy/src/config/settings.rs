@@ -349,6 +349,9 @@ pub struct RegistrySettings {
     /// Extra CA certificate (PEM), relative to the config file.
     #[schemars(with = "Option<String>")]
     pub ca_file: Option<Spanned<PathBuf>>,
+    /// How long one request to this registry may take, like `30s` (default 10 s).
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<std::time::Duration>>,
     #[schemars(skip)]
     pub site: Option<ConfigSite>,
 }
