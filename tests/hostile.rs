@@ -466,3 +466,61 @@ fn a_registry_timeout_in_the_policy_bounds_each_request() {
         started.elapsed()
     );
 }
+
+/// A token answer was read whole before its 1 MiB check (a 1 GiB answer: 1.2 GB RSS).
+#[test]
+fn a_huge_token_answer_is_cut_off_at_its_limit() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let me = host.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let me = me.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => head.push(byte[0]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                if text.starts_with("GET /token") {
+                    // No length: the body runs until the connection closes, 400 MB of it.
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                    let chunk = vec![b' '; 1 << 16];
+                    for _ in 0..6400 {
+                        if stream.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                } else {
+                    let answer = format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{me}/token\",service=\"s\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {host}/a:1\n")).unwrap();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "max-rss-kb %M"])
+        .arg(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--resolve", "-f", "json"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("PORTCULLIS_TODAY", "2026-11-27")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("over 1 MiB"), "{err}");
+    let rss_kb: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("max-rss-kb "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("/usr/bin/time reports the peak");
+    assert!(rss_kb < 150_000, "peak {rss_kb} KB");
+}
