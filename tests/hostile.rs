@@ -524,3 +524,42 @@ fn a_huge_token_answer_is_cut_off_at_its_limit() {
         .expect("/usr/bin/time reports the peak");
     assert!(rss_kb < 150_000, "peak {rss_kb} KB");
 }
+
+/// `--predicate-out` files were 0600 whatever the umask, and an existing 0644 file became
+/// 0600.
+#[cfg(unix)]
+#[test]
+fn predicate_files_follow_the_umask_and_keep_an_existing_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let report = common::repo_root().join("crates/scan/tests/data/npm-with-suppressed.json");
+    let report = report.to_str().unwrap();
+    let run = || {
+        let out = run_in(
+            dir.path(),
+            &[
+                "scan",
+                "app:1",
+                "--report",
+                report,
+                "--predicate-out",
+                "vuln.json",
+                "-q",
+            ],
+        );
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        std::fs::metadata(dir.path().join("vuln.json"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let created = run();
+    assert_eq!(created & 0o044, 0o044, "{created:o}");
+    std::fs::set_permissions(
+        dir.path().join("vuln.json"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    assert_eq!(run(), 0o640);
+}
