@@ -8,6 +8,39 @@ use std::time::{Duration, Instant};
 
 use common::{assert_exit, portcullis, run_in, stderr};
 
+/// Runs the built binary in `dir` under `/usr/bin/time`, returning its output and peak
+/// resident memory in KB.
+fn run_measured(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, u64) {
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "max-rss-kb %M"])
+        .arg(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PORTCULLIS_TODAY", "2026-11-27")
+        .output()
+        .unwrap();
+    let rss_kb = stderr(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("max-rss-kb ").map(str::to_owned))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("/usr/bin/time reports the peak");
+    (out, rss_kb)
+}
+
+/// A registry on loopback that accepts connections and never answers.
+fn silent_registry() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    host
+}
+
 /// Human output rescanned the file for every finding: 20k findings in one file took 12 s
 /// against 0.4 s for JSON.
 #[test]
@@ -172,23 +205,11 @@ fn endless_scanner_output_is_cut_off_in_bounded_memory() {
     )
     .unwrap();
     let started = Instant::now();
-    let out = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "max-rss-kb %M"])
-        .arg(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["scan", "app:1", "--hook", "endless"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let (out, rss_kb) = run_measured(dir.path(), &["scan", "app:1", "--hook", "endless"]);
     let elapsed = started.elapsed();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("`endless`") && err.contains("limit"), "{err}");
-    let rss_kb: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("max-rss-kb "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("/usr/bin/time reports the peak");
     // The limit is 512 MiB; generous margins for the allocator and a slow machine.
     assert!(rss_kb < 1_200_000, "peak {rss_kb} KB");
     assert!(elapsed < Duration::from_secs(90), "took {elapsed:?}");
@@ -247,15 +268,7 @@ fn a_detached_child_holding_stdout_does_not_lose_the_report() {
 /// A hanging registry cost 154 s per reference, serially; three references 464 s.
 #[test]
 fn a_registry_that_never_answers_costs_seconds_and_one_message() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    // Accept and hold every connection without answering.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let host = silent_registry();
     let dir = tempfile::tempdir().unwrap();
     let digest = format!("sha256:{}", "a".repeat(64));
     let mut body = String::new();
@@ -441,14 +454,7 @@ fn stdout_text(out: &std::process::Output) -> String {
 /// A registry's own request timeout, `[registries."host"] timeout`, bounds each request.
 #[test]
 fn a_registry_timeout_in_the_policy_bounds_each_request() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let host = silent_registry();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("portcullis.toml"),
@@ -505,23 +511,10 @@ fn a_huge_token_answer_is_cut_off_at_its_limit() {
     });
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Dockerfile"), format!("FROM {host}/a:1\n")).unwrap();
-    let out = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "max-rss-kb %M"])
-        .arg(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["check", "--resolve", "-f", "json"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("PORTCULLIS_TODAY", "2026-11-27")
-        .output()
-        .unwrap();
+    let (out, rss_kb) = run_measured(dir.path(), &["check", "--resolve", "-f", "json"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("over 1 MiB"), "{err}");
-    let rss_kb: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("max-rss-kb "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("/usr/bin/time reports the peak");
     assert!(rss_kb < 150_000, "peak {rss_kb} KB");
 }
 
