@@ -202,6 +202,15 @@ fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
     Some(SourceKind::Kubernetes)
 }
 
+/// Extensions that make `Dockerfile.<ext>` source code or a document about Dockerfiles
+/// (`dockerfile.go`, `Dockerfile.md`), not a Dockerfile; `Dockerfile.dev` and the like
+/// stay Dockerfiles.
+const NOT_DOCKERFILE: [&str; 36] = [
+    "md", "markdown", "rst", "txt", "adoc", "html", "go", "py", "rs", "js", "mjs", "cjs", "ts",
+    "tsx", "jsx", "java", "kt", "rb", "php", "c", "cc", "cpp", "h", "hpp", "cs", "swift", "sh",
+    "json", "yaml", "yml", "toml", "xml", "orig", "rej", "patch", "diff",
+];
+
 fn is_dockerfile(name: &str) -> bool {
     if name.ends_with(".dockerignore") {
         // `Dockerfile.dockerignore` is the per-Dockerfile ignore file, not a Dockerfile.
@@ -210,9 +219,9 @@ fn is_dockerfile(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     ["dockerfile", "containerfile"].iter().any(|base| {
         lower == *base
-            || lower
-                .strip_prefix(base)
-                .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+            || lower.strip_prefix(base).is_some_and(|rest| {
+                rest.starts_with('.') && rest.len() > 1 && !NOT_DOCKERFILE.contains(&&rest[1..])
+            })
             || lower
                 .strip_suffix(base)
                 .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
@@ -424,5 +433,32 @@ mod tests {
     fn display_path_is_slash_separated_without_dot_prefix() {
         assert_eq!(display_path(Path::new("./a/Dockerfile")), "a/Dockerfile");
         assert_eq!(slash_path(Path::new("a/b/c.yml")), "a/b/c.yml");
+    }
+
+    /// Files that only look like Dockerfiles were parsed as Dockerfiles.
+    #[test]
+    fn source_code_and_documents_named_after_dockerfiles_are_not_dockerfiles() {
+        for name in [
+            "Dockerfile",
+            "Containerfile",
+            "Dockerfile.dev",
+            "Dockerfile.alpine",
+            "dockerfile.prod",
+            "api.Dockerfile",
+            "Dockerfile.j2",
+        ] {
+            assert!(is_dockerfile(name), "{name}");
+        }
+        for name in [
+            "dockerfile.go",
+            "Dockerfile.md",
+            "dockerfile.py",
+            "Dockerfile.json",
+            "Dockerfile.orig",
+            "Dockerfile.dockerignore",
+            "dockerfile_test.go",
+        ] {
+            assert!(!is_dockerfile(name), "{name}");
+        }
     }
 }
