@@ -165,6 +165,13 @@ pub struct ScanArgs {
     /// Apply a VEX document (`OpenVEX` or `CycloneDX` VEX); repeatable.
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
+    /// Lowest severity that fails the gate, overriding `[scan] fail-on`: critical, high,
+    /// medium, low or none (any case).
+    #[arg(long, value_name = "LEVEL", value_parser = fail_on)]
+    pub fail_on: Option<portcullis_policy::FailOn>,
+    /// Only vulnerabilities with a fix fail the gate (overrides `[scan] only-fixed`).
+    #[arg(long)]
+    pub only_fixed: bool,
     /// Seconds each hook may run before it is killed (default: the hook's own, 600).
     /// `--timeout` bounds the whole run.
     #[arg(long = "hook-timeout", value_name = "SECONDS")]
@@ -180,4 +187,10 @@ pub struct ScanArgs {
     /// SBOM standard for the `syft` hook: `cyclonedx` or `spdx`.
     #[arg(long, default_value = "cyclonedx", value_parser = ["cyclonedx", "spdx"])]
     pub sbom_format: String,
+}
+
+/// `--fail-on LEVEL`, in any case.
+fn fail_on(text: &str) -> Result<portcullis_policy::FailOn, String> {
+    portcullis_policy::FailOn::parse_level(text)
+        .ok_or_else(|| format!("`{text}` is not a level: use critical, high, medium, low or none"))
 }

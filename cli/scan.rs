@@ -20,7 +20,8 @@ use crate::workspace;
 pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabContainerScanning)?;
     let root = portcullis_sources::Root::current()?;
-    let config = workspace::policy_here(&root, global.config.as_deref())?;
+    let config = workspace::policy_here(&root, global.config.as_deref())?
+        .with_scan_gate(args.fail_on, args.only_fixed);
     let report = scan(&root, &config, args, global.verbose > 0)?;
     let configs = [(config.name().to_owned(), config.source.clone())];
     Ok(output.emit(&report, &root.dir, &configs))

@@ -446,3 +446,27 @@ fn syft_hook_writes_the_sbom_of_an_image_in_a_local_registry() {
         .iter()
         .any(|r| r.path.contains("/manifests/")));
 }
+
+/// `scan --fail-on LEVEL` and `--only-fixed` override the policy; levels in any case.
+#[test]
+fn gate_flags_override_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = data("debian-buster.json");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", DEBIAN, "--report", report.as_str(), "-q"];
+        args.extend_from_slice(extra);
+        run_in(dir.path(), &args).status.code()
+    };
+    // The report holds one critical and one low finding: the default (high) fails.
+    assert_eq!(scan(&[]), Some(1));
+    assert_eq!(scan(&["--fail-on", "NONE"]), Some(0));
+    policy(dir.path(), "[scan]\nfail-on = \"none\"\n");
+    assert_eq!(scan(&[]), Some(0));
+    assert_eq!(scan(&["--fail-on", "Critical"]), Some(1));
+    let out = run_in(
+        dir.path(),
+        &["scan", DEBIAN, "--report", &report, "--fail-on", "severe"],
+    );
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("`severe`"), "{}", stderr(&out));
+}

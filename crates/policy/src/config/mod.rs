@@ -268,6 +268,19 @@ impl Config {
         &self.settings.scan
     }
 
+    /// The policy with its `[scan]` gate overridden from the command line
+    /// (`scan --fail-on`, `--only-fixed`); the flags win over the file.
+    #[must_use]
+    pub fn with_scan_gate(mut self, fail_on: Option<FailOn>, only_fixed: bool) -> Self {
+        if let Some(fail_on) = fail_on {
+            self.settings.scan.fail_on = Spanned::unsited(fail_on);
+        }
+        if only_fixed {
+            self.settings.scan.only_fixed = Spanned::unsited(true);
+        }
+        self
+    }
+
     /// `[sign]`.
     #[must_use]
     pub fn sign(&self) -> &SignSettings {
@@ -398,6 +411,21 @@ mod tests {
             both.contains("both `portcullis.toml` and `.portcullis.toml`"),
             "{both}"
         );
+    }
+
+    #[test]
+    fn scan_flags_override_the_policys_gate() {
+        let config = Config::parse("p.toml", "[scan]\nfail-on = \"critical\"\n").unwrap();
+        let kept = config.clone().with_scan_gate(None, false);
+        assert_eq!(kept.scan().fail_on.value, FailOn::Critical);
+        assert!(!kept.scan().only_fixed.value);
+        let flagged = config.with_scan_gate(Some(FailOn::Low), true);
+        assert_eq!(flagged.scan().fail_on.value, FailOn::Low);
+        assert!(flagged.scan().only_fixed.value);
+        // Levels are read whatever their case, as Trivy spells them.
+        assert_eq!(FailOn::parse_level("HIGH"), Some(FailOn::High));
+        assert_eq!(FailOn::parse_level("none"), Some(FailOn::None));
+        assert_eq!(FailOn::parse_level("severe"), None);
     }
 
     #[test]

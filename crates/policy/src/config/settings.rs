@@ -117,6 +117,12 @@ choice! {
 }
 
 impl FailOn {
+    /// A level as a user writes it, in any case (`HIGH`, as Trivy spells it).
+    #[must_use]
+    pub fn parse_level(text: &str) -> Option<Self> {
+        Self::from_name(&text.trim().to_ascii_lowercase())
+    }
+
     /// The lowest severity that counts, `None` when nothing does.
     #[must_use]
     pub fn threshold(self) -> Option<VulnSeverity> {
