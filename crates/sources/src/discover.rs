@@ -187,7 +187,11 @@ fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
         return None;
     }
     let stem = lower.trim_end_matches(".yaml").trim_end_matches(".yml");
-    if stem == "compose" || stem.starts_with("compose.") || stem.starts_with("docker-compose") {
+    if stem == "compose"
+        || stem.starts_with("compose.")
+        || stem.starts_with("docker-compose")
+        || stem.starts_with("docker-stack")
+    {
         return Some(SourceKind::Compose);
     }
     if stem == ".gitlab-ci" {
@@ -436,6 +440,19 @@ mod tests {
     }
 
     /// Files that only look like Dockerfiles were parsed as Dockerfiles.
+    #[test]
+    fn compose_overrides_and_stack_files_are_compose() {
+        for name in [
+            "compose.yaml",
+            "compose.override.yaml",
+            "docker-compose.prod.yml",
+            "docker-stack.yml",
+            "docker-stack.web.yaml",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Compose), "{name}");
+        }
+    }
+
     #[test]
     fn source_code_and_documents_named_after_dockerfiles_are_not_dockerfiles() {
         for name in [
