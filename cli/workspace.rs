@@ -50,21 +50,12 @@ impl Workspace {
             }
         }
         let absolute: Vec<PathBuf> = paths.iter().map(|p| root.absolute(p)).collect();
-        if let Some(path) = explicit {
-            check_config_path(path)?;
-        }
         let explicit = explicit.map(|p| root.absolute(p));
         let mut groups = Vec::new();
         for (policy, paths) in
             portcullis_policy::config::group_by_policy(&absolute, explicit.as_deref())?
         {
-            let config = match &policy {
-                Some(path) => {
-                    tracing::info!("using policy `{}`", path.display());
-                    Config::load_named(path, &root.display(path))?
-                }
-                None => Config::embedded_default(),
-            };
+            let config = load_policy(&root, policy.as_deref())?;
             let collected = root.collect_all(&paths, &discover, &parse)?;
             groups.push(Group {
                 config,
@@ -87,34 +78,29 @@ impl Workspace {
 /// The policy for a command about no checked path (`scan`): `--config`, else the nearest
 /// policy file above the current directory, else the embedded default.
 pub fn policy_here(root: &Root, explicit: Option<&Path>) -> anyhow::Result<Config> {
-    if let Some(path) = explicit {
-        check_config_path(path)?;
-    }
     let here = root.absolute(Path::new("."));
     let explicit = explicit.map(|p| root.absolute(p));
     let groups = portcullis_policy::config::group_by_policy(&[here], explicit.as_deref())?;
-    Ok(
-        match groups.into_iter().next().and_then(|(policy, _)| policy) {
-            Some(path) => Config::load_named(&path, &root.display(&path))?,
-            None => Config::embedded_default(),
-        },
+    load_policy(
+        root,
+        groups
+            .into_iter()
+            .next()
+            .and_then(|(policy, _)| policy)
+            .as_deref(),
     )
 }
 
-/// `--config` names a regular file: a missing one says so, and a FIFO or device is refused
-/// before anything reads it.
-fn check_config_path(path: &Path) -> Result<(), UsageError> {
-    match std::fs::metadata(path) {
-        Err(_) => Err(UsageError(format!(
-            "config file `{}` does not exist",
-            path.display()
-        ))),
-        Ok(meta) if !meta.is_file() => Err(UsageError(format!(
-            "config file `{}` is not a regular file",
-            path.display()
-        ))),
-        Ok(_) => Ok(()),
-    }
+/// A policy file named as reports name it (from the repository root), or the embedded
+/// default when there is none.
+fn load_policy(root: &Root, policy: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(match policy {
+        Some(path) => {
+            tracing::info!("using policy `{}`", path.display());
+            Config::load_named(path, &root.display(path))?
+        }
+        None => Config::embedded_default(),
+    })
 }
 
 /// Parses `--build-arg NAME=VALUE` values.

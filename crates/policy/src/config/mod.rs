@@ -114,6 +114,22 @@ impl Config {
                 message,
             }],
         };
+        // Checked before reading: a FIFO would block, a device never end.
+        match std::fs::metadata(path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(whole_file(format!(
+                    "config file `{}` does not exist",
+                    path.display()
+                )))
+            }
+            Ok(meta) if !meta.is_file() => {
+                return Err(whole_file(format!(
+                    "config file `{}` is not a regular file",
+                    path.display()
+                )))
+            }
+            _ => {}
+        }
         let bytes = std::fs::read(path)
             .map_err(|error| whole_file(format!("cannot read `{}`: {error}", path.display())))?;
         let text = String::from_utf8(bytes).map_err(|error| {
@@ -410,6 +426,19 @@ mod tests {
         assert!(
             both.contains("both `portcullis.toml` and `.portcullis.toml`"),
             "{both}"
+        );
+    }
+
+    #[test]
+    fn only_a_regular_file_is_read_as_a_policy() {
+        let missing = Config::load(Path::new("/nonexistent/portcullis.toml")).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+        let device = Config::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            device
+                .to_string()
+                .contains("`/dev/zero` is not a regular file"),
+            "{device}"
         );
     }
 
