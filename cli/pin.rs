@@ -51,7 +51,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
                 ))),
                 // A registry that did not answer is reported once, by its first failure.
                 PinChoice::TagFailed(error) | PinChoice::PinnedFailed(error)
-                    if matches!(**error, portcullis_registry::RegistryError::Unreachable { .. }) => {}
+                    if error.repeats_earlier_failure() => {}
                 PinChoice::TagNotFound | PinChoice::TagFailed(_) => {
                     if reported.insert(target.lookup.clone()) {
                         report.failures.push(failure(target.occurrence, &target.lookup, choice));

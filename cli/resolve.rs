@@ -62,7 +62,7 @@ pub fn facts(
         // A registry that did not answer is reported once, by its first failure.
         failures.extend(
             fact.failures()
-                .filter(|error| !matches!(***error, RegistryError::Unreachable { .. }))
+                .filter(|error| !error.repeats_earlier_failure())
                 .map(|error| Failure {
                     message: failure(&image, error),
                     image: Some(image.to_string()),

@@ -64,9 +64,32 @@ impl RegistryError {
         matches!(self, Self::NotFound { .. })
     }
 
+    /// Whether this only repeats a failure already reported in this run (a registry found
+    /// down earlier): report the first failure once, not this one per reference.
+    #[must_use]
+    pub fn repeats_earlier_failure(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+
     /// Whether this is an authentication or authorization failure.
     #[must_use]
     pub fn is_auth(&self) -> bool {
         matches!(self, Self::Unauthorized { .. } | Self::Denied { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_remembered_outage_repeats_an_earlier_failure() {
+        let repeat = RegistryError::Unreachable {
+            origin: "http://127.0.0.1:1".into(),
+            first: "connection refused".into(),
+        };
+        assert!(repeat.repeats_earlier_failure());
+        let first = RegistryError::NotFound { image: "a".into() };
+        assert!(!first.repeats_earlier_failure());
     }
 }
