@@ -210,31 +210,26 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
         }
         Err(_) => true,
     };
-    let stdout = Captured {
-        bytes: std::mem::take(
-            &mut *stdout_buffer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        ),
-        tail: Vec::new(),
-        dropped: 0,
-    };
+    let stdout = std::mem::take(
+        &mut *stdout_buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     let stderr = stderr_rx
         .recv_timeout(DRAIN_GRACE)
         .map(|s| s.text())
         .unwrap_or_default();
     let duration = started.elapsed();
-    let output =
-        interpret(hook, &prepared.program, status, &stdout.bytes, &stderr).map_err(|error| {
-            if held_open {
-                ScanError::StdoutHeldOpen {
-                    hook: hook.name.clone(),
-                    error: Box::new(error),
-                }
-            } else {
-                error
+    let output = interpret(hook, &prepared.program, status, &stdout, &stderr).map_err(|error| {
+        if held_open {
+            ScanError::StdoutHeldOpen {
+                hook: hook.name.clone(),
+                error: Box::new(error),
             }
-        })?;
+        } else {
+            error
+        }
+    })?;
     if held_open {
         tracing::warn!(hook = %hook.name, "the hook exited while something it started kept its stdout open; used what it printed");
     }
@@ -244,7 +239,7 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
         exit_code: status.code(),
         duration,
         stderr,
-        report: stdout.bytes,
+        report: stdout,
         output,
     })
 }
@@ -368,27 +363,38 @@ fn drain_report<R: Read + Send + 'static>(
     let shared = std::sync::Arc::clone(&buffer);
     thread::spawn(move || {
         let mut result = Ok(());
-        if let Some(mut pipe) = pipe {
-            let mut chunk = vec![0_u8; 64 * 1024];
-            loop {
-                match pipe.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut bytes = shared
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        if bytes.len() as u64 + n as u64 > limit {
-                            result = Err(limit);
-                            break;
-                        }
-                        bytes.extend_from_slice(&chunk[..n]);
-                    }
-                }
+        pump(pipe, |data| {
+            let mut bytes = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if bytes.len() as u64 + data.len() as u64 > limit {
+                result = Err(limit);
+                return false;
             }
-        }
+            bytes.extend_from_slice(data);
+            true
+        });
         let _ = tx.send(result);
     });
     (rx, buffer)
+}
+
+/// Reads `pipe` to its end in chunks, handing each to `each` until it returns `false`.
+fn pump<R: Read>(pipe: Option<R>, mut each: impl FnMut(&[u8]) -> bool) {
+    let Some(mut pipe) = pipe else {
+        return;
+    };
+    let mut chunk = vec![0_u8; 64 * 1024];
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if !each(&chunk[..n]) {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiver<Captured> {
@@ -399,27 +405,20 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiv
             tail: Vec::new(),
             dropped: 0,
         };
-        if let Some(mut pipe) = pipe {
-            let mut chunk = vec![0_u8; 64 * 1024];
-            loop {
-                match pipe.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let data = &chunk[..n];
-                        let room = keep.saturating_sub(captured.bytes.len());
-                        captured.bytes.extend_from_slice(&data[..room.min(n)]);
-                        if room < n {
-                            captured.tail.extend_from_slice(&data[room.min(n)..]);
-                            if captured.tail.len() > keep {
-                                let excess = captured.tail.len() - keep;
-                                captured.tail.drain(..excess);
-                                captured.dropped += excess;
-                            }
-                        }
-                    }
+        pump(pipe, |data| {
+            let n = data.len();
+            let room = keep.saturating_sub(captured.bytes.len());
+            captured.bytes.extend_from_slice(&data[..room.min(n)]);
+            if room < n {
+                captured.tail.extend_from_slice(&data[room.min(n)..]);
+                if captured.tail.len() > keep {
+                    let excess = captured.tail.len() - keep;
+                    captured.tail.drain(..excess);
+                    captured.dropped += excess;
                 }
             }
-        }
+            true
+        });
         let _ = tx.send(captured);
     });
     rx
