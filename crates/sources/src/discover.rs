@@ -306,7 +306,12 @@ pub(crate) fn collect(
     discover_options: &DiscoverOptions,
     options: &ParseOptions,
 ) -> Result<Collected, SourceError> {
-    let (files, mut problems) = discover(root, discover_options)?;
+    let (mut files, mut problems) = discover(root, discover_options)?;
+    let (project, project_problems) = crate::Project::read(root, &files);
+    problems.extend(project_problems);
+    for file in &mut files {
+        file.kind = project.kind_of(file);
+    }
     let next = AtomicUsize::new(0);
     let parsed = AtomicUsize::new(0);
     let results: Mutex<Vec<(Vec<Occurrence>, Vec<Problem>)>> =
@@ -322,7 +327,7 @@ pub(crate) fn collect(
                 let result = match read(file) {
                     Ok(bytes) => {
                         parsed.fetch_add(1, Ordering::Relaxed);
-                        crate::parse(file, &bytes, options)
+                        crate::parse_in(file, &bytes, options, project.context(file))
                     }
                     Err(problem) => (Vec::new(), vec![problem]),
                 };

@@ -56,7 +56,9 @@ pub(crate) fn parse(
     file: &SourceFile,
     text: &str,
     options: &ParseOptions,
+    context: crate::FileContext<'_>,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
+    let _ = context;
     let lexed = lexer::lex(text);
     let mut parser = Parser::new(file, text, options, lexed.escape);
     for (offset, message) in &lexed.problems {

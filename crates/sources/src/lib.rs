@@ -15,12 +15,14 @@ use std::path::{Path, PathBuf};
 pub use paths::Root;
 pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
 pub use portcullis_reference::{Context, ImageRef, Location, Problem, ProblemKind, Resolution};
+pub use project::{FileContext, Project};
 pub use rewrite::write_atomic;
 
 mod discover;
 mod dockerfile;
 pub mod paths;
 mod pin;
+pub mod project;
 mod rewrite;
 mod text;
 mod yaml;
@@ -188,6 +190,17 @@ pub fn parse(
     bytes: &[u8],
     options: &ParseOptions,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
+    parse_in(file, bytes, options, FileContext::default())
+}
+
+/// Parses one file's bytes with what the rest of the tree says about it (see [`Project`]).
+#[must_use]
+pub fn parse_in(
+    file: &SourceFile,
+    bytes: &[u8],
+    options: &ParseOptions,
+    context: FileContext<'_>,
+) -> (Vec<Occurrence>, Vec<Problem>) {
     let text = match decode(file, bytes) {
         Ok(text) => text,
         Err(problem) => return (Vec::new(), vec![problem]),
@@ -197,8 +210,8 @@ pub fn parse(
         None => (text, 0),
     };
     let (mut occurrences, problems) = match file.kind {
-        SourceKind::Dockerfile => dockerfile::parse(file, body, options),
-        _ => yaml::parse(file, body),
+        SourceKind::Dockerfile => dockerfile::parse(file, body, options, context),
+        _ => yaml::parse(file, body, context),
     };
     if shift > 0 {
         for occurrence in &mut occurrences {

@@ -40,7 +40,12 @@ use interpolate::{GitlabVars, Resolved};
 use tree::{Kind, Node};
 
 /// Parses one YAML source file of any YAML kind.
-pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Problem>) {
+pub(crate) fn parse(
+    file: &SourceFile,
+    text: &str,
+    context: crate::FileContext<'_>,
+) -> (Vec<Occurrence>, Vec<Problem>) {
+    let _ = context;
     let mut sink = Sink::new(file, text);
     match tree::parse_documents(text) {
         Ok(docs) => {
@@ -249,6 +254,7 @@ mod tests {
         let (occ, problems) = parse(
             &file(SourceKind::Compose, "compose.yaml"),
             "services:\n  web: [a\n  b: c\n",
+            crate::FileContext::default(),
         );
         assert!(occ.is_empty());
         assert_eq!(problems.len(), 1, "{problems:?}");
@@ -266,13 +272,15 @@ mod tests {
         assert_eq!(
             parse(
                 &file(SourceKind::Kubernetes, "chart/templates/d.yaml"),
-                text
+                text,
+                crate::FileContext::default()
             ),
             (vec![], vec![])
         );
         let (_, problems) = parse(
             &file(SourceKind::GithubWorkflow, ".github/workflows/ci.yml"),
             "jobs: [\n{{ x",
+            crate::FileContext::default(),
         );
         assert_eq!(problems.len(), 1);
     }
@@ -280,7 +288,11 @@ mod tests {
     #[test]
     fn non_string_image_values_are_problems_naming_the_value() {
         let text = "services:\n  a:\n    image: 42\n  b:\n    image: {name: x}\n  c:\n    image:\n";
-        let (occ, problems) = parse(&file(SourceKind::Compose, "compose.yaml"), text);
+        let (occ, problems) = parse(
+            &file(SourceKind::Compose, "compose.yaml"),
+            text,
+            crate::FileContext::default(),
+        );
         assert!(occ.is_empty());
         let messages: Vec<_> = problems
             .iter()
