@@ -1,6 +1,7 @@
 //! Finds the files of a repository that name container images (Dockerfiles, compose files,
-//! Kubernetes manifests, GitHub workflows, GitLab CI), extracts every image reference with
-//! its exact byte span, and rewrites references in place for `pin`. No network.
+//! Kubernetes manifests, kustomizations, Helm values, GitHub workflows, GitLab CI), extracts
+//! every image reference with its exact byte span, and rewrites references in place for
+//! `pin`. No network.
 //!
 //! The entry points are [`Root`] (the repository root; [`Root::collect_all`] reads checked
 //! paths and names files relative to the root), [`collect`] (discover + read + parse a tree

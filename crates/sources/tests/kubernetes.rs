@@ -156,7 +156,7 @@ fn a_base_used_by_two_overlays_deploys_one_image_per_overlay() {
 fn custom_resources_name_images_in_any_image_field_but_not_in_other_values() {
     let (_dir, collected) = tree(&[(
         "monitoring/prometheus.yaml",
-        "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: k8s\nspec:\n  image: quay.io/prometheus/prometheus:v2.54.1\n  thanos:\n    image: \"quay.io/thanos/thanos:v0.36.1\"\n  containers:\n  - name: config-reloader\n    image: quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0\n  web:\n    image: /static/logo.png\n  branding:\n    image: \"\"\n  other:\n    image: https://example.com/x.png\n  templated:\n    image: \"{{ .Values.image }}\"\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  image: not-an-image-here\n",
+        "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: k8s\nspec:\n  image: quay.io/prometheus/prometheus:v2.54.1\n  thanos:\n    image: \"quay.io/thanos/thanos:v0.36.1\"\n  containers:\n  - name: config-reloader\n    image: quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0\n  web:\n    image: /static/logo.png\n  branding:\n    image: \"\"\n  other:\n    image: https://example.com/x.png\n  templated:\n    image: \"{{ .Values.image }}\"\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nspec:\n  template:\n    spec:\n      containers:\n      - image: nginx:1.27\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  image: not-an-image-here\n",
     )]);
     assert!(collected.problems.is_empty(), "{:?}", collected.problems);
     assert_eq!(
@@ -165,6 +165,8 @@ fn custom_resources_name_images_in_any_image_field_but_not_in_other_values() {
             "monitoring/prometheus.yaml:6 kubernetes-image quay.io/prometheus/prometheus:v2.54.1",
             "monitoring/prometheus.yaml:8 kubernetes-image quay.io/thanos/thanos:v0.36.1",
             "monitoring/prometheus.yaml:11 kubernetes-image quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0",
+            // A CR's pod spec keeps its container context.
+            "monitoring/prometheus.yaml:27 kubernetes-container docker.io/library/nginx:1.27",
         ]
     );
 }
