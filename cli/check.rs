@@ -30,6 +30,7 @@ pub fn check(ws: Workspace, resolve: bool) -> anyhow::Result<Report> {
         let collected = group.collected;
         let mut facts = Facts {
             files: collected.files,
+            not_checked: collected.not_checked.len(),
             subjects: collected
                 .occurrences
                 .into_iter()

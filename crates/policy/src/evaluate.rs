@@ -21,6 +21,8 @@ use crate::vuln::ScanResult;
 pub struct Facts {
     /// Number of files read.
     pub files: usize,
+    /// Number of files found but not checked (Helm templates).
+    pub not_checked: usize,
     /// The images to judge, written in files or given by name.
     pub subjects: Vec<Subject>,
     /// Files and values that could not be read (`file-invalid`, `reference-invalid`).
@@ -83,6 +85,7 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
         policies: vec![config.name().to_owned()],
         summary: Summary {
             files: facts.files,
+            not_checked: facts.not_checked,
             ..Summary::default()
         },
         ..Report::default()

@@ -27,6 +27,15 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub waived: usize,
+    /// Files found but not checked (Helm templates, other Go templates); in JSON only when
+    /// there are some.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_checked: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Something that kept a command from finishing its work: a registry that failed, a
@@ -117,7 +126,7 @@ impl Report {
     }
 
     /// Sorts the findings, dedups the images and policies, and recomputes the counts
-    /// (keeping `files`).
+    /// (keeping `files` and `not_checked`).
     pub fn finish(&mut self) {
         fn key(i: &ImageEntry) -> (&str, u32, &str, Context) {
             (i.file.as_str(), i.line, i.image.as_str(), i.context)
@@ -138,6 +147,7 @@ impl Report {
         };
         self.summary = Summary {
             files: self.summary.files,
+            not_checked: self.summary.not_checked,
             images: self.images.len(),
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
@@ -167,6 +177,7 @@ impl Report {
             }
         }
         self.summary.files += other.summary.files;
+        self.summary.not_checked += other.summary.not_checked;
         self.finish();
         self
     }

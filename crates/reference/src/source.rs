@@ -48,6 +48,12 @@ pub enum Context {
     KubernetesContainer,
     KubernetesInitContainer,
     KubernetesEphemeralContainer,
+    /// An `image` string anywhere in a custom resource (a Prometheus, an operator's CR).
+    KubernetesImage,
+    /// A kustomization's `images:` entry, which decides the image its resources deploy.
+    KustomizeImage,
+    /// An image in a Helm chart's values (`image: {repository, tag}` or `image: repo:tag`).
+    HelmValues,
     GithubContainer,
     GithubService,
     GithubStep,

@@ -268,17 +268,23 @@ fn same_file(rendered: &str, cause: &str) -> bool {
         || cause.ends_with(&format!("/{rendered}"))
 }
 
-/// One line that closes the output: `checked 12 files, 30 images: 2 errors, 1 warning, 0 waived`.
+/// One line that closes the output: `checked 12 files, 30 images: 2 errors, 1 warning, 0 waived`,
+/// with `; 3 Helm templates not checked` when files were found but not read.
 pub(crate) fn summary_line(report: &Report) -> String {
     let s = &report.summary;
-    format!(
+    let mut line = format!(
         "checked {}, {}: {}, {}, {} waived",
         plural(s.files, "file", "files"),
         plural(s.images, "image", "images"),
         plural(s.errors, "error", "errors"),
         plural(s.warnings, "warning", "warnings"),
         s.waived
-    )
+    );
+    if s.not_checked > 0 {
+        let templates = plural(s.not_checked, "Helm template", "Helm templates");
+        line = format!("{line}; {templates} not checked");
+    }
+    line
 }
 
 /// What a scan read and decided, one line each:

@@ -12,8 +12,8 @@ use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
 
 use crate::{
-    Collected, DiscoverOptions, Occurrence, ParseOptions, Problem, ProblemKind, SourceError,
-    SourceFile, SourceKind, MAX_FILE_SIZE,
+    Collected, DiscoverOptions, NotChecked, NotCheckedReason, Occurrence, ParseOptions, Problem,
+    ProblemKind, SourceError, SourceFile, SourceKind, MAX_FILE_SIZE,
 };
 
 /// See [`crate::discover`].
@@ -183,6 +183,13 @@ fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
     if is_dockerfile(name) {
         return Some(SourceKind::Dockerfile);
     }
+    // The three names kustomize looks for, exactly.
+    if matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    ) {
+        return Some(SourceKind::Kustomization);
+    }
     if !yaml {
         return None;
     }
@@ -300,6 +307,9 @@ fn walk_problem(root: &Path, err: &ignore::Error) -> Problem {
     }
 }
 
+/// What one file gave: its references, its problems, and why it was not checked if it was not.
+type Parsed = (Vec<Occurrence>, Vec<Problem>, Option<NotChecked>);
+
 /// See [`crate::collect`].
 pub(crate) fn collect(
     root: &Path,
@@ -314,8 +324,7 @@ pub(crate) fn collect(
     }
     let next = AtomicUsize::new(0);
     let parsed = AtomicUsize::new(0);
-    let results: Mutex<Vec<(Vec<Occurrence>, Vec<Problem>)>> =
-        Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<Parsed>> = Mutex::new(Vec::with_capacity(files.len()));
     let workers = std::thread::available_parallelism()
         .map_or(4, usize::from)
         .min(files.len().max(1));
@@ -324,13 +333,27 @@ pub(crate) fn collect(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(file) = files.get(i) else { break };
-                let result = match read(file) {
-                    Ok(bytes) => {
-                        parsed.fetch_add(1, Ordering::Relaxed);
-                        crate::parse_in(file, &bytes, options, project.context(file))
+                let result = if file.kind == SourceKind::HelmTemplate {
+                    // Never read: what a template deploys is decided when Helm renders it.
+                    let reason = NotCheckedReason::HelmTemplate;
+                    (Vec::new(), Vec::new(), Some(reason))
+                } else {
+                    match read(file) {
+                        Ok(bytes) => {
+                            parsed.fetch_add(1, Ordering::Relaxed);
+                            crate::parse_file(file, &bytes, options, project.context(file))
+                        }
+                        Err(problem) => (Vec::new(), vec![problem], None),
                     }
-                    Err(problem) => (Vec::new(), vec![problem]),
                 };
+                let result = (
+                    result.0,
+                    result.1,
+                    result.2.map(|reason| NotChecked {
+                        file: file.rel.clone(),
+                        reason,
+                    }),
+                );
                 results
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -339,13 +362,16 @@ pub(crate) fn collect(
         }
     });
     let mut occurrences = Vec::new();
-    for (occ, probs) in results
+    let mut not_checked = Vec::new();
+    for (occ, probs, skipped) in results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
     {
         occurrences.extend(occ);
         problems.extend(probs);
+        not_checked.extend(skipped);
     }
+    not_checked.sort_by(|a, b| a.file.cmp(&b.file));
     occurrences.sort_by(|a, b| {
         (&a.location.file, a.location.line, a.location.column).cmp(&(
             &b.location.file,
@@ -358,6 +384,7 @@ pub(crate) fn collect(
         files: parsed.into_inner(),
         occurrences,
         problems,
+        not_checked,
     })
 }
 
@@ -436,6 +463,16 @@ mod tests {
         );
         assert_eq!(kind(".gitlab-ci.yml"), Some(SourceKind::GitlabCi));
         assert_eq!(kind("k8s/deploy.yaml"), Some(SourceKind::Kubernetes));
+        for name in [
+            "kustomization.yaml",
+            "base/kustomization.yml",
+            "overlays/prod/Kustomization",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Kustomization), "{name}");
+        }
+        // kustomize reads only these spellings; other names are plain YAML.
+        assert_eq!(kind("Kustomization.yaml"), Some(SourceKind::Kubernetes));
+        assert_eq!(kind("kustomization"), None);
     }
 
     #[test]

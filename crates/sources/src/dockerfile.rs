@@ -17,7 +17,8 @@ use self::lexer::Instruction;
 use self::words::{csv_fields, extract_flags, flag, split_quoted, split_whitespace, Piece};
 use crate::text::LineIndex;
 use crate::{
-    Context, Literal, Occurrence, ParseOptions, Problem, ProblemKind, Resolution, SourceFile,
+    Context, Literal, LiteralForm, Occurrence, ParseOptions, Problem, ProblemKind, Resolution,
+    SourceFile,
 };
 
 /// Build arguments `BuildKit` defines in the global scope; their value depends on the build.
@@ -200,6 +201,7 @@ impl<'a> Parser<'a> {
                 literal: Some(Literal {
                     span,
                     text: value.to_owned(),
+                    form: LiteralForm::Reference,
                 }),
             }),
             Err(err) => self.bad_reference(span.start, err.to_string()),
@@ -280,6 +282,7 @@ impl<'a> Parser<'a> {
                             e.value.verbatim(self.text).map(|span| Literal {
                                 span,
                                 text: e.value.text.clone(),
+                                form: LiteralForm::Reference,
                             })
                         };
                         Var {
@@ -408,6 +411,7 @@ impl<'a> Parser<'a> {
             expanded.value.verbatim(self.text).map(|span| Literal {
                 span,
                 text: expanded.value.text.clone(),
+                form: LiteralForm::Reference,
             })
         };
         self.occurrences.push(Occurrence {

@@ -1,6 +1,7 @@
 //! Finds the files of a repository that name container images (Dockerfiles, compose files,
-//! Kubernetes manifests, GitHub workflows, GitLab CI), extracts every image reference with
-//! its exact byte span, and rewrites references in place for `pin`. No network.
+//! Kubernetes manifests, kustomizations, Helm values, GitHub workflows, GitLab CI), extracts
+//! every image reference with its exact byte span, and rewrites references in place for
+//! `pin`. No network.
 //!
 //! The entry points are [`Root`] (the repository root; [`Root::collect_all`] reads checked
 //! paths and names files relative to the root), [`collect`] (discover + read + parse a tree
@@ -85,6 +86,14 @@ pub enum SourceKind {
     Kubernetes,
     GithubWorkflow,
     GitlabCi,
+    /// A kustomization (`kustomization.yaml`, `kustomization.yml`, `Kustomization`): its
+    /// `images:` entries decide the images of its resources.
+    Kustomization,
+    /// A `values*.yaml` file beside a Helm chart's `Chart.yaml`.
+    HelmValues,
+    /// A file under a Helm chart's `templates/`: a Go template, never parsed as YAML (see
+    /// [`Collected::not_checked`]).
+    HelmTemplate,
 }
 
 /// Where the literal reference text lives when it differs from the occurrence text, e.g.
@@ -93,6 +102,22 @@ pub enum SourceKind {
 pub struct Literal {
     pub span: Range<usize>,
     pub text: String,
+    /// What `pin` writes over `span`.
+    pub form: LiteralForm,
+}
+
+/// What the text at a [`Literal`] is, and so what `pin` writes there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LiteralForm {
+    /// The reference itself: `pin` writes `name:tag@digest` over it.
+    #[default]
+    Reference,
+    /// The place of a separate digest value (a kustomization's `digest:`, a Helm values
+    /// image map's `digest`): the value written there (possibly empty, then `span` is
+    /// empty), or an empty span where `pin` inserts one. `pin` writes
+    /// `{before}{digest}{after}` over it, e.g. `before` = `"  digest: "`, `after` = `"\n"` to
+    /// insert a line.
+    Digest { before: String, after: String },
 }
 
 /// One image reference found in a file.
@@ -141,6 +166,28 @@ pub struct Collected {
     /// Sorted by file, line, column.
     pub occurrences: Vec<Occurrence>,
     pub problems: Vec<Problem>,
+    /// Files that name images but that portcullis does not read (Helm templates), sorted by
+    /// file. Reports count them, so nothing is skipped silently.
+    pub not_checked: Vec<NotChecked>,
+}
+
+/// A file portcullis found but did not check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotChecked {
+    /// Relative to the root, `/`-separated.
+    pub file: String,
+    pub reason: NotCheckedReason,
+}
+
+/// Why a file was not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NotCheckedReason {
+    /// A file under a Helm chart's `templates/`: what it deploys is decided when Helm
+    /// renders it with the chart's values.
+    HelmTemplate,
+    /// A YAML-named file that holds Go template actions (`{{ ... }}`) and is not valid YAML
+    /// as written: a template rendered by some tool before it is deployed.
+    Template,
 }
 
 impl Collected {
@@ -201,16 +248,30 @@ pub fn parse_in(
     options: &ParseOptions,
     context: FileContext<'_>,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
+    let parsed = parse_file(file, bytes, options, context);
+    (parsed.0, parsed.1)
+}
+
+/// [`parse_in`], also saying why the file was not checked when it was not.
+pub(crate) fn parse_file(
+    file: &SourceFile,
+    bytes: &[u8],
+    options: &ParseOptions,
+    context: FileContext<'_>,
+) -> (Vec<Occurrence>, Vec<Problem>, Option<NotCheckedReason>) {
     let text = match decode(file, bytes) {
         Ok(text) => text,
-        Err(problem) => return (Vec::new(), vec![problem]),
+        Err(problem) => return (Vec::new(), vec![problem], None),
     };
     let (body, shift) = match text.strip_prefix('\u{feff}') {
         Some(body) => (body, '\u{feff}'.len_utf8()),
         None => (text, 0),
     };
-    let (mut occurrences, problems) = match file.kind {
-        SourceKind::Dockerfile => dockerfile::parse(file, body, options, context),
+    let (mut occurrences, problems, not_checked) = match file.kind {
+        SourceKind::Dockerfile => {
+            let (occurrences, problems) = dockerfile::parse(file, body, options, context);
+            (occurrences, problems, None)
+        }
         _ => yaml::parse(file, body, context),
     };
     if shift > 0 {
@@ -223,7 +284,7 @@ pub fn parse_in(
         }
     }
     occurrences.sort_by_key(|a| (a.location.line, a.location.column));
-    (occurrences, problems)
+    (occurrences, problems, not_checked)
 }
 
 /// Checks that `bytes` are text parsers may read: not too large, no NUL byte, UTF-8.

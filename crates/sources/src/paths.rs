@@ -102,6 +102,9 @@ impl Root {
                 }
             }
         }
+        for skipped in &mut collected.not_checked {
+            skipped.file = join(&skipped.file);
+        }
         for problem in &mut collected.problems {
             let old = problem.file.clone();
             problem.file = join(&old);
@@ -139,7 +142,9 @@ impl Root {
             all.files += collected.files;
             all.occurrences.extend(collected.occurrences);
             all.problems.extend(collected.problems);
+            all.not_checked.extend(collected.not_checked);
         }
+        all.not_checked.sort_by(|a, b| a.file.cmp(&b.file));
         all.occurrences.sort_by(|a, b| {
             let (a, b) = (&a.location, &b.location);
             (&a.file, a.line, a.column, a.span.start).cmp(&(

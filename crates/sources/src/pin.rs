@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use portcullis_reference::{Digest, ImageRef};
 
-use crate::{Edit, Occurrence, Resolution};
+use crate::{Edit, LiteralForm, Occurrence, Resolution};
 
 /// A reference `pin` may rewrite: its text is written in the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +31,22 @@ impl PinTarget<'_> {
     }
 
     /// The edit that pins this reference to `digest`: `name:tag@digest` over the literal's
-    /// bytes, replacing a digest already written. `None` when the text already says that.
+    /// bytes, replacing a digest already written, or, for a digest of its own
+    /// ([`LiteralForm::Digest`]), the digest over its value or a new `digest:` line. `None`
+    /// when the text already says that.
     #[must_use]
     pub fn edit(&self, digest: &Digest) -> Option<Edit> {
         let literal = self.occurrence.literal.as_ref()?;
-        let name = literal
-            .text
-            .split_once('@')
-            .map_or(literal.text.as_str(), |(name, _)| name);
-        let replacement = format!("{name}@{digest}");
+        let replacement = match &literal.form {
+            LiteralForm::Reference => {
+                let name = literal
+                    .text
+                    .split_once('@')
+                    .map_or(literal.text.as_str(), |(name, _)| name);
+                format!("{name}@{digest}")
+            }
+            LiteralForm::Digest { before, after } => format!("{before}{digest}{after}"),
+        };
         (replacement != literal.text).then(|| Edit {
             span: literal.span.clone(),
             expected: literal.text.clone(),

@@ -11,7 +11,12 @@
 //! - `literal` is the value's own span for plain or quoted one-line scalars written without
 //!   escapes; block scalars, folded or escaped text give `literal: None`;
 //! - invalid YAML is one [`Problem`] with the parser's message, except for files of kind
-//!   [`SourceKind::Kubernetes`] that contain `{{`: those are Helm/Go templates, skipped quietly.
+//!   [`SourceKind::Kubernetes`] that contain `{{`: those are Go templates, listed as not
+//!   checked ([`NotCheckedReason::Template`]) instead.
+//!
+//! Kustomizations ([`kustomize`]) and Helm values ([`helm`]) take facts from other files
+//! through the [`crate::FileContext`]: the `images:` overrides on the way to a resource
+//! file, a chart's `appVersion`.
 //!
 //! Files that discovery classifies as [`SourceKind::Kubernetes`] (any other YAML) are read per
 //! document: a document with top-level `apiVersion` and `kind` is a manifest; otherwise a
@@ -20,12 +25,15 @@
 //! as in `action.yml`) is read like a workflow; anything else is ignored.
 
 mod compose;
+mod digest;
 mod github;
 mod gitlab;
+mod helm;
 mod interpolate;
 mod kubernetes;
+mod kustomize;
 mod scalar;
-mod tree;
+pub(crate) mod tree;
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -34,7 +42,8 @@ use portcullis_reference::ImageRef;
 
 use crate::text::LineIndex;
 use crate::{
-    Context, Literal, Occurrence, Problem, ProblemKind, Resolution, SourceFile, SourceKind,
+    Context, Literal, LiteralForm, NotCheckedReason, Occurrence, Problem, ProblemKind, Resolution,
+    SourceFile, SourceKind,
 };
 use interpolate::{GitlabVars, Resolved};
 use tree::{Kind, Node};
@@ -44,9 +53,12 @@ pub(crate) fn parse(
     file: &SourceFile,
     text: &str,
     context: crate::FileContext<'_>,
-) -> (Vec<Occurrence>, Vec<Problem>) {
-    let _ = context;
+) -> (Vec<Occurrence>, Vec<Problem>, Option<NotCheckedReason>) {
+    if file.kind == SourceKind::HelmTemplate {
+        return (Vec::new(), Vec::new(), Some(NotCheckedReason::HelmTemplate));
+    }
     let mut sink = Sink::new(file, text);
+    let mut not_checked = None;
     match tree::parse_documents(text) {
         Ok(docs) => {
             for doc in &docs {
@@ -54,6 +66,8 @@ pub(crate) fn parse(
                     SourceKind::Compose => compose::extract(doc, &mut sink),
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
                     SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
+                    SourceKind::Kustomization => kustomize::extract(doc, &mut sink),
+                    SourceKind::HelmValues => helm::extract(doc, context.app_version, &mut sink),
                     SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
                         kubernetes::extract(doc, &mut sink);
                     }
@@ -63,14 +77,22 @@ pub(crate) fn parse(
                     SourceKind::Kubernetes if gitlab::looks_like(doc) => {
                         gitlab::extract(doc, &mut sink);
                     }
-                    SourceKind::Kubernetes | SourceKind::Dockerfile => {}
+                    SourceKind::Kubernetes | SourceKind::Dockerfile | SourceKind::HelmTemplate => {}
                 }
             }
         }
-        Err(_) if file.kind == SourceKind::Kubernetes && text.contains("{{") => {}
+        Err(_) if file.kind == SourceKind::Kubernetes && text.contains("{{") => {
+            not_checked = Some(NotCheckedReason::Template);
+        }
         Err(error) => sink.problem(error.offset, format!("invalid YAML: {}", error.message)),
     }
-    sink.finish()
+    let (occurrences, problems) = sink.finish();
+    let occurrences = if file.kind == SourceKind::Kubernetes {
+        kustomize::apply_overrides(occurrences, context.kustomize)
+    } else {
+        occurrences
+    };
+    (occurrences, problems, not_checked)
 }
 
 /// How variables inside an image value are read.
@@ -225,6 +247,7 @@ impl<'a> Sink<'a> {
         let literal = literal.map(|span| Literal {
             text: self.text[span.clone()].to_owned(),
             span,
+            form: LiteralForm::Reference,
         });
         self.occurrences.push(Occurrence {
             location: self.lines.location(&self.file.rel, span.clone()),
@@ -232,6 +255,46 @@ impl<'a> Sink<'a> {
             resolution,
             context: want.context,
             platform: want.platform,
+            literal,
+        });
+    }
+}
+
+impl Sink<'_> {
+    /// Records an image put together from several values (a kustomization entry, a Helm
+    /// image map), located at `node`; `literal` is where `pin` writes its digest.
+    pub(crate) fn composed(
+        &mut self,
+        node: &Node,
+        path: &str,
+        image: &str,
+        literal: Option<Literal>,
+        context: Context,
+    ) {
+        if !self.seen.insert((node.span.start, node.span.end)) {
+            return;
+        }
+        let span = node.scalar().map_or(node.span.clone(), |s| {
+            s.exact.clone().unwrap_or(s.source.clone())
+        });
+        let (resolution, literal) = if let Some(i) = image.find("{{") {
+            let end = image[i..].find("}}").map_or(image.len(), |j| i + j + 2);
+            let variable = image[i..end].to_owned();
+            (Resolution::Unresolved { variable }, None)
+        } else {
+            match ImageRef::parse(image) {
+                Ok(parsed) => (Resolution::Image(parsed), literal),
+                Err(error) => {
+                    return self.bad_reference(span.start, format!("`{path}`: {error}"));
+                }
+            }
+        };
+        self.occurrences.push(Occurrence {
+            location: self.lines.location(&self.file.rel, span.clone()),
+            text: self.text.get(span).unwrap_or_default().to_owned(),
+            resolution,
+            context,
+            platform: None,
             literal,
         });
     }
@@ -251,7 +314,7 @@ mod tests {
 
     #[test]
     fn invalid_yaml_is_one_problem_with_position() {
-        let (occ, problems) = parse(
+        let (occ, problems, _) = parse(
             &file(SourceKind::Compose, "compose.yaml"),
             "services:\n  web: [a\n  b: c\n",
             crate::FileContext::default(),
@@ -267,17 +330,26 @@ mod tests {
     }
 
     #[test]
-    fn broken_helm_templates_are_skipped_but_broken_workflows_are_not() {
+    fn broken_templates_are_listed_not_checked_but_broken_workflows_are_problems() {
         let text = "spec:\n  containers:\n  {{- range .Values.x }}\n  - image: {{ .image }}\n";
         assert_eq!(
             parse(
-                &file(SourceKind::Kubernetes, "chart/templates/d.yaml"),
+                &file(SourceKind::Kubernetes, "deploy/d.yaml"),
                 text,
                 crate::FileContext::default()
             ),
-            (vec![], vec![])
+            (vec![], vec![], Some(NotCheckedReason::Template))
         );
-        let (_, problems) = parse(
+        // A Helm template is not even parsed, valid YAML or not.
+        assert_eq!(
+            parse(
+                &file(SourceKind::HelmTemplate, "chart/templates/d.yaml"),
+                "kind: Pod\nspec:\n  containers:\n  - image: nginx\n",
+                crate::FileContext::default()
+            ),
+            (vec![], vec![], Some(NotCheckedReason::HelmTemplate))
+        );
+        let (_, problems, _) = parse(
             &file(SourceKind::GithubWorkflow, ".github/workflows/ci.yml"),
             "jobs: [\n{{ x",
             crate::FileContext::default(),
@@ -288,7 +360,7 @@ mod tests {
     #[test]
     fn non_string_image_values_are_problems_naming_the_value() {
         let text = "services:\n  a:\n    image: 42\n  b:\n    image: {name: x}\n  c:\n    image:\n";
-        let (occ, problems) = parse(
+        let (occ, problems, _) = parse(
             &file(SourceKind::Compose, "compose.yaml"),
             text,
             crate::FileContext::default(),

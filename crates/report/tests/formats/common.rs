@@ -283,6 +283,7 @@ pub fn sample() -> Report {
             errors: 6,
             warnings: 1,
             waived: 1,
+            not_checked: 0,
         },
         ..Report::default()
     }

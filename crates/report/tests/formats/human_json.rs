@@ -201,3 +201,22 @@ fn json_follows_the_contract() {
         serde_json::from_str(&render(&bare, Format::Json, &options(&root, &config))).unwrap();
     assert!(value.get("scans").is_none());
 }
+
+/// Helm templates are never parsed: both outputs say how many were left unchecked.
+#[test]
+fn not_checked_templates_are_counted_in_human_and_json() {
+    let (root, config) = (repo(), config_text());
+    let mut report = sample();
+    report.summary.not_checked = 3;
+    let human = render(&report, Format::Human, &options(&root, &config));
+    assert!(
+        human.contains("1 waived; 3 Helm templates not checked"),
+        "{human}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&report, Format::Json, &options(&root, &config))).unwrap();
+    assert_eq!(json["summary"]["not_checked"], 3);
+    // None left unchecked: the line and the contract stay as they were.
+    let plain = render(&sample(), Format::Json, &options(&root, &config));
+    assert!(!plain.contains("not_checked"), "{plain}");
+}
