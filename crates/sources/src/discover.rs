@@ -183,6 +183,9 @@ fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
     if is_dockerfile(name) {
         return Some(SourceKind::Dockerfile);
     }
+    if lower.starts_with("docker-bake.") && matches!(extension, Some("hcl" | "json")) {
+        return Some(SourceKind::Bake);
+    }
     if !yaml {
         return None;
     }
@@ -436,6 +439,16 @@ mod tests {
         );
         assert_eq!(kind(".gitlab-ci.yml"), Some(SourceKind::GitlabCi));
         assert_eq!(kind("k8s/deploy.yaml"), Some(SourceKind::Kubernetes));
+        for name in [
+            "docker-bake.hcl",
+            "docker-bake.json",
+            "docker-bake.override.hcl",
+            "ci/docker-bake.override.json",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Bake), "{name}");
+        }
+        assert_eq!(kind("docker-bake.md"), None);
+        assert_eq!(kind("bake.hcl"), None);
     }
 
     #[test]

@@ -25,7 +25,10 @@ mod gitlab;
 mod interpolate;
 mod kubernetes;
 mod scalar;
-mod tree;
+pub(crate) mod tree;
+
+pub(crate) use compose::builds as compose_builds;
+pub(crate) use interpolate::{interpolate_with, Env};
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -45,13 +48,14 @@ pub(crate) fn parse(
     text: &str,
     context: crate::FileContext<'_>,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
-    let _ = context;
+    let no_env = Env::new();
+    let env = context.env().unwrap_or(&no_env);
     let mut sink = Sink::new(file, text);
     match tree::parse_documents(text) {
         Ok(docs) => {
             for doc in &docs {
                 match file.kind {
-                    SourceKind::Compose => compose::extract(doc, &mut sink),
+                    SourceKind::Compose => compose::extract(doc, &mut sink, env),
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
                     SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
                     SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
@@ -63,7 +67,7 @@ pub(crate) fn parse(
                     SourceKind::Kubernetes if gitlab::looks_like(doc) => {
                         gitlab::extract(doc, &mut sink);
                     }
-                    SourceKind::Kubernetes | SourceKind::Dockerfile => {}
+                    SourceKind::Kubernetes | SourceKind::Dockerfile | SourceKind::Bake => {}
                 }
             }
         }
@@ -76,7 +80,7 @@ pub(crate) fn parse(
 /// How variables inside an image value are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Flavor<'v> {
-    Compose,
+    Compose(&'v Env),
     Kubernetes,
     Github,
     Gitlab(&'v GitlabVars),
@@ -201,7 +205,7 @@ impl<'a> Sink<'a> {
         let span = exact.clone().unwrap_or_else(|| scalar.source.clone());
         let at = exact.map(|r| r.start);
         let resolved = match want.flavor {
-            Flavor::Compose => match interpolate::compose(value, at) {
+            Flavor::Compose(env) => match interpolate::compose(value, at, env) {
                 Ok(resolved) => resolved,
                 Err(bad) => {
                     return self
