@@ -277,8 +277,9 @@ struct Target {
 }
 
 /// The build definitions of the bake files of one directory, read together as bake merges
-/// them (later files override earlier ones): each target that no other target inherits from,
-/// or that a group names, with the Dockerfile it builds (a `rel` path).
+/// them (later files override earlier ones): each target, except bases that other targets
+/// inherit from without naming a context or Dockerfile of their own (unless a group names
+/// them), with the Dockerfile it builds (a `rel` path).
 pub(crate) fn builds(files: &[&SourceFile]) -> Vec<(String, BuildDefinition)> {
     let mut merged = Body::default();
     for file in files {
@@ -318,8 +319,13 @@ pub(crate) fn builds(files: &[&SourceFile]) -> Vec<(String, BuildDefinition)> {
         }
     }
     let mut out = Vec::new();
-    for name in targets.keys() {
-        if inherited.contains(*name) && !grouped.contains(*name) {
+    for (name, bodies) in &targets {
+        // A base that others inherit from and that names no build of its own (`_common`
+        // with only args) is not built by itself.
+        let own_build = bodies
+            .iter()
+            .any(|b| b.get("context").is_some() || b.get("dockerfile").is_some());
+        if inherited.contains(*name) && !grouped.contains(*name) && !own_build {
             continue;
         }
         let target = resolve(name, &targets, &vars, 0);
