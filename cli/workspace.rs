@@ -35,9 +35,7 @@ impl Workspace {
         let discover = DiscoverOptions {
             exclude: args.exclude.clone(),
         };
-        let parse = ParseOptions {
-            build_args: build_args(&args.build_args)?,
-        };
+        let build_args = build_args(&args.build_args)?;
         let paths: Vec<PathBuf> = if args.paths.is_empty() {
             vec![PathBuf::from(".")]
         } else {
@@ -56,6 +54,10 @@ impl Workspace {
             portcullis_policy::config::group_by_policy(&absolute, explicit.as_deref())?
         {
             let config = load_policy(&root, policy.as_deref())?;
+            let parse = ParseOptions {
+                build_args: build_args.clone(),
+                platforms: config.build().platforms.value.clone(),
+            };
             let collected = root.collect_all(&paths, &discover, &parse)?;
             groups.push(Group {
                 config,

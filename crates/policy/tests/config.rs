@@ -292,6 +292,7 @@ fn json_schema_describes_every_section_and_rejects_unknown_keys() {
     let keys: Vec<&str> = properties.keys().map(String::as_str).collect();
     for key in [
         "images",
+        "build",
         "waiver",
         "trust",
         "scan",
@@ -370,4 +371,55 @@ fn load_reports_unreadable_and_non_utf8_files() {
         "{error}"
     );
     std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn build_platforms_are_typed_with_a_default_and_bad_ones_are_named_at_their_line() {
+    let default = Config::embedded_default();
+    let names: Vec<String> = default
+        .build()
+        .platforms
+        .value
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64"]);
+    let config = Config::parse(
+        "p.toml",
+        "[build]\nplatforms = [\"linux/arm/v7\", \"windows/amd64\", \"linux/arm/v7\"]\n",
+    )
+    .unwrap();
+    let platforms = &config.build().platforms.value;
+    assert_eq!(platforms.len(), 2, "duplicates are dropped: {platforms:?}");
+    assert_eq!(
+        (
+            platforms[0].os(),
+            platforms[0].arch(),
+            platforms[0].variant()
+        ),
+        ("linux", "arm", Some("v7"))
+    );
+    assert_eq!(platforms[1].to_string(), "windows/amd64");
+
+    let errors = Config::parse(
+        "p.toml",
+        "[build]\nplatforms = [\"linux/amd64\",\n  \"Linux/ARM64\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        errors.starts_with("p.toml:3:3: `platforms`: invalid platform `Linux/ARM64`"),
+        "{errors}"
+    );
+    let empty = Config::parse("p.toml", "[build]\nplatforms = []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        empty.contains("p.toml:2:13: `platforms` needs at least one"),
+        "{empty}"
+    );
+    let unknown = Config::parse("p.toml", "[build]\nplatform = [\"linux/amd64\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("`platform`"), "{unknown}");
 }

@@ -20,11 +20,13 @@ mod digest;
 pub mod host;
 mod name;
 mod pattern;
+mod platform;
 pub mod source;
 
 pub use digest::{Algorithm, Digest};
 pub use name::{ImageRef, DOCKER_HUB, DOCKER_HUB_API, NAME_MAX_LEN, TAG_MAX_LEN};
 pub use pattern::Pattern;
+pub use platform::{Platform, PlatformError};
 pub use source::{Context, Location, Problem, ProblemKind, Resolution};
 
 /// Error parsing an image reference, a digest or a pattern. Every message quotes the text,

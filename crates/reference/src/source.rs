@@ -59,6 +59,8 @@ pub enum Context {
     GithubStep,
     GitlabImage,
     GitlabService,
+    /// A `docker-image://` build context named in a bake file or a compose `build:` section.
+    BuildContext,
 }
 
 impl Context {

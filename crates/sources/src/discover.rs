@@ -183,6 +183,9 @@ fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
     if is_dockerfile(name) {
         return Some(SourceKind::Dockerfile);
     }
+    if lower.starts_with("docker-bake.") && matches!(extension, Some("hcl" | "json")) {
+        return Some(SourceKind::Bake);
+    }
     // The three names kustomize looks for, exactly.
     if matches!(
         name,
@@ -473,6 +476,16 @@ mod tests {
         // kustomize reads only these spellings; other names are plain YAML.
         assert_eq!(kind("Kustomization.yaml"), Some(SourceKind::Kubernetes));
         assert_eq!(kind("kustomization"), None);
+        for name in [
+            "docker-bake.hcl",
+            "docker-bake.json",
+            "docker-bake.override.hcl",
+            "ci/docker-bake.override.json",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Bake), "{name}");
+        }
+        assert_eq!(kind("docker-bake.md"), None);
+        assert_eq!(kind("bake.hcl"), None);
     }
 
     #[test]

@@ -7,14 +7,15 @@ mod expand;
 mod lexer;
 mod words;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
-use portcullis_reference::ImageRef;
+use portcullis_reference::{ImageRef, Platform};
 
 use self::expand::{expand, single_variable, Expanded, Lookup};
 use self::lexer::Instruction;
 use self::words::{csv_fields, extract_flags, flag, split_quoted, split_whitespace, Piece};
+use crate::project::{BuildDefinition, NamedContext};
 use crate::text::LineIndex;
 use crate::{
     Context, Literal, LiteralForm, Occurrence, ParseOptions, Problem, ProblemKind, Resolution,
@@ -52,16 +53,77 @@ enum Scope {
     Stage,
 }
 
-/// Parses one Dockerfile.
+/// Parses one Dockerfile: once per way it is built (each build definition of `context`, or
+/// the plain build) and, when it uses the automatic platform args, once per platform of
+/// `options`; the passes' occurrences are merged, one per distinct reference at each span.
 pub(crate) fn parse(
     file: &SourceFile,
     text: &str,
     options: &ParseOptions,
     context: crate::FileContext<'_>,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
-    let _ = context;
     let lexed = lexer::lex(text);
-    let mut parser = Parser::new(file, text, options, lexed.escape);
+    let plain = [BuildDefinition::default()];
+    let builds = match context.builds() {
+        [] => &plain[..],
+        builds => builds,
+    };
+    let per_platform =
+        !options.platforms.is_empty() && PLATFORM_ARGS.iter().any(|a| text.contains(a));
+    let platforms: Vec<Option<&Platform>> = if per_platform {
+        options.platforms.iter().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut merged = Merged::default();
+    for build in builds {
+        for platform in &platforms {
+            let mut args: BTreeMap<String, String> =
+                platform.map(platform_args).unwrap_or_default();
+            args.extend(build.args.iter().map(|(k, v)| (k.clone(), v.clone())));
+            args.extend(
+                options
+                    .build_args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            let (occurrences, problems, platforms) =
+                pass(file, text, &lexed, &args, &build.contexts);
+            merged.add(occurrences, problems, &platforms);
+        }
+    }
+    (merged.occurrences, merged.problems)
+}
+
+/// The values `BuildKit` gives its automatic platform args when building for `platform`
+/// (the build platform taken to be the target one, as on a native builder).
+fn platform_args(platform: &Platform) -> BTreeMap<String, String> {
+    let variant = platform.variant().unwrap_or_default();
+    [
+        ("PLATFORM", platform.to_string()),
+        ("OS", platform.os().to_owned()),
+        ("ARCH", platform.arch().to_owned()),
+        ("VARIANT", variant.to_owned()),
+    ]
+    .into_iter()
+    .flat_map(|(suffix, value)| {
+        [
+            (format!("TARGET{suffix}"), value.clone()),
+            (format!("BUILD{suffix}"), value),
+        ]
+    })
+    .collect()
+}
+
+/// One pass over the lexed file with one set of build args and named contexts.
+fn pass(
+    file: &SourceFile,
+    text: &str,
+    lexed: &lexer::Lexed,
+    args: &BTreeMap<String, String>,
+    contexts: &BTreeMap<String, NamedContext>,
+) -> (Vec<Occurrence>, Vec<Problem>, HashMap<Range<usize>, String>) {
+    let mut parser = Parser::new(file, text, args, contexts, lexed.escape);
     for (offset, message) in &lexed.problems {
         parser.problem(*offset, message.clone());
     }
@@ -77,7 +139,44 @@ pub(crate) fn parse(
             _ => {}
         }
     }
-    (parser.occurrences, parser.problems)
+    (parser.occurrences, parser.problems, parser.platform_written)
+}
+
+/// The occurrences and problems of every pass, each distinct one once.
+#[derive(Default)]
+struct Merged {
+    occurrences: Vec<Occurrence>,
+    problems: Vec<Problem>,
+}
+
+impl Merged {
+    fn add(
+        &mut self,
+        occurrences: Vec<Occurrence>,
+        problems: Vec<Problem>,
+        platforms: &HashMap<Range<usize>, String>,
+    ) {
+        for occurrence in occurrences {
+            let same = self.occurrences.iter_mut().find(|o| {
+                o.location.span == occurrence.location.span
+                    && o.context == occurrence.context
+                    && o.resolution == occurrence.resolution
+            });
+            match same {
+                // The same image on several platforms: its `--platform` is the text as written.
+                Some(same) if same.platform != occurrence.platform => {
+                    same.platform = platforms.get(&same.location.span).cloned();
+                }
+                Some(_) => {}
+                None => self.occurrences.push(occurrence),
+            }
+        }
+        for problem in problems {
+            if !self.problems.contains(&problem) {
+                self.problems.push(problem);
+            }
+        }
+    }
 }
 
 /// The `AS name` of a `FROM`, lower-cased as `BuildKit` compares stage names.
@@ -101,7 +200,11 @@ struct Parser<'a> {
     file: &'a SourceFile,
     text: &'a str,
     index: LineIndex<'a>,
-    options: &'a ParseOptions,
+    /// Build args of this pass: platform values, then the build definition's, then
+    /// `--build-arg`.
+    args: &'a BTreeMap<String, String>,
+    /// Named build contexts of this pass.
+    contexts: &'a BTreeMap<String, NamedContext>,
     escape: char,
     global: BTreeMap<String, Var>,
     stage: BTreeMap<String, Var>,
@@ -112,18 +215,22 @@ struct Parser<'a> {
     all_stages: BTreeSet<String>,
     occurrences: Vec<Occurrence>,
     problems: Vec<Problem>,
+    /// The `--platform=` text as written, by the span of the `FROM` image it applies to.
+    platform_written: HashMap<Range<usize>, String>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(file: &'a SourceFile, text: &'a str, options: &'a ParseOptions, escape: char) -> Self {
+    fn new(
+        file: &'a SourceFile,
+        text: &'a str,
+        args: &'a BTreeMap<String, String>,
+        contexts: &'a BTreeMap<String, NamedContext>,
+        escape: char,
+    ) -> Self {
         let global = PLATFORM_ARGS
             .iter()
             .map(|&name| {
-                let value = options
-                    .build_args
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| name.to_owned());
+                let value = args.get(name).cloned().ok_or_else(|| name.to_owned());
                 (
                     name.to_owned(),
                     Var {
@@ -137,7 +244,8 @@ impl<'a> Parser<'a> {
             file,
             text,
             index: LineIndex::new(text),
-            options,
+            args,
+            contexts,
             escape,
             global,
             stage: BTreeMap::new(),
@@ -146,6 +254,7 @@ impl<'a> Parser<'a> {
             all_stages: BTreeSet::new(),
             occurrences: Vec::new(),
             problems: Vec::new(),
+            platform_written: HashMap::new(),
         }
     }
 
@@ -211,8 +320,10 @@ impl<'a> Parser<'a> {
     fn from(&mut self, instruction: &Instruction) {
         let (flags, rest) = extract_flags(&instruction.logical, instruction.args_start);
         let mut platform = None;
+        let mut platform_written = None;
         for word in &flags {
             if let Some(("platform", value)) = flag(word) {
+                platform_written = Some(value.text.clone());
                 // `$BUILDPLATFORM`-style values stay as written: they are not known here.
                 platform = Some(match self.expand(&value, Scope::Global) {
                     Ok(e) if e.unresolved.is_none() => e.value.text,
@@ -238,6 +349,9 @@ impl<'a> Parser<'a> {
             self.problem(instruction.start, message);
         }
         let image = Piece::from_logical(logical, first.clone());
+        if let (Some(written), Some(span)) = (platform_written, image.extent()) {
+            self.platform_written.insert(span, written);
+        }
         self.reference(
             &image,
             Scope::Global,
@@ -268,7 +382,7 @@ impl<'a> Parser<'a> {
                 self.problem(word.src[0], format!("`ARG {}`: missing name", word.text));
                 continue;
             }
-            let var = if let Some(value) = self.options.build_args.get(&name) {
+            let var = if let Some(value) = self.args.get(&name) {
                 Var {
                     value: Ok(value.clone()),
                     literal: None,
@@ -390,6 +504,34 @@ impl<'a> Parser<'a> {
             };
             if is_stage || value == "scratch" {
                 return;
+            }
+            match self.contexts.get(value) {
+                // A named context replaces the name, as `BuildKit` does: the image it names
+                // is written in the build definition, where `pin` edits it.
+                Some(NamedContext::Image(image)) => {
+                    return self.occurrences.push(Occurrence {
+                        location: self.index.location(&self.file.rel, span),
+                        text,
+                        resolution: Resolution::Image(image.clone()),
+                        context,
+                        platform,
+                        literal: None,
+                    });
+                }
+                Some(NamedContext::Unresolved(variable)) => {
+                    return self.occurrences.push(Occurrence {
+                        location: self.index.location(&self.file.rel, span),
+                        text,
+                        resolution: Resolution::Unresolved {
+                            variable: variable.clone(),
+                        },
+                        context,
+                        platform,
+                        literal: None,
+                    });
+                }
+                Some(NamedContext::Local(_) | NamedContext::Target(_)) => return,
+                None => {}
             }
             match ImageRef::parse(value) {
                 Ok(image) => Resolution::Image(image),

@@ -15,12 +15,16 @@ use std::path::{Path, PathBuf};
 
 pub use paths::Root;
 pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
-pub use portcullis_reference::{Context, ImageRef, Location, Problem, ProblemKind, Resolution};
-pub use project::{FileContext, Project};
+pub use portcullis_reference::{
+    Context, ImageRef, Location, Platform, Problem, ProblemKind, Resolution,
+};
+pub use project::{BuildDefinition, FileContext, NamedContext, Project};
 pub use rewrite::write_atomic;
 
+mod bake;
 mod discover;
 mod dockerfile;
+mod dotenv;
 pub mod paths;
 mod pin;
 pub mod project;
@@ -94,6 +98,8 @@ pub enum SourceKind {
     /// A file under a Helm chart's `templates/`: a Go template, never parsed as YAML (see
     /// [`Collected::not_checked`]).
     HelmTemplate,
+    /// `docker-bake.hcl`/`.json` (and overrides): build definitions for `docker buildx bake`.
+    Bake,
 }
 
 /// Where the literal reference text lives when it differs from the occurrence text, e.g.
@@ -156,6 +162,10 @@ pub struct DiscoverOptions {
 pub struct ParseOptions {
     /// `--build-arg NAME=VALUE` overrides for Dockerfile `ARG` defaults.
     pub build_args: BTreeMap<String, String>,
+    /// The platforms built (`[build] platforms`): the values of `TARGETOS`, `TARGETARCH`,
+    /// `BUILDPLATFORM`, ... A Dockerfile that uses them is read once per platform. Empty:
+    /// they have no value (a reference using one is unresolved).
+    pub platforms: Vec<Platform>,
 }
 
 /// The references of a tree of files.
@@ -270,6 +280,10 @@ pub(crate) fn parse_file(
     let (mut occurrences, problems, not_checked) = match file.kind {
         SourceKind::Dockerfile => {
             let (occurrences, problems) = dockerfile::parse(file, body, options, context);
+            (occurrences, problems, None)
+        }
+        SourceKind::Bake => {
+            let (occurrences, problems) = bake::parse(file, body);
             (occurrences, problems, None)
         }
         _ => yaml::parse(file, body, context),

@@ -162,6 +162,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            ..ParseOptions::default()
         };
         let (occurrences, problems) = parse(&file, text.as_bytes(), &options);
         assert!(problems.is_empty(), "{problems:?}");

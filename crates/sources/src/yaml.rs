@@ -35,6 +35,9 @@ mod kustomize;
 mod scalar;
 pub(crate) mod tree;
 
+pub(crate) use compose::builds as compose_builds;
+pub(crate) use interpolate::{interpolate_with, Env};
+
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -57,13 +60,15 @@ pub(crate) fn parse(
     if file.kind == SourceKind::HelmTemplate {
         return (Vec::new(), Vec::new(), Some(NotCheckedReason::HelmTemplate));
     }
+    let no_env = Env::new();
+    let env = context.env().unwrap_or(&no_env);
     let mut sink = Sink::new(file, text);
     let mut not_checked = None;
     match tree::parse_documents(text) {
         Ok(docs) => {
             for doc in &docs {
                 match file.kind {
-                    SourceKind::Compose => compose::extract(doc, &mut sink),
+                    SourceKind::Compose => compose::extract(doc, &mut sink, env),
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
                     SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
                     SourceKind::Kustomization => kustomize::extract(doc, &mut sink),
@@ -77,7 +82,10 @@ pub(crate) fn parse(
                     SourceKind::Kubernetes if gitlab::looks_like(doc) => {
                         gitlab::extract(doc, &mut sink);
                     }
-                    SourceKind::Kubernetes | SourceKind::Dockerfile | SourceKind::HelmTemplate => {}
+                    SourceKind::Kubernetes
+                    | SourceKind::Dockerfile
+                    | SourceKind::HelmTemplate
+                    | SourceKind::Bake => {}
                 }
             }
         }
@@ -98,7 +106,7 @@ pub(crate) fn parse(
 /// How variables inside an image value are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Flavor<'v> {
-    Compose,
+    Compose(&'v Env),
     Kubernetes,
     Github,
     Gitlab(&'v GitlabVars),
@@ -223,7 +231,7 @@ impl<'a> Sink<'a> {
         let span = exact.clone().unwrap_or_else(|| scalar.source.clone());
         let at = exact.map(|r| r.start);
         let resolved = match want.flavor {
-            Flavor::Compose => match interpolate::compose(value, at) {
+            Flavor::Compose(env) => match interpolate::compose(value, at, env) {
                 Ok(resolved) => resolved,
                 Err(bad) => {
                     return self

@@ -20,6 +20,7 @@ fn run_with(text: &str, build_args: &[(&str, &str)]) -> (Vec<Occurrence>, Vec<Pr
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
+        ..ParseOptions::default()
     };
     parse(&file, text.as_bytes(), &options)
 }

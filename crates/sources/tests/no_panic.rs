@@ -4,8 +4,9 @@
 use portcullis_sources::{parse, ParseOptions, SourceFile, SourceKind};
 use proptest::prelude::*;
 
-const KINDS: [SourceKind; 5] = [
+const KINDS: [SourceKind; 6] = [
     SourceKind::Dockerfile,
+    SourceKind::Bake,
     SourceKind::Compose,
     SourceKind::Kubernetes,
     SourceKind::GithubWorkflow,
@@ -106,7 +107,10 @@ proptest! {
 
     #[test]
     fn dockerfile_like_text_never_panics(text in dockerfile_text(), arg in "[A-Z]{1,2}", value in "[a-z:.$]{0,8}") {
-        let options = ParseOptions { build_args: [(arg, value)].into_iter().collect() };
+        let options = ParseOptions {
+            build_args: [(arg, value)].into_iter().collect(),
+            platforms: vec![portcullis_sources::Platform::parse("linux/arm/v7").unwrap()],
+        };
         check(SourceKind::Dockerfile, text.as_bytes(), &options);
         check(SourceKind::Dockerfile, text.as_bytes(), &ParseOptions::default());
     }

@@ -266,6 +266,12 @@ impl Config {
         &self.settings.images
     }
 
+    /// `[build]`.
+    #[must_use]
+    pub fn build(&self) -> &BuildSettings {
+        &self.settings.build
+    }
+
     /// `[[waiver]]` entries, in file order.
     #[must_use]
     pub fn waivers(&self) -> &[Waiver] {

@@ -6,16 +6,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use portcullis_reference::{ImageRef, Pattern};
+use portcullis_reference::{ImageRef, Pattern, Platform};
 
 use super::reader::{Reader, Section};
 use super::settings::{
-    MirrorSettings, Platforms, RegistrySettings, ReportSettings, Settings, SignSettings, Spanned,
+    BuildSettings, MirrorSettings, Platforms, RegistrySettings, ReportSettings, Settings,
+    SignSettings, Spanned,
 };
 use crate::families;
 
-const TOP: [&str; 9] = [
+const TOP: [&str; 10] = [
     "images",
+    "build",
     "waiver",
     "trust",
     "scan",
@@ -32,6 +34,9 @@ pub(crate) fn read_root(reader: &mut Reader<'_>, root: &Section<'_>) -> Settings
     let mut settings = Settings::default();
     if let Some(section) = reader.table(root, "images", "[images]") {
         settings.images = families::images::read(reader, &section);
+    }
+    if let Some(section) = reader.table(root, "build", "[build]") {
+        settings.build = build(reader, &section);
     }
     for section in reader.tables(root, "waiver", "[[waiver]]") {
         if let Some(waiver) = families::waivers::read(reader, &section) {
@@ -198,6 +203,35 @@ fn platform(text: &str) -> Result<String, String> {
     } else {
         Err(format!("invalid platform `{text}`: expected `os/arch` or `os/arch/variant`, like `linux/arm64`"))
     }
+}
+
+fn build(reader: &mut Reader<'_>, section: &Section<'_>) -> BuildSettings {
+    reader.check_keys(section, &["platforms"]);
+    let mut build = BuildSettings::default();
+    let parse = |text: &str| Platform::parse(text).map_err(|error| error.to_string());
+    let empty = Reader::entry(section, "platforms")
+        .and_then(|(_, item)| item.as_array())
+        .is_some_and(toml_edit::Array::is_empty);
+    if empty {
+        let span =
+            Reader::entry(section, "platforms").and_then(|(k, item)| Reader::span_of(k, item));
+        let message = "`platforms` needs at least one platform, like `[\"linux/amd64\"]`";
+        reader.error(span.as_ref(), message.to_owned());
+    } else if let Some((list, site)) = reader.converted(section, "platforms", parse) {
+        let mut platforms: Vec<Platform> = Vec::new();
+        for platform in list {
+            if !platforms.contains(&platform.value) {
+                platforms.push(platform.value);
+            }
+        }
+        if !platforms.is_empty() {
+            build.platforms = Spanned {
+                value: platforms,
+                site,
+            };
+        }
+    }
+    build
 }
 
 fn mirror(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<MirrorSettings> {

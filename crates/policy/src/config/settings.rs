@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use portcullis_reference::ImageRef;
+use portcullis_reference::{ImageRef, Platform};
 use schemars::JsonSchema;
 
 use super::ConfigSite;
@@ -306,6 +306,28 @@ impl JsonSchema for Platforms {
     }
 }
 
+/// `[build]`: how the Dockerfiles of the repository are built.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct BuildSettings {
+    /// The platforms built, `os/arch[/variant]`: the values of `TARGETOS`, `TARGETARCH`,
+    /// `TARGETPLATFORM`, `BUILDOS`, ... in Dockerfiles (default `linux/amd64`, `linux/arm64`).
+    #[schemars(with = "Vec<String>")]
+    pub platforms: Spanned<Vec<Platform>>,
+}
+
+impl Default for BuildSettings {
+    fn default() -> Self {
+        let platforms = ["linux/amd64", "linux/arm64"]
+            .iter()
+            .filter_map(|p| Platform::parse(p).ok())
+            .collect();
+        Self {
+            platforms: Spanned::unsited(platforms),
+        }
+    }
+}
+
 /// `[[mirror]]`: copy a public repository into a private registry.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
 #[schemars(rename_all = "kebab-case", deny_unknown_fields)]
@@ -371,6 +393,7 @@ pub struct RegistrySettings {
 )]
 pub struct Settings {
     pub images: ImagesSettings,
+    pub build: BuildSettings,
     pub waiver: Vec<Waiver>,
     pub trust: TrustSettings,
     pub scan: ScanSettings,

@@ -61,13 +61,18 @@ fn braced_len(s: &str) -> Option<usize> {
     None
 }
 
-/// Compose interpolation with every environment variable unset. `at` is the file offset of
-/// `value` when its source text is exact.
-pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyntax> {
+/// Variables compose interpolates from: the `.env` beside the compose file (never the
+/// process environment).
+pub(crate) type Env = std::collections::BTreeMap<String, String>;
+
+/// Compose interpolation with the variables of `env` and every other one unset. `at` is the
+/// file offset of `value` when its source text is exact.
+pub(crate) fn compose(value: &str, at: Option<usize>, env: &Env) -> Result<Resolved, BadSyntax> {
     if !value.contains('$') {
         return Ok(plain(value, at));
     }
-    // The whole value is `${VAR:-default}`: the default's text is what `pin` edits.
+    // The whole value is `${VAR:-default}` with `VAR` unset: the default's text is what
+    // `pin` edits.
     if let Some(inner) = value
         .strip_prefix("${")
         .filter(|_| braced_len(value) == Some(value.len()))
@@ -80,14 +85,38 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
         } else {
             usize::from(rest.starts_with('-'))
         };
-        if name_len > 0 && op > 0 && !rest[op..].contains('$') {
+        let unset = !env.contains_key(&inner[..name_len]);
+        if name_len > 0 && op > 0 && unset && !rest[op..].contains('$') {
             let default = &rest[op..];
             let offset = 2 + name_len + op;
             return Ok(plain(default, at.map(|a| a + offset)));
         }
     }
+    Ok(match expand_compose(value, env, false)? {
+        Ok(value) => Resolved::Text {
+            value,
+            literal: None,
+        },
+        Err(variable) => Resolved::Unresolved(variable),
+    })
+}
+
+/// Compose interpolation where a variable `vars` does not set is empty (as in a `.env`).
+pub(crate) fn interpolate_with(value: &str, vars: &Env) -> Result<String, BadSyntax> {
+    Ok(expand_compose(value, vars, true)?.unwrap_or_default())
+}
+
+/// Expands `value`; the inner `Err` names the first variable left without a value (never,
+/// with `unset_is_empty`).
+fn expand_compose(
+    value: &str,
+    env: &Env,
+    unset_is_empty: bool,
+) -> Result<Result<String, String>, BadSyntax> {
     let mut out = String::new();
     let mut rest = value;
+    // The variable to report for an unset one, unless unset means empty.
+    let unset = |name: &str| (!unset_is_empty).then(|| name.to_owned());
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
@@ -106,14 +135,34 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
                     &rest[..len]
                 )));
             }
+            let set = env.get(name);
+            let colon = op.starts_with(':');
+            let usable = set.filter(|v| !colon || !v.is_empty());
             if op.is_empty() || op.starts_with(":?") || op.starts_with('?') {
-                return Ok(Resolved::Unresolved(name.to_owned()));
-            } else if let Some(default) = op.strip_prefix(":-").or_else(|| op.strip_prefix('-')) {
-                match compose(default, None)? {
-                    Resolved::Text { value, .. } => out.push_str(&value),
-                    unresolved @ Resolved::Unresolved(_) => return Ok(unresolved),
+                match (op.is_empty(), set, usable) {
+                    (true, Some(v), _) | (false, _, Some(v)) => out.push_str(v),
+                    _ => {
+                        if let Some(name) = unset(name) {
+                            return Ok(Err(name));
+                        }
+                    }
                 }
-            } else if !(op.starts_with(":+") || op.starts_with('+')) {
+            } else if let Some(word) = op.strip_prefix(":-").or_else(|| op.strip_prefix('-')) {
+                match usable {
+                    Some(v) => out.push_str(v),
+                    None => match expand_compose(word, env, unset_is_empty)? {
+                        Ok(v) => out.push_str(&v),
+                        Err(name) => return Ok(Err(name)),
+                    },
+                }
+            } else if let Some(word) = op.strip_prefix(":+").or_else(|| op.strip_prefix('+')) {
+                if usable.is_some() {
+                    match expand_compose(word, env, unset_is_empty)? {
+                        Ok(v) => out.push_str(&v),
+                        Err(name) => return Ok(Err(name)),
+                    }
+                }
+            } else {
                 return Err(BadSyntax(format!(
                     "invalid interpolation `{}`",
                     &rest[..len]
@@ -128,15 +177,21 @@ pub(crate) fn compose(value: &str, at: Option<usize>) -> Result<Resolved, BadSyn
                 out.push('$');
                 rest = &rest[1..];
             } else {
-                return Ok(Resolved::Unresolved(rest[1..=name_len].to_owned()));
+                let name = &rest[1..=name_len];
+                match env.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        if let Some(name) = unset(name) {
+                            return Ok(Err(name));
+                        }
+                    }
+                }
+                rest = &rest[1 + name_len..];
             }
         }
     }
     out.push_str(rest);
-    Ok(Resolved::Text {
-        value: out,
-        literal: None,
-    })
+    Ok(Ok(out))
 }
 
 /// GitHub Actions: any `${{ … }}` leaves the reference unresolved.
@@ -267,42 +322,71 @@ mod tests {
     #[test]
     fn compose_defaults_and_unset_variables() {
         assert_eq!(
-            compose("nginx:1", Some(10)),
+            compose("nginx:1", Some(10), &Env::new()),
             Ok(text("nginx:1", Some(10..17)))
         );
         assert_eq!(
-            compose("${IMG:-nginx:1}", Some(0)),
+            compose("${IMG:-nginx:1}", Some(0), &Env::new()),
             Ok(text("nginx:1", Some(7..14)))
         );
         assert_eq!(
-            compose("${IMG-nginx:1}", Some(0)),
+            compose("${IMG-nginx:1}", Some(0), &Env::new()),
             Ok(text("nginx:1", Some(6..13)))
         );
         assert_eq!(
-            compose("${REG:-docker.io}/app:${TAG:-2}", Some(0)),
+            compose("${REG:-docker.io}/app:${TAG:-2}", Some(0), &Env::new()),
             Ok(text("docker.io/app:2", None))
         );
-        assert_eq!(compose("app:${TAG:+x}1", None), Ok(text("app:1", None)));
-        assert_eq!(compose("${A:-${B:-x}}", None), Ok(text("x", None)));
         assert_eq!(
-            compose("${A:-${B}}", None),
+            compose("app:${TAG:+x}1", None, &Env::new()),
+            Ok(text("app:1", None))
+        );
+        assert_eq!(
+            compose("${A:-${B:-x}}", None, &Env::new()),
+            Ok(text("x", None))
+        );
+        assert_eq!(
+            compose("${A:-${B}}", None, &Env::new()),
             Ok(Resolved::Unresolved("B".into()))
         );
         assert_eq!(
-            compose("$IMAGE", None),
+            compose("$IMAGE", None, &Env::new()),
             Ok(Resolved::Unresolved("IMAGE".into()))
         );
         assert_eq!(
-            compose("reg/${NAME}:1", None),
+            compose("reg/${NAME}:1", None, &Env::new()),
             Ok(Resolved::Unresolved("NAME".into()))
         );
         assert_eq!(
-            compose("${NAME:?required}", None),
+            compose("${NAME:?required}", None, &Env::new()),
             Ok(Resolved::Unresolved("NAME".into()))
         );
-        assert_eq!(compose("a$$b", Some(0)), Ok(text("a$b", None)));
-        assert!(compose("${IMG", None).is_err());
-        assert!(compose("${}", None).is_err());
+        assert_eq!(compose("a$$b", Some(0), &Env::new()), Ok(text("a$b", None)));
+        assert!(compose("${IMG", None, &Env::new()).is_err());
+        assert!(compose("${}", None, &Env::new()).is_err());
+    }
+
+    #[test]
+    fn compose_reads_the_env_file_variables() {
+        let env: Env = [("TAG", "1.27"), ("EMPTY", ""), ("IMG", "redis:7")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let resolve = |value: &str| compose(value, Some(0), &env);
+        assert_eq!(resolve("nginx:${TAG}"), Ok(text("nginx:1.27", None)));
+        assert_eq!(resolve("nginx:$TAG"), Ok(text("nginx:1.27", None)));
+        assert_eq!(resolve("${IMG:-alpine:3}"), Ok(text("redis:7", None)));
+        assert_eq!(resolve("nginx:${EMPTY:-1}"), Ok(text("nginx:1", None)));
+        assert_eq!(resolve("nginx:${EMPTY-1}"), Ok(text("nginx:", None)));
+        assert_eq!(resolve("nginx${TAG:+:2}"), Ok(text("nginx:2", None)));
+        assert_eq!(
+            resolve("nginx:${OTHER}"),
+            Ok(Resolved::Unresolved("OTHER".into()))
+        );
+        assert_eq!(
+            interpolate_with("a${OTHER}b$TAG", &env),
+            Ok("ab1.27".into())
+        );
     }
 
     #[test]

@@ -1,0 +1,417 @@
+//! `docker buildx bake` files (`docker-bake.hcl`, `docker-bake.json` and their
+//! `.override.` companions): the `target` blocks that say how each Dockerfile is built
+//! (`context`, `dockerfile`, `contexts`, `args`, `inherits`), with `variable` defaults
+//! interpolated as `${NAME}`. Environment variables that bake would also read are not read.
+//!
+//! HCL is read by our own small reader for the subset bake files use ([`hcl`]), which keeps
+//! the byte span of every string; JSON is read by the YAML reader, which keeps spans too.
+//! Both give the same [`Body`]. A `docker-image://` context is an image reference of the
+//! bake file itself (`pin` writes its digest there); each target is a [`BuildDefinition`]
+//! of the Dockerfile it builds.
+
+mod hcl;
+mod json;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use portcullis_reference::ImageRef;
+
+use crate::project::{dockerfile_of, named_context, BuildDefinition, NamedContext};
+use crate::text::LineIndex;
+use crate::{
+    Context, Literal, Occurrence, Problem, ProblemKind, Resolution, SourceFile, MAX_FILE_SIZE,
+};
+
+/// The scheme of a build context that names an image.
+const IMAGE_SCHEME: &str = "docker-image://";
+
+/// How deep variables may refer to variables, and targets inherit targets.
+const MAX_CHAIN: usize = 32;
+
+/// Attributes and blocks of a file or a block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Body {
+    pub(crate) attrs: Vec<(String, Expr)>,
+    pub(crate) blocks: Vec<Block>,
+}
+
+impl Body {
+    /// The last value of attribute `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Expr> {
+        self.attrs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// `kind "label" { body }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Block {
+    pub(crate) kind: String,
+    pub(crate) labels: Vec<String>,
+    pub(crate) body: Body,
+    /// Where the block starts.
+    pub(crate) offset: usize,
+}
+
+/// A value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    /// A string template: its value with `${…}` kept, the span of its text, and whether
+    /// that text is the value verbatim.
+    Str {
+        value: String,
+        span: Range<usize>,
+        exact: bool,
+    },
+    List(Vec<Expr>),
+    Object(Vec<(String, Expr)>),
+    /// Anything else; a number or bool keeps its text.
+    Other(Option<String>),
+}
+
+/// A bake file read: its body or the syntax error (offset, message).
+fn read_body(file: &SourceFile, text: &str) -> Result<Body, (usize, String)> {
+    let json = file.rel.to_ascii_lowercase().ends_with(".json");
+    if json {
+        json::parse(text)
+    } else {
+        hcl::parse(text).map_err(|e| (e.offset, e.message))
+    }
+}
+
+/// Reads a small source file for the project facts; `None` when it cannot be read (its
+/// own parse reports that).
+pub(crate) fn read_small(file: &SourceFile) -> Option<String> {
+    let meta = std::fs::metadata(&file.path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE_SIZE {
+        return None;
+    }
+    String::from_utf8(std::fs::read(&file.path).ok()?).ok()
+}
+
+/// The variables of a body and how to expand `${NAME}` with them.
+struct Vars<'b> {
+    defaults: BTreeMap<&'b str, &'b Expr>,
+}
+
+/// An expanded template: the text, or the variable or expression left without a value.
+type Expanded = Result<String, String>;
+
+impl<'b> Vars<'b> {
+    fn of(body: &'b Body) -> Self {
+        let mut defaults = BTreeMap::new();
+        for block in body.blocks.iter().filter(|b| b.kind == "variable") {
+            if let (Some(name), Some(default)) = (block.labels.first(), block.body.get("default")) {
+                defaults.insert(name.as_str(), default);
+            }
+        }
+        Self { defaults }
+    }
+
+    /// The value of variable `name`.
+    fn value(&self, name: &str, depth: usize) -> Expanded {
+        match self.defaults.get(name) {
+            Some(Expr::Str { value, .. }) if depth < MAX_CHAIN => self.expand(value, depth + 1),
+            Some(Expr::Other(Some(text))) => Ok(text.clone()),
+            _ => Err(name.to_owned()),
+        }
+    }
+
+    /// Expands `${NAME}` (and `$${` as `${`); any other `${…}` expression is unresolved.
+    fn expand(&self, template: &str, depth: usize) -> Expanded {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(i) = rest.find(['$', '%']) {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            if let Some(r) = rest
+                .strip_prefix("$${")
+                .or_else(|| rest.strip_prefix("%%{"))
+            {
+                out.push_str(&rest[1..3]);
+                rest = r;
+            } else if rest.starts_with("${") || rest.starts_with("%{") {
+                let end = rest.find('}').unwrap_or(rest.len());
+                let inner = rest[2..end].trim();
+                let simple = !inner.is_empty()
+                    && rest.starts_with('$')
+                    && inner.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if !simple {
+                    return Err(rest[..(end + 1).min(rest.len())].to_owned());
+                }
+                out.push_str(&self.value(inner, depth)?);
+                rest = rest.get(end + 1..).unwrap_or_default();
+            } else {
+                out.push_str(&rest[..1]);
+                rest = &rest[1..];
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// A string value expanded; `None` for values that are not strings.
+    fn string(&self, expr: &Expr) -> Option<Expanded> {
+        match expr {
+            Expr::Str { value, .. } => Some(self.expand(value, 0)),
+            Expr::Other(Some(text)) => Some(Ok(text.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a bake file as a source: its `docker-image://` contexts.
+pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Problem>) {
+    let index = LineIndex::new(text);
+    let problem = |kind: ProblemKind, offset: usize, message: String| {
+        let (line, column) = index.line_col(offset.min(text.len()));
+        Problem {
+            kind,
+            file: file.rel.clone(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        }
+    };
+    let body = match read_body(file, text) {
+        Ok(body) => body,
+        Err((offset, message)) => {
+            let message = format!("invalid bake file: {message}");
+            return (
+                Vec::new(),
+                vec![problem(ProblemKind::FileInvalid, offset, message)],
+            );
+        }
+    };
+    let vars = Vars::of(&body);
+    let mut occurrences = Vec::new();
+    let mut problems = Vec::new();
+    for target in body.blocks.iter().filter(|b| b.kind == "target") {
+        let Some(Expr::Object(contexts)) = target.body.get("contexts") else {
+            continue;
+        };
+        for (name, value) in contexts {
+            let Expr::Str {
+                value: written,
+                span,
+                exact,
+            } = value
+            else {
+                continue;
+            };
+            if !written.starts_with(IMAGE_SCHEME) {
+                continue;
+            }
+            let reference = &written[IMAGE_SCHEME.len()..];
+            let at = if *exact {
+                span.start + IMAGE_SCHEME.len()..span.end
+            } else {
+                span.clone()
+            };
+            let (resolution, literal) = match vars.expand(reference, 0) {
+                Err(variable) => (Resolution::Unresolved { variable }, None),
+                Ok(expanded) => match ImageRef::parse(&expanded) {
+                    Ok(image) => (
+                        Resolution::Image(image),
+                        literal_of(&vars, reference, *exact, &at),
+                    ),
+                    Err(error) => {
+                        let label = target.labels.first().map_or("", String::as_str);
+                        let message = format!("target `{label}` context `{name}`: {error}");
+                        problems.push(problem(ProblemKind::ReferenceInvalid, at.start, message));
+                        continue;
+                    }
+                },
+            };
+            occurrences.push(Occurrence {
+                location: index.location(&file.rel, at.clone()),
+                text: text.get(at).unwrap_or_default().to_owned(),
+                resolution,
+                context: Context::BuildContext,
+                platform: None,
+                literal,
+            });
+        }
+    }
+    (occurrences, problems)
+}
+
+/// Where `pin` writes a context's reference: its own text when written plainly, or the
+/// default of the one variable it is (`docker-image://${BASE}`) when that is plain.
+fn literal_of(vars: &Vars<'_>, reference: &str, exact: bool, at: &Range<usize>) -> Option<Literal> {
+    if !exact {
+        return None;
+    }
+    if !reference.contains(['$', '%']) {
+        return Some(Literal {
+            span: at.clone(),
+            text: reference.to_owned(),
+            form: crate::LiteralForm::Reference,
+        });
+    }
+    let name = reference.strip_prefix("${")?.strip_suffix('}')?.trim();
+    match vars.defaults.get(name) {
+        Some(Expr::Str {
+            value,
+            span,
+            exact: true,
+        }) if !value.contains(['$', '%']) => Some(Literal {
+            span: span.clone(),
+            text: value.clone(),
+            form: crate::LiteralForm::Reference,
+        }),
+        _ => None,
+    }
+}
+
+/// A target with `inherits` applied: the attributes that matter here.
+#[derive(Debug, Clone, Default)]
+struct Target {
+    context: Option<String>,
+    dockerfile: Option<String>,
+    inline: bool,
+    args: BTreeMap<String, String>,
+    contexts: BTreeMap<String, NamedContext>,
+}
+
+/// The build definitions of the bake files of one directory, read together as bake merges
+/// them (later files override earlier ones): each target, except bases that other targets
+/// inherit from without naming a context or Dockerfile of their own (unless a group names
+/// them), with the Dockerfile it builds (a `rel` path).
+pub(crate) fn builds(files: &[&SourceFile]) -> Vec<(String, BuildDefinition)> {
+    let mut merged = Body::default();
+    for file in files {
+        let Some(text) = read_small(file) else {
+            continue;
+        };
+        let Ok(body) = read_body(file, &text) else {
+            continue;
+        };
+        merged.attrs.extend(body.attrs);
+        merged.blocks.extend(body.blocks);
+    }
+    let Some(first) = files.first() else {
+        return Vec::new();
+    };
+    let vars = Vars::of(&merged);
+    let mut targets: BTreeMap<&str, Vec<&Body>> = BTreeMap::new();
+    for block in merged.blocks.iter().filter(|b| b.kind == "target") {
+        if let Some(name) = block.labels.first() {
+            targets.entry(name).or_default().push(&block.body);
+        }
+    }
+    let mut inherited = BTreeSet::new();
+    let mut grouped = BTreeSet::new();
+    for block in &merged.blocks {
+        let (key, into) = match block.kind.as_str() {
+            "target" => ("inherits", &mut inherited),
+            "group" => ("targets", &mut grouped),
+            _ => continue,
+        };
+        if let Some(Expr::List(items)) = block.body.get(key) {
+            for item in items {
+                if let Some(Ok(name)) = vars.string(item) {
+                    into.insert(name);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (name, bodies) in &targets {
+        // A base that others inherit from and that names no build of its own (`_common`
+        // with only args) is not built by itself.
+        let own_build = bodies
+            .iter()
+            .any(|b| b.get("context").is_some() || b.get("dockerfile").is_some());
+        if inherited.contains(*name) && !grouped.contains(*name) && !own_build {
+            continue;
+        }
+        let target = resolve(name, &targets, &vars, 0);
+        if target.inline {
+            continue;
+        }
+        let context = target.context.unwrap_or_else(|| ".".to_owned());
+        let dockerfile = target.dockerfile.unwrap_or_else(|| "Dockerfile".to_owned());
+        let Some(path) = dockerfile_of(&first.rel, &context, &dockerfile) else {
+            continue;
+        };
+        out.push((
+            path,
+            BuildDefinition {
+                origin: format!("`{}` target `{name}`", first.rel),
+                args: target.args,
+                contexts: target.contexts,
+            },
+        ));
+    }
+    out
+}
+
+/// Target `name` with what it inherits (inherited first, its own attributes win).
+fn resolve(
+    name: &str,
+    targets: &BTreeMap<&str, Vec<&Body>>,
+    vars: &Vars<'_>,
+    depth: usize,
+) -> Target {
+    let mut target = Target::default();
+    let Some(bodies) = targets.get(name) else {
+        return target;
+    };
+    for body in bodies {
+        if let Some(Expr::List(parents)) = body.get("inherits") {
+            for parent in parents {
+                if let Some(Ok(parent)) = vars.string(parent) {
+                    if depth < MAX_CHAIN && parent != name {
+                        let base = resolve(&parent, targets, vars, depth + 1);
+                        target.context = base.context.or(target.context);
+                        target.dockerfile = base.dockerfile.or(target.dockerfile);
+                        target.inline |= base.inline;
+                        target.args.extend(base.args);
+                        target.contexts.extend(base.contexts);
+                    }
+                }
+            }
+        }
+    }
+    for body in bodies {
+        for (key, value) in &body.attrs {
+            match key.as_str() {
+                "context" => target.context = vars.string(value).and_then(Result::ok),
+                "dockerfile" => target.dockerfile = vars.string(value).and_then(Result::ok),
+                "dockerfile-inline" => target.inline = true,
+                "args" => {
+                    for (arg, value) in entries(value) {
+                        // An arg without a known value leaves the Dockerfile's default.
+                        if let Some(Ok(value)) = vars.string(value) {
+                            target.args.insert(arg.clone(), value);
+                        }
+                    }
+                }
+                "contexts" => {
+                    for (context, value) in entries(value) {
+                        let named = match vars.string(value) {
+                            Some(Ok(value)) => named_context(&value),
+                            Some(Err(variable)) => NamedContext::Unresolved(variable),
+                            None => continue,
+                        };
+                        target.contexts.insert(context.clone(), named);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    target
+}
+
+fn entries(expr: &Expr) -> &[(String, Expr)] {
+    match expr {
+        Expr::Object(entries) => entries,
+        _ => &[],
+    }
+}
