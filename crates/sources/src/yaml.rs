@@ -24,6 +24,7 @@ mod github;
 mod gitlab;
 mod interpolate;
 mod kubernetes;
+mod lenient;
 mod scalar;
 mod tree;
 

@@ -423,3 +423,49 @@ fn merge_keys_fanning_out_are_searched_once() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+// docker compose (go-yaml) reads a flow sequence whose `]` sits under its key; the strict
+// reader refused the file and its image vanished.
+#[test]
+fn flow_sequence_closed_at_the_key_indentation_is_read() {
+    let text = "services:\n  app:\n    image: nginx:1.27\n    command: [\n      \"nginx\", \"-g\", \"daemon off;\"\n    ]\n  db:\n    image: \"postgres:16\"\n    entrypoint: [\"a\",\n    \"b\"]\n";
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        [
+            "3:12 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`",
+            "8:13 compose-image `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
+        ]
+    );
+}
+
+// kubectl (go-yaml) reads a quoted scalar continued at its key's column; the strict reader
+// refused the manifest and every image in it vanished.
+#[test]
+fn quoted_scalar_continued_at_the_key_column_is_read() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    metadata:\n      annotations:\n        note: \"first part\n        continued\"\n        other: 'one\n        two'\n    spec:\n      containers:\n        - name: app\n          image: \"ghcr.io/acme/app:2\"\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "deploy.yaml", text),
+        ["14:19 kubernetes-container `ghcr.io/acme/app:2` => ghcr.io/acme/app:2 literal `ghcr.io/acme/app:2`"]
+    );
+}
+
+// libyaml reads a `#` that touches the token before it as a comment.
+#[test]
+fn comment_touching_a_quoted_value_is_read() {
+    let text = "services:\n  app:\n    image: \"nginx:1.27\"# pinned later\n";
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        ["3:13 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`"]
+    );
+}
+
+// What libyaml refuses too stays an error, with the strict reader's position.
+#[test]
+fn block_indentation_errors_are_not_repaired() {
+    let text = "services:\n  app:\n    image: nginx:1.27\n   bad: 1\n";
+    let (occurrences, problems) = run(SourceKind::Compose, "compose.yaml", text);
+    assert_eq!(occurrences, []);
+    let messages = messages(&problems);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].starts_with("compose.yaml:4:"), "{messages:?}");
+}
