@@ -384,6 +384,50 @@ fn byte_order_mark_and_non_ascii_keep_spans_right() {
     );
 }
 
+// compose and kubectl read UTF-16 files with a byte-order mark; portcullis refused them as
+// binary (NUL bytes) and their images vanished. Spans index the UTF-8 transcoding.
+#[test]
+fn utf16_files_with_a_byte_order_mark_are_read() {
+    let text = "\u{feff}# café\nservices:\n  wéb:\n    image: \"nginx:1.27\"\n";
+    for big_endian in [false, true] {
+        let bytes: Vec<u8> = text
+            .encode_utf16()
+            .flat_map(|u| {
+                if big_endian {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                }
+            })
+            .collect();
+        let file = SourceFile {
+            path: "compose.yaml".into(),
+            rel: "compose.yaml".to_owned(),
+            kind: SourceKind::Compose,
+        };
+        let (occurrences, problems) = parse(&file, &bytes, &ParseOptions::default());
+        assert_eq!(problems, []);
+        assert_eq!(
+            show(text, &occurrences),
+            ["4:13 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`"]
+        );
+    }
+}
+
+#[test]
+fn broken_utf16_is_one_problem() {
+    let file = SourceFile {
+        path: "compose.yaml".into(),
+        rel: "compose.yaml".to_owned(),
+        kind: SourceKind::Compose,
+    };
+    let (_, problems) = parse(&file, &[0xfe, 0xff, 0, b'a', 0], &ParseOptions::default());
+    assert_eq!(
+        messages(&problems),
+        ["compose.yaml:0:0 `compose.yaml`: not UTF-16 text (a UTF-16 byte-order mark, then an odd number of bytes)"]
+    );
+}
+
 /// Ten aliases per level, eight levels: 10^8 paths if every alias were walked again.
 fn fan_out(level: &str) -> String {
     let mut text = String::new();
