@@ -18,6 +18,8 @@ use super::tree::{Failure, Node, SyntaxError};
 
 /// Constructs repaired in one file at most; each needs one more parse of the whole file.
 const MAX_REPAIRS: usize = 64;
+/// Bytes parsed again at most for one file, so a large file gets fewer repairs.
+const MAX_REPARSED: usize = 256 * 1024 * 1024;
 
 /// Spaces inserted into the text as written, so offsets in the repaired text can be mapped
 /// back.
@@ -69,8 +71,9 @@ impl Shifts {
 }
 
 /// After the strict parse of `text` failed with `failure`: repairs what libyaml accepts and
-/// parses again with `build`, up to [`MAX_REPAIRS`] times. The error is the strict one when
-/// the text cannot be repaired.
+/// parses again with `build`, up to [`MAX_REPAIRS`] times (fewer for files larger than
+/// [`MAX_REPARSED`] / [`MAX_REPAIRS`]), as long as each repair gets the parser further. The
+/// error is the strict one when the text cannot be repaired.
 pub(super) fn parse(
     text: &str,
     failure: Failure,
@@ -81,7 +84,9 @@ pub(super) fn parse(
     let mut inserts: BTreeMap<usize, usize> = BTreeMap::new();
     let mut repaired = text.to_owned();
     let mut shifts = Shifts::default();
-    for _ in 0..MAX_REPAIRS {
+    let attempts = MAX_REPAIRS.min(MAX_REPARSED / text.len().max(1));
+    let mut reached = strict.offset;
+    for _ in 0..attempts {
         let fixes = repairs(&repaired, &failure);
         if fixes.is_empty() {
             break;
@@ -95,6 +100,11 @@ pub(super) fn parse(
             Ok(docs) => return Ok(docs),
             Err(next) => failure = next,
         }
+        let at = shifts.original(failure.error.offset);
+        if at <= reached {
+            break;
+        }
+        reached = at;
     }
     Err(strict)
 }
