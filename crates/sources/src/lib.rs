@@ -9,9 +9,12 @@
 //! [`pin_edits`] (what `pin` rewrites), [`rewrite`]/[`apply`] (byte-span edits) and
 //! [`write_atomic`] (the one atomic file write, for edits and reports alike).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use encoding::{Encoding, NotText};
 
 pub use paths::Root;
 pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
@@ -25,6 +28,7 @@ mod bake;
 mod discover;
 mod dockerfile;
 mod dotenv;
+mod encoding;
 pub mod paths;
 mod pin;
 pub mod project;
@@ -239,8 +243,11 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Parses one file's bytes.
 ///
-/// Byte spans in the result index `bytes` as given (a leading UTF-8 byte-order mark is
-/// skipped but counted); columns do not count the byte-order mark.
+/// The bytes are UTF-8 (a byte-order mark allowed) or UTF-16 with a byte-order mark. Byte
+/// spans in the result index the text as UTF-8: `bytes` as given for a UTF-8 file (a
+/// leading byte-order mark skipped but counted), the file transcoded to UTF-8 for UTF-16
+/// (the mark counted as its three UTF-8 bytes), which is also the text [`apply`] and
+/// [`rewrite`] edit. Columns do not count the byte-order mark.
 #[must_use]
 pub fn parse(
     file: &SourceFile,
@@ -273,6 +280,7 @@ pub(crate) fn parse_file(
         Ok(text) => text,
         Err(problem) => return (Vec::new(), vec![problem], None),
     };
+    let text = &*text;
     let (body, shift) = match text.strip_prefix('\u{feff}') {
         Some(body) => (body, '\u{feff}'.len_utf8()),
         None => (text, 0),
@@ -301,8 +309,9 @@ pub(crate) fn parse_file(
     (occurrences, problems, not_checked)
 }
 
-/// Checks that `bytes` are text parsers may read: not too large, no NUL byte, UTF-8.
-fn decode<'a>(file: &SourceFile, bytes: &'a [u8]) -> Result<&'a str, Problem> {
+/// Checks that `bytes` are text parsers may read: not too large, UTF-8 or UTF-16 with a
+/// byte-order mark, no NUL character. UTF-16 comes back transcoded to UTF-8.
+fn decode<'a>(file: &SourceFile, bytes: &'a [u8]) -> Result<Cow<'a, str>, Problem> {
     let problem = |message: String| Problem {
         kind: ProblemKind::FileInvalid,
         file: file.rel.clone(),
@@ -317,19 +326,40 @@ fn decode<'a>(file: &SourceFile, bytes: &'a [u8]) -> Result<&'a str, Problem> {
             bytes.len()
         )));
     }
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        return Err(problem(format!(
-            "`{}`: binary file (NUL byte at offset {offset})",
-            file.rel
-        )));
+    let encoding = Encoding::of(bytes);
+    if encoding == Encoding::Utf8 {
+        if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+            return Err(problem(format!(
+                "`{}`: binary file (NUL byte at offset {offset})",
+                file.rel
+            )));
+        }
     }
-    std::str::from_utf8(bytes).map_err(|e| {
-        problem(format!(
-            "`{}`: not UTF-8 text (invalid byte at offset {})",
-            file.rel,
-            e.valid_up_to()
-        ))
-    })
+    let text = encoding.decode(bytes).map_err(|e| {
+        problem(match e {
+            NotText::Utf8 { offset } => format!(
+                "`{}`: not UTF-8 text (invalid byte at offset {offset})",
+                file.rel
+            ),
+            NotText::OddLength => format!(
+                "`{}`: not UTF-16 text (a UTF-16 byte-order mark, then an odd number of bytes)",
+                file.rel
+            ),
+            NotText::Surrogate { offset } => format!(
+                "`{}`: not UTF-16 text (unpaired surrogate at byte offset {offset})",
+                file.rel
+            ),
+        })
+    })?;
+    if encoding != Encoding::Utf8 {
+        if let Some(offset) = text.find('\0') {
+            return Err(problem(format!(
+                "`{}`: binary file (NUL character at UTF-8 offset {offset})",
+                file.rel
+            )));
+        }
+    }
+    Ok(text)
 }
 
 /// Discovers and parses every source under `root`, in parallel.
@@ -353,7 +383,7 @@ pub struct Edit {
     pub replacement: String,
 }
 
-/// Applies `edits` (non-overlapping) to `path` and replaces the file atomically (temp file in
+/// Applies `edits` (non-overlapping, spans as [`parse`] gives them) to `path` and replaces the file atomically (temp file in
 /// the same directory + rename, mode and owner kept). Returns whether the content changed.
 /// Only a regular, writable file inside `tree` (the repository) is written; anything else is
 /// [`SourceError::Refused`].

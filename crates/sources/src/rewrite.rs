@@ -5,10 +5,32 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::encoding::Encoding;
 use crate::{Edit, SourceError};
 
-/// The new content after applying `edits` to `content`.
+/// The new content after applying `edits` to `content`. A UTF-16 file is edited as its
+/// UTF-8 text (where [`crate::parse`]'s spans point) and written back in UTF-16 with the
+/// same byte order.
 pub(crate) fn apply(path: &Path, content: &[u8], edits: &[Edit]) -> Result<Vec<u8>, SourceError> {
+    let encoding = Encoding::of(content);
+    if encoding == Encoding::Utf8 {
+        return apply_bytes(path, content, edits);
+    }
+    let text = encoding.decode(content).map_err(|_| SourceError::Refused {
+        path: path.to_owned(),
+        reason: "it starts with a UTF-16 byte-order mark but is not UTF-16 text".to_owned(),
+    })?;
+    let edited = apply_bytes(path, text.as_bytes(), edits)?;
+    // Edits replace whole UTF-8 sequences (checked against `expected`) with UTF-8 text.
+    let edited = String::from_utf8(edited).map_err(|_| SourceError::Refused {
+        path: path.to_owned(),
+        reason: "an edit would split a character".to_owned(),
+    })?;
+    Ok(encoding.encode(&edited))
+}
+
+/// `edits` applied to `content` byte for byte.
+fn apply_bytes(path: &Path, content: &[u8], edits: &[Edit]) -> Result<Vec<u8>, SourceError> {
     let mut sorted: Vec<&Edit> = edits.iter().collect();
     sorted.sort_by_key(|e| (e.span.start, e.span.end));
     for pair in sorted.windows(2) {

@@ -10,6 +10,8 @@
 //!   places (the occurrence sits at the anchor's text, which is what `pin` must edit);
 //! - `literal` is the value's own span for plain or quoted one-line scalars written without
 //!   escapes; block scalars, folded or escaped text give `literal: None`;
+//! - what the YAML spec refuses but libyaml reads (docker compose, kubectl and GitLab read
+//!   YAML with libyaml or its Go port) is read as libyaml does, see [`lenient`];
 //! - invalid YAML is one [`Problem`] with the parser's message, except for files of kind
 //!   [`SourceKind::Kubernetes`] that contain `{{`: those are Go templates, listed as not
 //!   checked ([`NotCheckedReason::Template`]) instead.
@@ -32,6 +34,7 @@ mod helm;
 mod interpolate;
 mod kubernetes;
 mod kustomize;
+mod lenient;
 mod scalar;
 pub(crate) mod tree;
 

@@ -21,7 +21,8 @@ fn check(kind: SourceKind, bytes: &[u8], options: &ParseOptions) {
     };
     let (occurrences, _) = parse(&file, bytes, options);
     for o in occurrences {
-        let text = std::str::from_utf8(bytes).expect("occurrences only come from UTF-8 text");
+        let text = as_text(bytes);
+        let text = text.as_str();
         assert!(
             text.get(o.location.span.clone()).is_some(),
             "{kind:?} span {:?} in {text:?}",
@@ -38,6 +39,27 @@ fn check(kind: SourceKind, bytes: &[u8], options: &ParseOptions) {
                 "{kind:?} literal in {text:?}"
             );
         }
+    }
+}
+
+/// The text spans index: the bytes, or their UTF-8 transcoding when a UTF-16 mark leads.
+fn as_text(bytes: &[u8]) -> String {
+    let units = |big: bool| {
+        bytes
+            .chunks_exact(2)
+            .map(move |p| {
+                if big {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    match bytes {
+        [0xff, 0xfe, ..] => String::from_utf16(&units(false)).expect("valid UTF-16"),
+        [0xfe, 0xff, ..] => String::from_utf16(&units(true)).expect("valid UTF-16"),
+        _ => String::from_utf8(bytes.to_vec()).expect("occurrences only come from text"),
     }
 }
 

@@ -210,3 +210,64 @@ fn links_out_of_the_tree_and_read_only_files_are_refused_and_owners_kept() {
     }
     assert!(fs::read_to_string(&owned).unwrap().contains(DIGEST));
 }
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    text.encode_utf16()
+        .flat_map(|u| {
+            if big_endian {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
+// A UTF-16 Dockerfile is pinned and written back in UTF-16 with its byte order and mark;
+// editing its bytes with the UTF-8 spans would corrupt it.
+#[test]
+fn utf16_files_are_pinned_in_utf16() {
+    let text = "\u{feff}# café\nFROM alpine:3.20 AS base\nCOPY --from=nginx:1.27 /a /b\n";
+    let pinned = format!(
+        "\u{feff}# café\nFROM alpine:3.20@{DIGEST} AS base\nCOPY --from=nginx:1.27@{DIGEST} /a /b\n"
+    );
+    for big_endian in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Dockerfile");
+        fs::write(&path, utf16(text, big_endian)).unwrap();
+        let edits = pin_edits(&path);
+        assert_eq!(edits.len(), 2);
+        assert!(rewrite(&path, &edits, dir.path()).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), utf16(&pinned, big_endian));
+    }
+}
+
+// A UTF-8 byte-order mark is kept, and spans count it.
+#[test]
+fn utf8_byte_order_mark_is_kept_when_pinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Dockerfile");
+    fs::write(&path, "\u{feff}FROM alpine:3.20\n").unwrap();
+    let edits = pin_edits(&path);
+    assert!(rewrite(&path, &edits, dir.path()).unwrap());
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("\u{feff}FROM alpine:3.20@{DIGEST}\n")
+    );
+}
+
+#[test]
+fn broken_utf16_is_refused_not_corrupted() {
+    let edit = Edit {
+        span: 3..4,
+        expected: "a".into(),
+        replacement: "b".into(),
+    };
+    // A UTF-16 mark, `a`, then a lone surrogate.
+    let content = [0xff, 0xfe, b'a', 0, 0x00, 0xd8];
+    let error = apply(Path::new("f"), &content, &[edit]).unwrap_err();
+    assert!(
+        matches!(&error, SourceError::Refused { reason, .. } if reason.contains("not UTF-16")),
+        "{error:?}"
+    );
+}

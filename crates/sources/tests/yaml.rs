@@ -384,6 +384,50 @@ fn byte_order_mark_and_non_ascii_keep_spans_right() {
     );
 }
 
+// compose and kubectl read UTF-16 files with a byte-order mark; portcullis refused them as
+// binary (NUL bytes) and their images vanished. Spans index the UTF-8 transcoding.
+#[test]
+fn utf16_files_with_a_byte_order_mark_are_read() {
+    let text = "\u{feff}# café\nservices:\n  wéb:\n    image: \"nginx:1.27\"\n";
+    for big_endian in [false, true] {
+        let bytes: Vec<u8> = text
+            .encode_utf16()
+            .flat_map(|u| {
+                if big_endian {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                }
+            })
+            .collect();
+        let file = SourceFile {
+            path: "compose.yaml".into(),
+            rel: "compose.yaml".to_owned(),
+            kind: SourceKind::Compose,
+        };
+        let (occurrences, problems) = parse(&file, &bytes, &ParseOptions::default());
+        assert_eq!(problems, []);
+        assert_eq!(
+            show(text, &occurrences),
+            ["4:13 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`"]
+        );
+    }
+}
+
+#[test]
+fn broken_utf16_is_one_problem() {
+    let file = SourceFile {
+        path: "compose.yaml".into(),
+        rel: "compose.yaml".to_owned(),
+        kind: SourceKind::Compose,
+    };
+    let (_, problems) = parse(&file, &[0xfe, 0xff, 0, b'a', 0], &ParseOptions::default());
+    assert_eq!(
+        messages(&problems),
+        ["compose.yaml:0:0 `compose.yaml`: not UTF-16 text (a UTF-16 byte-order mark, then an odd number of bytes)"]
+    );
+}
+
 /// Ten aliases per level, eight levels: 10^8 paths if every alias were walked again.
 fn fan_out(level: &str) -> String {
     let mut text = String::new();
@@ -422,4 +466,50 @@ fn merge_keys_fanning_out_are_searched_once() {
         Vec::<String>::new()
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+// docker compose (go-yaml) reads a flow sequence whose `]` sits under its key; the strict
+// reader refused the file and its image vanished.
+#[test]
+fn flow_sequence_closed_at_the_key_indentation_is_read() {
+    let text = "services:\n  app:\n    image: nginx:1.27\n    command: [\n      \"nginx\", \"-g\", \"daemon off;\"\n    ]\n  db:\n    image: \"postgres:16\"\n    entrypoint: [\"a\",\n    \"b\"]\n";
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        [
+            "3:12 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`",
+            "8:13 compose-image `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
+        ]
+    );
+}
+
+// kubectl (go-yaml) reads a quoted scalar continued at its key's column; the strict reader
+// refused the manifest and every image in it vanished.
+#[test]
+fn quoted_scalar_continued_at_the_key_column_is_read() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    metadata:\n      annotations:\n        note: \"first part\n        continued\"\n        other: 'one\n        two'\n    spec:\n      containers:\n        - name: app\n          image: \"ghcr.io/acme/app:2\"\n";
+    assert_eq!(
+        clean(SourceKind::Kubernetes, "deploy.yaml", text),
+        ["14:19 kubernetes-container `ghcr.io/acme/app:2` => ghcr.io/acme/app:2 literal `ghcr.io/acme/app:2`"]
+    );
+}
+
+// libyaml reads a `#` that touches the token before it as a comment.
+#[test]
+fn comment_touching_a_quoted_value_is_read() {
+    let text = "services:\n  app:\n    image: \"nginx:1.27\"# pinned later\n";
+    assert_eq!(
+        clean(SourceKind::Compose, "compose.yaml", text),
+        ["3:13 compose-image `nginx:1.27` => docker.io/library/nginx:1.27 literal `nginx:1.27`"]
+    );
+}
+
+// What libyaml refuses too stays an error, with the strict reader's position.
+#[test]
+fn block_indentation_errors_are_not_repaired() {
+    let text = "services:\n  app:\n    image: nginx:1.27\n   bad: 1\n";
+    let (occurrences, problems) = run(SourceKind::Compose, "compose.yaml", text);
+    assert_eq!(occurrences, []);
+    let messages = messages(&problems);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].starts_with("compose.yaml:4:"), "{messages:?}");
 }

@@ -109,7 +109,7 @@ pub(crate) fn source_span(text: &str, span: &Range<usize>, style: ScalarStyle) -
 }
 
 /// `raw` after any leading `&anchor` and `!tag` properties.
-fn skip_properties(raw: &str) -> &str {
+pub(super) fn skip_properties(raw: &str) -> &str {
     let mut rest = raw.trim_start();
     while rest.starts_with(['!', '&']) {
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());

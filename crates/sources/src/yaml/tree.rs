@@ -13,7 +13,8 @@ use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use super::scalar::{exact_span, source_span};
+use super::lenient::{self, Shifts};
+use super::scalar::{exact_span, skip_properties, source_span};
 
 /// Deepest nesting accepted; deeper documents are refused instead of risking the stack.
 const MAX_DEPTH: usize = 256;
@@ -58,6 +59,14 @@ pub(crate) struct SyntaxError {
     /// Byte offset of the error.
     pub(crate) offset: usize,
     pub(crate) message: String,
+}
+
+/// Where one parse of a (possibly repaired) text stopped, in that text's offsets.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: SyntaxError,
+    /// Byte offset of the `[` or `{` opening the outermost flow collection still open.
+    pub(crate) flow_start: Option<usize>,
 }
 
 impl Node {
@@ -265,17 +274,34 @@ enum Frame {
         items: Vec<Rc<Node>>,
         start: usize,
         anchor: usize,
+        flow: Option<usize>,
     },
     Map {
         entries: Vec<(Rc<Node>, Rc<Node>)>,
         key: Option<Rc<Node>>,
         start: usize,
         anchor: usize,
+        flow: Option<usize>,
     },
 }
 
 /// Parses every document of `text` into a tree. Empty documents yield a null scalar.
+///
+/// The YAML spec decides first; what it refuses but libyaml reads is read as libyaml does
+/// (see [`lenient`]).
 pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> {
+    match build(text, text, &Shifts::default()) {
+        Ok(docs) => Ok(docs),
+        Err(failure) => lenient::parse(text, failure, |repaired, shifts| {
+            build(repaired, text, shifts)
+        }),
+    }
+}
+
+/// Parses `parsed`, which is `original` with the spaces `shifts` records inserted; the
+/// tree's spans index `original`, a failure's offsets index `parsed`.
+fn build(parsed: &str, original: &str, shifts: &Shifts) -> Result<Vec<Rc<Node>>, Failure> {
+    let text = parsed;
     let map = CharToByte::new(text);
     let mut docs = Vec::new();
     let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
@@ -283,9 +309,12 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
     // How deep each merging mapping's `<<` chain goes, by node.
     let mut merge_depths: HashMap<*const Node, usize> = HashMap::new();
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| SyntaxError {
-            offset: map.byte(e.marker().index()),
-            message: e.info().to_owned(),
+        let (event, span) = event.map_err(|e| Failure {
+            error: SyntaxError {
+                offset: map.byte(e.marker().index()),
+                message: e.info().to_owned(),
+            },
+            flow_start: stack.iter().find_map(Frame::flow),
         })?;
         let range = map.byte(span.start.index())
             ..map.byte(span.end.index()).max(map.byte(span.start.index()));
@@ -296,74 +325,48 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let tagged = tag.is_some();
-                Some((
-                    scalar_node(text, range, value.into_owned(), style, tagged),
-                    anchor,
-                ))
+                let written = Written {
+                    parsed: text,
+                    original,
+                    shifts,
+                };
+                let node = scalar_node(&written, range, value.into_owned(), style, tagged);
+                Some((node, anchor))
             }
             // An alias to an anchor still open (a recursive structure) reads as null.
             Event::Alias(id) => Some((
                 anchors
                     .get(&id)
                     .cloned()
-                    .unwrap_or_else(|| null_node(range)),
+                    .unwrap_or_else(|| null_node(shifts.range(&range))),
                 0,
             )),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError {
-                        offset: range.start,
-                        message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                    return Err(Failure {
+                        error: SyntaxError {
+                            offset: range.start,
+                            message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                        },
+                        flow_start: None,
                     });
                 }
-                stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        items: Vec::new(),
-                        start: range.start,
-                        anchor,
-                    }
-                } else {
-                    Frame::Map {
-                        entries: Vec::new(),
-                        key: None,
-                        start: range.start,
-                        anchor,
-                    }
-                });
+                let seq = matches!(event, Event::SequenceStart(..));
+                stack.push(Frame::open(seq, text, &range, shifts, anchor));
                 None
             }
-            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    items,
-                    start,
-                    anchor,
-                }) => Some((
-                    Rc::new(Node {
-                        kind: Kind::Seq(items),
-                        span: start..range.end.max(start),
-                    }),
-                    anchor,
-                )),
-                Some(Frame::Map {
-                    entries,
-                    start,
-                    anchor,
-                    ..
-                }) => Some((
-                    Rc::new(Node {
-                        kind: Kind::Map(entries),
-                        span: start..range.end.max(start),
-                    }),
-                    anchor,
-                )),
-                None => None,
-            },
+            Event::SequenceEnd | Event::MappingEnd => stack
+                .pop()
+                .map(|frame| frame.close(shifts.original(range.end))),
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => None,
         };
         let Some((node, anchor)) = complete else {
             continue;
         };
-        check_merge_depth(&node, &mut merge_depths)?;
+        check_merge_depth(&node, &mut merge_depths).map_err(|error| Failure {
+            error,
+            flow_start: None,
+        })?;
         if anchor != 0 {
             anchors.insert(anchor, Rc::clone(&node));
         }
@@ -402,7 +405,67 @@ fn check_merge_depth(
     Ok(())
 }
 
+/// The offset of the `[` or `{` opening a collection whose event spans `range`, if it is a
+/// flow collection.
+fn flow_bracket(text: &str, range: &Range<usize>) -> Option<usize> {
+    let raw = text.get(range.start..)?;
+    let body = skip_properties(raw);
+    body.starts_with(['[', '{'])
+        .then(|| range.start + raw.len() - body.len())
+}
+
 impl Frame {
+    /// A collection opened by an event spanning `range` of the parsed `text`.
+    fn open(seq: bool, text: &str, range: &Range<usize>, shifts: &Shifts, anchor: usize) -> Self {
+        let flow = flow_bracket(text, range);
+        let start = shifts.original(range.start);
+        if seq {
+            Frame::Seq {
+                items: Vec::new(),
+                start,
+                anchor,
+                flow,
+            }
+        } else {
+            Frame::Map {
+                entries: Vec::new(),
+                key: None,
+                start,
+                anchor,
+                flow,
+            }
+        }
+    }
+
+    /// The finished node, ending at `end` of the original text, and its anchor.
+    fn close(self, end: usize) -> (Rc<Node>, usize) {
+        let (kind, start, anchor) = match self {
+            Frame::Seq {
+                items,
+                start,
+                anchor,
+                ..
+            } => (Kind::Seq(items), start, anchor),
+            Frame::Map {
+                entries,
+                start,
+                anchor,
+                ..
+            } => (Kind::Map(entries), start, anchor),
+        };
+        let node = Node {
+            kind,
+            span: start..end.max(start),
+        };
+        (Rc::new(node), anchor)
+    }
+
+    fn flow(&self) -> Option<usize> {
+        match self {
+            Frame::Seq { flow, .. } | Frame::Map { flow, .. } => *flow,
+        }
+    }
+
     /// Adds a finished child node to this open collection.
     fn add(&mut self, node: Rc<Node>) {
         match self {
@@ -415,24 +478,37 @@ impl Frame {
     }
 }
 
+/// The text the parser read and the text as written.
+struct Written<'t> {
+    parsed: &'t str,
+    original: &'t str,
+    shifts: &'t Shifts,
+}
+
+/// A scalar whose event spans `span` of the parsed text, with spans in the original text.
 fn scalar_node(
-    text: &str,
+    text: &Written<'_>,
     span: Range<usize>,
     value: String,
     style: ScalarStyle,
     tagged: bool,
 ) -> Rc<Node> {
-    let source = source_span(text, &span, style);
-    let exact = exact_span(text, &source, &value, style);
+    let source = source_span(text.parsed, &span, style);
+    let mut exact = exact_span(text.parsed, &source, &value, style);
+    if !text.shifts.is_empty() {
+        exact = exact
+            .map(|r| text.shifts.range(&r))
+            .filter(|r| text.original.get(r.clone()) == Some(value.as_str()));
+    }
     Rc::new(Node {
         kind: Kind::Scalar(Scalar {
             value,
             style,
             tagged,
             exact,
-            source,
+            source: text.shifts.range(&source),
         }),
-        span,
+        span: text.shifts.range(&span),
     })
 }
 
@@ -520,6 +596,32 @@ mod tests {
             err.message.contains("nesting") || err.message.contains("recursion"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn repaired_constructs_keep_their_values_and_original_spans() {
+        // Three constructs left of their block, each repaired; values as libyaml reads them.
+        let text = "a:\n  b: [x,\n  y\n  ]\n  c: \"one\n  two\"\n  d: {k: 'v'}# c\n  e: [p,\nq]\n  f: z\n";
+        let root = doc(text);
+        let b = root.at(&["a", "b"]).unwrap();
+        let items: Vec<_> = b.items().iter().map(|n| n.as_str().unwrap()).collect();
+        assert_eq!(items, ["x", "y"]);
+        assert_eq!(&text[b.span.clone()], "[x,\n  y\n  ]");
+        let c = root.at(&["a", "c"]).unwrap().scalar().unwrap();
+        assert_eq!(c.value, "one two");
+        assert_eq!(&text[c.source.clone()], "\"one\n  two\"");
+        assert_eq!(exact(text, root.at(&["a", "d", "k"]).unwrap()), Some("v"));
+        assert_eq!(exact(text, &root.at(&["a", "e"]).unwrap().items()[1]), Some("q"));
+        assert_eq!(exact(text, root.at(&["a", "f"]).unwrap()), Some("z"));
+    }
+
+    #[test]
+    fn unrepairable_text_keeps_the_strict_error() {
+        // The flow sequence is repaired, then the block error stays: the first error is told.
+        let text = "a:\n  b: [x,\n  y]\n c: 1\n";
+        let err = parse_documents(text).unwrap_err();
+        assert_eq!(err.message, "invalid indentation in flow construct", "{err:?}");
+        assert!(err.offset < text.find(" c").unwrap(), "{err:?}");
     }
 
     #[test]
