@@ -12,8 +12,8 @@ use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
 
 use crate::{
-    Collected, DiscoverOptions, Occurrence, ParseOptions, Problem, ProblemKind, SourceError,
-    SourceFile, SourceKind, MAX_FILE_SIZE,
+    Collected, DiscoverOptions, InlineComment, Occurrence, ParseOptions, Problem, ProblemKind,
+    SourceError, SourceFile, SourceKind, MAX_FILE_SIZE,
 };
 
 /// See [`crate::discover`].
@@ -300,6 +300,9 @@ fn walk_problem(root: &Path, err: &ignore::Error) -> Problem {
     }
 }
 
+/// What one file yields: its references, its problems and its inline waiver comments.
+type FileResult = (Vec<Occurrence>, Vec<Problem>, Vec<InlineComment>);
+
 /// See [`crate::collect`].
 pub(crate) fn collect(
     root: &Path,
@@ -314,8 +317,7 @@ pub(crate) fn collect(
     }
     let next = AtomicUsize::new(0);
     let parsed = AtomicUsize::new(0);
-    let results: Mutex<Vec<(Vec<Occurrence>, Vec<Problem>)>> =
-        Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<FileResult>> = Mutex::new(Vec::with_capacity(files.len()));
     let workers = std::thread::available_parallelism()
         .map_or(4, usize::from)
         .min(files.len().max(1));
@@ -327,9 +329,11 @@ pub(crate) fn collect(
                 let result = match read(file) {
                     Ok(bytes) => {
                         parsed.fetch_add(1, Ordering::Relaxed);
-                        crate::parse_in(file, &bytes, options, project.context(file))
+                        let (occurrences, problems) =
+                            crate::parse_in(file, &bytes, options, project.context(file));
+                        (occurrences, problems, crate::inline_comments(file, &bytes))
                     }
-                    Err(problem) => (Vec::new(), vec![problem]),
+                    Err(problem) => (Vec::new(), vec![problem], Vec::new()),
                 };
                 results
                     .lock()
@@ -339,13 +343,16 @@ pub(crate) fn collect(
         }
     });
     let mut occurrences = Vec::new();
-    for (occ, probs) in results
+    let mut inline_comments = Vec::new();
+    for (occ, probs, comments) in results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
     {
         occurrences.extend(occ);
         problems.extend(probs);
+        inline_comments.extend(comments);
     }
+    crate::sort_comments(&mut inline_comments);
     occurrences.sort_by(|a, b| {
         (&a.location.file, a.location.line, a.location.column).cmp(&(
             &b.location.file,
@@ -358,6 +365,7 @@ pub(crate) fn collect(
         files: parsed.into_inner(),
         occurrences,
         problems,
+        inline_comments,
     })
 }
 

@@ -10,11 +10,13 @@ mod words;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use portcullis_reference::inline::InlineComment;
 use portcullis_reference::ImageRef;
 
 use self::expand::{expand, single_variable, Expanded, Lookup};
 use self::lexer::Instruction;
 use self::words::{csv_fields, extract_flags, flag, split_quoted, split_whitespace, Piece};
+use crate::inline;
 use crate::text::LineIndex;
 use crate::{
     Context, Literal, Occurrence, ParseOptions, Problem, ProblemKind, Resolution, SourceFile,
@@ -77,6 +79,44 @@ pub(crate) fn parse(
         }
     }
     (parser.occurrences, parser.problems)
+}
+
+/// The inline waiver comments of a Dockerfile. A Dockerfile comment is a whole line
+/// starting with `#` (a `#` later on a line is an argument, or the shell's business in
+/// `RUN`), and heredoc bodies are data; so an inline waiver stands alone above the
+/// instruction it concerns (among other comment lines, if any) and covers every line of
+/// that instruction. One inside a multi-line instruction concerns nothing.
+pub(crate) fn inline_comments(file: &SourceFile, text: &str) -> Vec<InlineComment> {
+    let lexed = lexer::lex(text);
+    let index = LineIndex::new(text);
+    let line = |offset: usize| index.line_col(offset).0;
+    let instructions: BTreeMap<u32, u32> = lexed
+        .instructions
+        .iter()
+        .map(|i| {
+            let end = i.logical.orig(i.logical.text.len());
+            (line(i.start), line(end).max(line(i.start)))
+        })
+        .collect();
+    let comment_lines: BTreeSet<u32> = lexed.comments.iter().map(|r| line(r.start)).collect();
+    let mut out = Vec::new();
+    for range in &lexed.comments {
+        let mut below = line(range.start) + 1;
+        while comment_lines.contains(&below) {
+            below += 1;
+        }
+        #[allow(clippy::reversed_empty_ranges)]
+        let lines = instructions.get(&below).map_or(1..=0, |&last| below..=last);
+        out.extend(inline::read(
+            &file.rel,
+            &index,
+            text,
+            range.start,
+            range.end,
+            lines,
+        ));
+    }
+    out
 }
 
 /// The `AS name` of a `FROM`, lower-cased as `BuildKit` compares stage names.

@@ -7,6 +7,7 @@
 //! in parallel), [`discover`], [`parse`] (one file's bytes), [`pin_targets`] and
 //! [`pin_edits`] (what `pin` rewrites), [`rewrite`]/[`apply`] (byte-span edits) and
 //! [`write_atomic`] (the one atomic file write, for edits and reports alike).
+//! [`inline_comments`] reads the inline waivers (`# portcullis: ignore …`) of a file.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -14,12 +15,14 @@ use std::path::{Path, PathBuf};
 
 pub use paths::Root;
 pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
+pub use portcullis_reference::inline::{CommentError, InlineComment, InlineIgnore, Part};
 pub use portcullis_reference::{Context, ImageRef, Location, Problem, ProblemKind, Resolution};
 pub use project::{FileContext, Project};
 pub use rewrite::write_atomic;
 
 mod discover;
 mod dockerfile;
+mod inline;
 pub mod paths;
 mod pin;
 pub mod project;
@@ -141,6 +144,8 @@ pub struct Collected {
     /// Sorted by file, line, column.
     pub occurrences: Vec<Occurrence>,
     pub problems: Vec<Problem>,
+    /// The inline waiver comments, sorted by file, line, column.
+    pub inline_comments: Vec<InlineComment>,
 }
 
 impl Collected {
@@ -224,6 +229,57 @@ pub fn parse_in(
     }
     occurrences.sort_by_key(|a| (a.location.line, a.location.column));
     (occurrences, problems)
+}
+
+/// The inline waivers of one file's bytes: the comments reading `# portcullis: …` where
+/// the file's format has comments (see the grammar in the `inline` module), each with the
+/// lines whose references it concerns. A file that cannot be read as text has none.
+#[must_use]
+pub fn inline_comments(file: &SourceFile, bytes: &[u8]) -> Vec<InlineComment> {
+    let Ok(text) = decode(file, bytes) else {
+        return Vec::new();
+    };
+    if !inline::may_hold(text) {
+        return Vec::new();
+    }
+    let (body, shift) = match text.strip_prefix('\u{feff}') {
+        Some(body) => (body, '\u{feff}'.len_utf8()),
+        None => (text, 0),
+    };
+    let mut comments = match file.kind {
+        SourceKind::Dockerfile => dockerfile::inline_comments(file, body),
+        _ => yaml::inline_comments(file, body),
+    };
+    if shift > 0 {
+        let moved = |location: &mut Location| {
+            location.span = location.span.start + shift..location.span.end + shift;
+        };
+        for comment in &mut comments {
+            moved(&mut comment.location);
+            match &mut comment.parsed {
+                Ok(parts) => {
+                    for part in parts
+                        .rules
+                        .iter_mut()
+                        .chain(parts.until.as_mut())
+                        .chain(std::iter::once(&mut parts.reason))
+                    {
+                        moved(&mut part.location);
+                    }
+                }
+                Err(error) => moved(&mut error.location),
+            }
+        }
+    }
+    comments
+}
+
+/// Sorts inline comments by file, line, column.
+fn sort_comments(comments: &mut [InlineComment]) {
+    comments.sort_by(|a, b| {
+        let (a, b) = (&a.location, &b.location);
+        (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
+    });
 }
 
 /// Checks that `bytes` are text parsers may read: not too large, no NUL byte, UTF-8.

@@ -139,7 +139,10 @@ impl Root {
             all.files += collected.files;
             all.occurrences.extend(collected.occurrences);
             all.problems.extend(collected.problems);
+            all.inline_comments.extend(collected.inline_comments);
         }
+        crate::sort_comments(&mut all.inline_comments);
+        all.inline_comments.dedup();
         all.occurrences.sort_by(|a, b| {
             let (a, b) = (&a.location, &b.location);
             (&a.file, a.line, a.column, a.span.start).cmp(&(
