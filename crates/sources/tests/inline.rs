@@ -38,6 +38,7 @@ fn show(kind: SourceKind, text: &str) -> Vec<(u32, RangeInclusive<u32>, String)>
         .collect()
 }
 
+#[allow(clippy::reversed_empty_ranges)]
 const EMPTY: RangeInclusive<u32> = 1..=0;
 
 #[test]
