@@ -174,3 +174,24 @@ fn invalid_yaml_and_files_without_the_marker_have_none() {
     .is_empty());
     assert!(comments(SourceKind::Compose, "a: 1 # hadolint ignore=DL3006\n").is_empty());
 }
+
+#[test]
+fn yaml_comments_after_empty_values_and_in_sequences_are_read() {
+    let text = "\
+a: # portcullis: ignore tag-denied -- after a null
+spec:
+  containers:
+    - image: nginx:1.27 # portcullis: ignore digest-not-pinned -- in a sequence
+    - name: x\r
+      # portcullis: ignore digest-not-pinned -- crlf\r
+      image: redis:7\r
+";
+    assert_eq!(
+        show(SourceKind::Kubernetes, text),
+        [
+            (1, 1..=1, "after a null".to_owned()),
+            (4, 4..=4, "in a sequence".to_owned()),
+            (6, 7..=7, "crlf".to_owned()),
+        ]
+    );
+}

@@ -399,10 +399,15 @@ fn inline_unused(waiver: &InlineWaiver) -> Finding {
             inline_scope(waiver)
         )
     } else {
+        let (first, last) = (waiver.lines.start(), waiver.lines.end());
+        let lines = if first == last {
+            format!("line {first}")
+        } else {
+            format!("lines {first}-{last}")
+        };
         format!(
-            "the inline waiver for {} matched no finding on line {}",
-            inline_scope(waiver),
-            waiver.lines.start()
+            "the inline waiver for {} matched no finding on {lines}",
+            inline_scope(waiver)
         )
     };
     let mut finding = Finding::new(
