@@ -98,13 +98,17 @@ pub(crate) fn inline_comments(file: &SourceFile, text: &str) -> Vec<InlineCommen
             (line(i.start), line(end).max(line(i.start)))
         })
         .collect();
-    let comment_lines: BTreeSet<u32> = lexed.comments.iter().map(|r| line(r.start)).collect();
+    // The first line below each comment that is not a comment line, from the bottom up so
+    // a long run of comment lines costs one pass.
+    let mut below_of: BTreeMap<u32, u32> = BTreeMap::new();
+    for range in lexed.comments.iter().rev() {
+        let own = line(range.start);
+        let below = below_of.get(&(own + 1)).copied().unwrap_or(own + 1);
+        below_of.insert(own, below);
+    }
     let mut out = Vec::new();
     for range in &lexed.comments {
-        let mut below = line(range.start) + 1;
-        while comment_lines.contains(&below) {
-            below += 1;
-        }
+        let below = below_of[&line(range.start)];
         #[allow(clippy::reversed_empty_ranges)]
         let lines = instructions.get(&below).map_or(1..=0, |&last| below..=last);
         out.extend(inline::read(

@@ -195,3 +195,18 @@ spec:
         ]
     );
 }
+
+/// A long run of stacked waiver comments is read in one pass: walking the run once per
+/// comment would be quadratic in hostile input.
+#[test]
+fn a_long_run_of_stacked_comments_stays_linear() {
+    let n = 100_000;
+    let run = "# portcullis: ignore tag-denied -- r\n".repeat(n);
+    let started = std::time::Instant::now();
+    let docker = comments(SourceKind::Dockerfile, &format!("{run}FROM a\n"));
+    let yaml = comments(SourceKind::Compose, &format!("{run}image: a\n"));
+    assert_eq!((docker.len(), yaml.len()), (n, n));
+    let last = u32::try_from(n + 1).unwrap();
+    assert!(docker.iter().chain(&yaml).all(|c| c.lines == (last..=last)));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -6,7 +6,7 @@
 //! into parts ([`InlineComment`]); [`InlineWaiver::read`] judges them (rule codes, the
 //! date) and it then covers the named rules' findings on the lines the comment concerns.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use portcullis_reference::inline::InlineComment;
@@ -320,6 +320,23 @@ pub(crate) fn apply(
     evaluated: &BTreeSet<Rule>,
     whole_tree: bool,
 ) -> Vec<Finding> {
+    // An inline waiver only looks at the findings of its own lines.
+    let mut by_line: BTreeMap<(&str, u32), Vec<usize>> = BTreeMap::new();
+    let located: Vec<Option<(String, u32)>> = findings
+        .iter()
+        .map(|(finding, _)| {
+            finding
+                .location
+                .as_ref()
+                .map(|at| (at.file.clone(), at.line))
+        })
+        .collect();
+    for (i, at) in located.iter().enumerate() {
+        if let Some((file, line)) = at {
+            by_line.entry((file.as_str(), *line)).or_default().push(i);
+        }
+    }
+    let all: Vec<usize> = (0..findings.len()).collect();
     let entries = inline
         .iter()
         .map(Entry::Inline)
@@ -327,8 +344,20 @@ pub(crate) fn apply(
     let mut out = Vec::new();
     for entry in entries {
         let expired = entry.expires().is_some_and(|last| today > last);
+        let candidates: Vec<usize> = match entry {
+            Entry::Inline(waiver) if waiver.lines.is_empty() => Vec::new(),
+            Entry::Inline(waiver) => {
+                let file = waiver.location.file.as_str();
+                by_line
+                    .range((file, *waiver.lines.start())..=(file, *waiver.lines.end()))
+                    .flat_map(|(_, found)| found.iter().copied())
+                    .collect()
+            }
+            Entry::Config(_) => all.clone(),
+        };
         let mut used = false;
-        for (finding, image) in findings.iter_mut() {
+        for i in candidates {
+            let (finding, image) = &mut findings[i];
             if !entry.covers(finding, image.as_ref()) {
                 continue;
             }

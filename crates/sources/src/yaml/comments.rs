@@ -26,6 +26,16 @@ pub(crate) fn inline_comments(file: &SourceFile, text: &str) -> Vec<InlineCommen
     };
     let lines = line_ranges(text);
     let index = LineIndex::new(text);
+    // For each line, the first line at or below it that is not only a comment (one pass
+    // from the bottom, so a long run of comment lines is not walked once per comment).
+    let mut code_below = vec![lines.len(); lines.len() + 1];
+    for (i, range) in lines.iter().enumerate().rev() {
+        code_below[i] = if comments.only_comment(range) {
+            code_below[i + 1]
+        } else {
+            i
+        };
+    }
     let mut out = Vec::new();
     for (i, range) in lines.iter().enumerate() {
         if !inline::may_hold(&text[range.clone()]) {
@@ -35,16 +45,7 @@ pub(crate) fn inline_comments(file: &SourceFile, text: &str) -> Vec<InlineCommen
             continue;
         };
         let alone = text[range.start..hash].trim().is_empty();
-        let mut target = i;
-        if alone {
-            target += 1;
-            while lines
-                .get(target)
-                .is_some_and(|next| comments.only_comment(next))
-            {
-                target += 1;
-            }
-        }
+        let target = if alone { code_below[i + 1] } else { i };
         let number = u32::try_from(target + 1).unwrap_or(u32::MAX);
         #[allow(clippy::reversed_empty_ranges)]
         let concerned = if target < lines.len() {
