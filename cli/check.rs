@@ -37,6 +37,7 @@ pub fn check(ws: Workspace, resolve: bool) -> anyhow::Result<Report> {
                 .map(|o| Subject::written(o.resolution, o.text, o.location, o.context))
                 .collect(),
             problems: collected.problems,
+            inline_comments: collected.inline_comments,
             help: HelpPaths {
                 cwd: ws.root.cwd.clone(),
             },

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use portcullis_reference::inline::InlineComment;
 use portcullis_reference::{ImageRef, Problem, Resolution};
 
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct Facts {
     /// `--resolve` results, by image.
     pub registry: Option<BTreeMap<ImageRef, RegistryFact>>,
     pub scans: Vec<ScanResult>,
+    /// Inline waiver comments of the files read, as `sources` found them.
+    pub inline_comments: Vec<InlineComment>,
     /// Scanner reports about another image than the one scanned.
     pub mismatches: Vec<ReportMismatch>,
     /// How `help:` lines name files.
@@ -61,8 +64,15 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
         );
     }
     let evaluated = evaluated_rules(facts);
+    let (inline, bad_inline): (Vec<_>, Vec<_>) = facts
+        .inline_comments
+        .iter()
+        .map(waivers::InlineWaiver::read)
+        .partition(Result::is_ok);
+    let inline: Vec<waivers::InlineWaiver> = inline.into_iter().filter_map(Result::ok).collect();
     let waiver_findings = waivers::apply(
         config.waivers(),
+        &inline,
         &mut findings,
         today,
         &evaluated,
@@ -70,6 +80,12 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
     );
     let mut findings: Vec<Finding> = findings.into_iter().map(|(finding, _)| finding).collect();
     findings.extend(waiver_findings);
+    findings.extend(
+        bad_inline
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|problem| waivers::inline_problem(&problem)),
+    );
     findings.extend(facts.problems.iter().map(inputs::problem));
     findings.extend(facts.mismatches.iter().map(inputs::mismatch));
 

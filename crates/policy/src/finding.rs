@@ -22,8 +22,8 @@ pub enum Severity {
 pub struct AppliedWaiver {
     /// Why the exception exists.
     pub reason: String,
-    /// Last day it applies.
-    pub expires: jiff::civil::Date,
+    /// Last day it applies; `None` for an inline waiver without `until`.
+    pub expires: Option<jiff::civil::Date>,
     /// Where it is declared: the `[[waiver]]` header of a policy file, or an inline comment.
     pub declared: Option<Location>,
 }

@@ -27,6 +27,7 @@ pub use evaluate::{evaluate, Facts};
 pub use families::inputs::{problem_findings, ReportMismatch};
 pub use families::registry::RegistryFact;
 pub use families::vulnerabilities::counts as vulnerability_counts;
+pub use families::waivers::InlineWaiver;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};
 pub use portcullis_reference::{Context, Location, Problem, ProblemKind, Resolution};
 pub use report::{exit, Failure, ImageEntry, Note, Report, Summary};

@@ -146,7 +146,7 @@ fn a_run_over_part_of_the_tree_does_not_call_waivers_unused() {
     );
     let applied = waived.findings[0].waiver.as_ref().unwrap();
     assert_eq!(applied.reason, "vendor image");
-    assert_eq!(applied.expires.to_string(), "2026-12-31");
+    assert_eq!(applied.expires.unwrap().to_string(), "2026-12-31");
     assert_eq!(applied.declared.as_ref().unwrap().line, 1);
 }
 

@@ -2,7 +2,7 @@
 //! digests, and match them against allow/deny glob patterns. [`host`] knows registry hosts
 //! (Docker Hub's aliases, loopback, the tag grammar); [`source`] holds what every crate
 //! shares about where a reference is written: [`Location`], [`Context`], [`Resolution`] and
-//! per-file [`Problem`]s.
+//! per-file [`Problem`]s; [`inline`] the parts of an inline waiver comment as written.
 //!
 //! Everything here is pure (no I/O), so every other crate can depend on it.
 //!
@@ -18,6 +18,7 @@
 
 mod digest;
 pub mod host;
+pub mod inline;
 mod name;
 mod pattern;
 mod platform;

@@ -57,7 +57,8 @@ struct JsonFinding<'a> {
 #[derive(Serialize)]
 struct JsonWaiver<'a> {
     reason: &'a str,
-    expires: String,
+    /// `null` for an inline waiver without `until`.
+    expires: Option<String>,
     file: Option<&'a str>,
     line: Option<u32>,
 }
@@ -66,7 +67,7 @@ impl<'a> JsonWaiver<'a> {
     fn new(waiver: &'a AppliedWaiver) -> Self {
         JsonWaiver {
             reason: &waiver.reason,
-            expires: waiver.expires.to_string(),
+            expires: waiver.expires.map(|date| date.to_string()),
             file: waiver.declared.as_ref().map(|l| l.file.as_str()),
             line: waiver.declared.as_ref().map(|l| l.line),
         }

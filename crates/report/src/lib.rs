@@ -172,7 +172,7 @@ mod tests {
         finding.waived = true;
         finding.waiver = Some(AppliedWaiver {
             reason: "vendor image: Q1".into(),
-            expires: jiff::civil::date(2027, 1, 1),
+            expires: Some(jiff::civil::date(2027, 1, 1)),
             declared: None,
         });
         assert_eq!(waiver_reason(&finding), Some("vendor image: Q1"));

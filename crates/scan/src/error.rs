@@ -41,6 +41,22 @@ pub enum ScanError {
         /// What would have been accepted.
         expected: String,
     },
+    /// An OpenVEX statement lacks what the specification requires for its status: a
+    /// `justification` or an `impact_statement` for `not_affected`, an `action_statement`
+    /// for `affected`. It is refused rather than read as an unexplained suppression.
+    #[error("{source_name}: statement {index} (`{vulnerability}`) is `{status}` without {missing}, which OpenVEX requires")]
+    VexIncomplete {
+        /// The VEX file.
+        source_name: String,
+        /// Index of the statement in `statements`.
+        index: usize,
+        /// The vulnerability the statement is about.
+        vulnerability: String,
+        /// The statement's status as written.
+        status: String,
+        /// What is missing, e.g. "a `justification` or an `impact_statement`".
+        missing: String,
+    },
     /// The format of the bytes could not be recognised.
     #[error("{source_name}: not a Trivy, Grype, SARIF, CycloneDX, SPDX or OpenVEX JSON document (starts with `{start}`)")]
     UnknownFormat {

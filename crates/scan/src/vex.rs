@@ -1,6 +1,9 @@
 //! VEX documents (OpenVEX and CycloneDX VEX): statements that a vulnerability does not
 //! affect a product. Only `not_affected` (CycloneDX: `not_affected`, `false_positive`)
 //! suppresses a finding; `affected`, `fixed` and `under_investigation` leave it counted.
+//! An OpenVEX statement is held to its specification: `not_affected` without a
+//! `justification` or an `impact_statement`, or `affected` without an `action_statement`,
+//! refuses the document, naming the statement (CycloneDX VEX has no such requirement).
 //!
 //! Matching: the statement's vulnerability id or one of its aliases equals the finding's id
 //! or one of its aliases (case-insensitive). When the statement names products, one must
@@ -213,7 +216,22 @@ struct OpenVexStatement {
     status: String,
     justification: Option<String>,
     impact_statement: Option<String>,
+    action_statement: Option<String>,
     status_notes: Option<String>,
+}
+
+/// What the OpenVEX specification requires a statement of `status` to carry, when it lacks
+/// it: `not_affected` needs a `justification` or an `impact_statement`, `affected` an
+/// `action_statement` (blank text counts as missing).
+fn missing_for(status: VexStatus, s: &OpenVexStatement) -> Option<&'static str> {
+    let present = |field: &Option<String>| field.as_deref().is_some_and(|t| !t.trim().is_empty());
+    match status {
+        VexStatus::NotAffected if !present(&s.justification) && !present(&s.impact_statement) => {
+            Some("a `justification` or an `impact_statement`")
+        }
+        VexStatus::Affected if !present(&s.action_statement) => Some("an `action_statement`"),
+        _ => None,
+    }
 }
 
 /// `"pkg:…"` or `{"@id": "pkg:…", "identifiers": {"purl": …}}`.
@@ -283,6 +301,15 @@ fn parse_openvex(source_name: &str, bytes: &[u8]) -> Result<Vec<VexStatement>, S
                 ))
             }
         };
+        if let Some(missing) = missing_for(status, &s) {
+            return Err(ScanError::VexIncomplete {
+                source_name: source_name.to_owned(),
+                index: i,
+                vulnerability,
+                status: s.status,
+                missing: missing.to_owned(),
+            });
+        }
         let mut products = Vec::new();
         for product in &s.products {
             let subs: Vec<String> = product

@@ -304,8 +304,8 @@ fn vex_documents_suppress_only_matching_not_affected_findings() {
 fn later_vex_statement_wins_and_affected_leaves_finding() {
     let doc = br#"{"@context":"https://openvex.dev/ns/v0.2.0","statements":[
         {"vulnerability":{"name":"CVE-1"},"status":"not_affected","justification":"component_not_present"},
-        {"vulnerability":{"name":"CVE-1"},"status":"affected"},
-        {"vulnerability":{"name":"CVE-2","aliases":["GHSA-2"]},"status":"not_affected"}]}"#;
+        {"vulnerability":{"name":"CVE-1"},"status":"affected","action_statement":"upgrade a"},
+        {"vulnerability":{"name":"CVE-2","aliases":["GHSA-2"]},"status":"not_affected","impact_statement":"b is never loaded"}]}"#;
     let statements = parse_vex("v", doc, None).unwrap();
     let mut vulns = parse_report(
         br#"{"Results":[{"Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"a"},{"VulnerabilityID":"GHSA-2","PkgName":"b"}]}]}"#,
@@ -378,4 +378,53 @@ fn a_cyclonedx_format_given_is_taken_at_its_word() {
         parse_document("sbom.json", sbom, Some(Format::CyclonedxVex)).unwrap(),
         Document::Vex(s) if s.is_empty()
     ));
+}
+
+#[test]
+fn openvex_statements_missing_what_the_spec_requires_are_refused() {
+    // OpenVEX: `not_affected` MUST carry a justification or an impact statement, `affected`
+    // an action statement; an unexplained suppression must not pass silently.
+    let doc = |statement: &str| {
+        format!(
+            r#"{{"@context":"https://openvex.dev/ns/v0.2.0","statements":[
+            {{"vulnerability":{{"name":"CVE-0"}},"status":"fixed"}},{statement}]}}"#
+        )
+    };
+    for (statement, missing) in [
+        (
+            r#"{"vulnerability":{"name":"CVE-1"},"status":"not_affected"}"#,
+            "a `justification` or an `impact_statement`",
+        ),
+        (
+            r#"{"vulnerability":"CVE-1","status":"not_affected","justification":" ","status_notes":"n"}"#,
+            "a `justification` or an `impact_statement`",
+        ),
+        (
+            r#"{"vulnerability":{"name":"CVE-1"},"status":"affected","status_notes":"n"}"#,
+            "an `action_statement`",
+        ),
+    ] {
+        let err = parse_vex("vex/app.openvex.json", doc(statement).as_bytes(), None).unwrap_err();
+        assert!(
+            matches!(err, ScanError::VexIncomplete { index: 1, .. }),
+            "{err}"
+        );
+        let text = err.to_string();
+        for want in ["vex/app.openvex.json", "statement 1", "`CVE-1`", missing] {
+            assert!(text.contains(want), "{want} missing from: {text}");
+        }
+    }
+    for statement in [
+        r#"{"vulnerability":"CVE-1","status":"not_affected","justification":"component_not_present"}"#,
+        r#"{"vulnerability":"CVE-1","status":"not_affected","impact_statement":"never called"}"#,
+        r#"{"vulnerability":"CVE-1","status":"affected","action_statement":"upgrade"}"#,
+        r#"{"vulnerability":"CVE-1","status":"under_investigation"}"#,
+    ] {
+        let parsed = parse_vex("v", doc(statement).as_bytes(), None);
+        assert!(parsed.is_ok(), "{statement}: {parsed:?}");
+    }
+    // CycloneDX VEX keeps its own rules: an analysis state without justification is read.
+    let cdx = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","vulnerabilities":[
+        {"id":"CVE-1","analysis":{"state":"not_affected"},"affects":[{"ref":"pkg:oci/app"}]}]}"#;
+    assert_eq!(parse_vex("c", cdx, None).unwrap().len(), 1);
 }

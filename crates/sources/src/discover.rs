@@ -12,8 +12,8 @@ use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
 
 use crate::{
-    Collected, DiscoverOptions, NotChecked, NotCheckedReason, Occurrence, ParseOptions, Problem,
-    ProblemKind, SourceError, SourceFile, SourceKind, MAX_FILE_SIZE,
+    Collected, DiscoverOptions, InlineComment, NotChecked, NotCheckedReason, Occurrence,
+    ParseOptions, Problem, ProblemKind, SourceError, SourceFile, SourceKind, MAX_FILE_SIZE,
 };
 
 /// See [`crate::discover`].
@@ -310,8 +310,14 @@ fn walk_problem(root: &Path, err: &ignore::Error) -> Problem {
     }
 }
 
-/// What one file gave: its references, its problems, and why it was not checked if it was not.
-type Parsed = (Vec<Occurrence>, Vec<Problem>, Option<NotChecked>);
+/// What one file gave: its references, its problems, why it was not checked if it was not,
+/// and its inline waiver comments.
+type Parsed = (
+    Vec<Occurrence>,
+    Vec<Problem>,
+    Option<NotChecked>,
+    Vec<InlineComment>,
+);
 
 /// See [`crate::collect`].
 pub(crate) fn collect(
@@ -339,14 +345,17 @@ pub(crate) fn collect(
                 let result = if file.kind == SourceKind::HelmTemplate {
                     // Never read: what a template deploys is decided when Helm renders it.
                     let reason = NotCheckedReason::HelmTemplate;
-                    (Vec::new(), Vec::new(), Some(reason))
+                    (Vec::new(), Vec::new(), Some(reason), Vec::new())
                 } else {
                     match read(file) {
                         Ok(bytes) => {
                             parsed.fetch_add(1, Ordering::Relaxed);
-                            crate::parse_file(file, &bytes, options, project.context(file))
+                            let (occurrences, problems, skipped) =
+                                crate::parse_file(file, &bytes, options, project.context(file));
+                            let comments = crate::inline_comments(file, &bytes);
+                            (occurrences, problems, skipped, comments)
                         }
-                        Err(problem) => (Vec::new(), vec![problem], None),
+                        Err(problem) => (Vec::new(), vec![problem], None, Vec::new()),
                     }
                 };
                 let result = (
@@ -356,6 +365,7 @@ pub(crate) fn collect(
                         file: file.rel.clone(),
                         reason,
                     }),
+                    result.3,
                 );
                 results
                     .lock()
@@ -366,15 +376,18 @@ pub(crate) fn collect(
     });
     let mut occurrences = Vec::new();
     let mut not_checked = Vec::new();
-    for (occ, probs, skipped) in results
+    let mut inline_comments = Vec::new();
+    for (occ, probs, skipped, comments) in results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
     {
         occurrences.extend(occ);
         problems.extend(probs);
         not_checked.extend(skipped);
+        inline_comments.extend(comments);
     }
     not_checked.sort_by(|a, b| a.file.cmp(&b.file));
+    crate::sort_comments(&mut inline_comments);
     occurrences.sort_by(|a, b| {
         (&a.location.file, a.location.line, a.location.column).cmp(&(
             &b.location.file,
@@ -388,6 +401,7 @@ pub(crate) fn collect(
         occurrences,
         problems,
         not_checked,
+        inline_comments,
     })
 }
 

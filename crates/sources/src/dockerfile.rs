@@ -10,11 +10,13 @@ mod words;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
+use portcullis_reference::inline::InlineComment;
 use portcullis_reference::{ImageRef, Platform};
 
 use self::expand::{expand, single_variable, Expanded, Lookup};
 use self::lexer::Instruction;
 use self::words::{csv_fields, extract_flags, flag, split_quoted, split_whitespace, Piece};
+use crate::inline;
 use crate::project::{BuildDefinition, NamedContext};
 use crate::text::LineIndex;
 use crate::{
@@ -177,6 +179,48 @@ impl Merged {
             }
         }
     }
+}
+
+/// The inline waiver comments of a Dockerfile. A Dockerfile comment is a whole line
+/// starting with `#` (a `#` later on a line is an argument, or the shell's business in
+/// `RUN`), and heredoc bodies are data; so an inline waiver stands alone above the
+/// instruction it concerns (among other comment lines, if any) and covers every line of
+/// that instruction. One inside a multi-line instruction concerns nothing.
+pub(crate) fn inline_comments(file: &SourceFile, text: &str) -> Vec<InlineComment> {
+    let lexed = lexer::lex(text);
+    let index = LineIndex::new(text);
+    let line = |offset: usize| index.line_col(offset).0;
+    let instructions: BTreeMap<u32, u32> = lexed
+        .instructions
+        .iter()
+        .map(|i| {
+            let end = i.logical.orig(i.logical.text.len());
+            (line(i.start), line(end).max(line(i.start)))
+        })
+        .collect();
+    // The first line below each comment that is not a comment line, from the bottom up so
+    // a long run of comment lines costs one pass.
+    let mut below_of: BTreeMap<u32, u32> = BTreeMap::new();
+    for range in lexed.comments.iter().rev() {
+        let own = line(range.start);
+        let below = below_of.get(&(own + 1)).copied().unwrap_or(own + 1);
+        below_of.insert(own, below);
+    }
+    let mut out = Vec::new();
+    for range in &lexed.comments {
+        let below = below_of[&line(range.start)];
+        #[allow(clippy::reversed_empty_ranges)]
+        let lines = instructions.get(&below).map_or(1..=0, |&last| below..=last);
+        out.extend(inline::read(
+            &file.rel,
+            &index,
+            text,
+            range.start,
+            range.end,
+            lines,
+        ));
+    }
+    out
 }
 
 /// The `AS name` of a `FROM`, lower-cased as `BuildKit` compares stage names.

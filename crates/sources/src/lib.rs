@@ -8,6 +8,7 @@
 //! in parallel), [`discover`], [`parse`] (one file's bytes), [`pin_targets`] and
 //! [`pin_edits`] (what `pin` rewrites), [`rewrite`]/[`apply`] (byte-span edits) and
 //! [`write_atomic`] (the one atomic file write, for edits and reports alike).
+//! [`inline_comments`] reads the inline waivers (`# portcullis: ignore …`) of a file.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use encoding::{Encoding, NotText};
 
 pub use paths::Root;
 pub use pin::{lookup_key, pin_edits, pin_targets, PinTarget, PinTargets, SkipReason, Skipped};
+pub use portcullis_reference::inline::{CommentError, InlineComment, InlineIgnore, Part};
 pub use portcullis_reference::{
     Context, ImageRef, Location, Platform, Problem, ProblemKind, Resolution,
 };
@@ -29,6 +31,7 @@ mod discover;
 mod dockerfile;
 mod dotenv;
 mod encoding;
+mod inline;
 pub mod paths;
 mod pin;
 pub mod project;
@@ -183,6 +186,8 @@ pub struct Collected {
     /// Files that name images but that portcullis does not read (Helm templates), sorted by
     /// file. Reports count them, so nothing is skipped silently.
     pub not_checked: Vec<NotChecked>,
+    /// The inline waiver comments, sorted by file, line, column.
+    pub inline_comments: Vec<InlineComment>,
 }
 
 /// A file portcullis found but did not check.
@@ -307,6 +312,58 @@ pub(crate) fn parse_file(
     }
     occurrences.sort_by_key(|a| (a.location.line, a.location.column));
     (occurrences, problems, not_checked)
+}
+
+/// The inline waivers of one file's bytes: the comments reading `# portcullis: …` where
+/// the file's format has comments (see the grammar in the `inline` module), each with the
+/// lines whose references it concerns. A file that cannot be read as text has none.
+#[must_use]
+pub fn inline_comments(file: &SourceFile, bytes: &[u8]) -> Vec<InlineComment> {
+    let Ok(decoded) = decode(file, bytes) else {
+        return Vec::new();
+    };
+    let text: &str = &decoded;
+    if !inline::may_hold(text) {
+        return Vec::new();
+    }
+    let (body, shift) = match text.strip_prefix('\u{feff}') {
+        Some(body) => (body, '\u{feff}'.len_utf8()),
+        None => (text, 0),
+    };
+    let mut comments = match file.kind {
+        SourceKind::Dockerfile => dockerfile::inline_comments(file, body),
+        _ => yaml::inline_comments(file, body),
+    };
+    if shift > 0 {
+        let moved = |location: &mut Location| {
+            location.span = location.span.start + shift..location.span.end + shift;
+        };
+        for comment in &mut comments {
+            moved(&mut comment.location);
+            match &mut comment.parsed {
+                Ok(parts) => {
+                    for part in parts
+                        .rules
+                        .iter_mut()
+                        .chain(parts.until.as_mut())
+                        .chain(std::iter::once(&mut parts.reason))
+                    {
+                        moved(&mut part.location);
+                    }
+                }
+                Err(error) => moved(&mut error.location),
+            }
+        }
+    }
+    comments
+}
+
+/// Sorts inline comments by file, line, column.
+fn sort_comments(comments: &mut [InlineComment]) {
+    comments.sort_by(|a, b| {
+        let (a, b) = (&a.location, &b.location);
+        (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
+    });
 }
 
 /// Checks that `bytes` are text parsers may read: not too large, UTF-8 or UTF-16 with a

@@ -143,8 +143,11 @@ impl Root {
             all.occurrences.extend(collected.occurrences);
             all.problems.extend(collected.problems);
             all.not_checked.extend(collected.not_checked);
+            all.inline_comments.extend(collected.inline_comments);
         }
         all.not_checked.sort_by(|a, b| a.file.cmp(&b.file));
+        crate::sort_comments(&mut all.inline_comments);
+        all.inline_comments.dedup();
         all.occurrences.sort_by(|a, b| {
             let (a, b) = (&a.location, &b.location);
             (&a.file, a.line, a.column, a.span.start).cmp(&(

@@ -26,6 +26,7 @@
 //! covers files pulled in by `include: local`; a GitHub action's metadata (`runs.using`,
 //! as in `action.yml`) is read like a workflow; anything else is ignored.
 
+mod comments;
 mod compose;
 mod digest;
 mod github;
@@ -53,6 +54,8 @@ use crate::{
 };
 use interpolate::{GitlabVars, Resolved};
 use tree::{Kind, Node};
+
+pub(crate) use comments::inline_comments;
 
 /// Parses one YAML source file of any YAML kind.
 pub(crate) fn parse(

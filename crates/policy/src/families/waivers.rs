@@ -1,9 +1,16 @@
-//! Waivers: which findings a `[[waiver]]` covers, expiry, and the `waiver-expired` /
-//! `waiver-unused` diagnostics that keep the list of exceptions honest.
+//! Waivers: which findings a `[[waiver]]` or an inline waiver covers, expiry, and the
+//! `waiver-expired` / `waiver-unused` diagnostics that keep the list of exceptions honest.
+//!
+//! An inline waiver is a comment in a source file,
+//! `# portcullis: ignore RULE[,RULE…] [until YYYY-MM-DD] -- REASON`, that `sources` reads
+//! into parts ([`InlineComment`]); [`InlineWaiver::read`] judges them (rule codes, the
+//! date) and it then covers the named rules' findings on the lines the comment concerns.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
-use portcullis_reference::{ImageRef, Location, Pattern};
+use portcullis_reference::inline::InlineComment;
+use portcullis_reference::{ImageRef, Location, Pattern, Problem, ProblemKind};
 use schemars::JsonSchema;
 
 use crate::config::reader::{closest, quoted_list, Reader, Section};
@@ -168,44 +175,278 @@ pub fn is_expired(waiver: &Waiver, today: jiff::civil::Date) -> bool {
     today > waiver.expires.value
 }
 
-/// Applies `waivers` to `findings` (each with the image it concerns) and returns the
-/// `waiver-expired` and `waiver-unused` findings. `evaluated` holds the rules this run
-/// could produce: a waiver only for rules that were not evaluated (say `digest-stale`
-/// without `--resolve`) is not reported unused, and neither is any waiver when the run did
-/// not cover the whole tree of the policy file (`whole_tree` false: `check services/web`
-/// cannot know whether a waiver matches elsewhere).
+/// An inline waiver: a `# portcullis: ignore …` comment in a source file, waiving the
+/// named rules for the references of the lines it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineWaiver {
+    /// Rule codes it waives.
+    pub rules: Vec<Rule>,
+    /// Last day it applies; `None`: until the comment is removed.
+    pub until: Option<jiff::civil::Date>,
+    /// Why the exception exists.
+    pub reason: String,
+    /// The comment (its file is the file of the references it covers).
+    pub location: Location,
+    /// The lines of that file whose references it covers.
+    pub lines: RangeInclusive<u32>,
+}
+
+impl InlineWaiver {
+    /// Judges the parts `sources` read: every rule code must name a rule that can be waived
+    /// and the `until` date must be a real `YYYY-MM-DD` day. The first problem found is a
+    /// `file-invalid` input problem naming the file, line and offending text.
+    pub fn read(comment: &InlineComment) -> Result<Self, Problem> {
+        let problem = |location: &Location, message: String| Problem {
+            kind: ProblemKind::FileInvalid,
+            file: location.file.clone(),
+            line: Some(location.line),
+            column: Some(location.column),
+            message: format!("inline waiver: {message}"),
+        };
+        let parts = comment
+            .parsed
+            .as_ref()
+            .map_err(|error| problem(&error.location, error.message.clone()))?;
+        let mut rules = Vec::with_capacity(parts.rules.len());
+        for part in &parts.rules {
+            let code = rule(&part.text).map_err(|message| problem(&part.location, message))?;
+            if matches!(code, Rule::WaiverExpired | Rule::WaiverUnused) {
+                return Err(problem(
+                    &part.location,
+                    format!("`{code}` is about waivers themselves and cannot be waived inline"),
+                ));
+            }
+            rules.push(code);
+        }
+        let until = parts
+            .until
+            .as_ref()
+            .map(|part| {
+                day(&part.text).ok_or_else(|| {
+                    problem(
+                        &part.location,
+                        format!("`{}` is not a date: write `until YYYY-MM-DD`, as in `until 2027-01-31`", part.text),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            rules,
+            until,
+            reason: parts.reason.text.clone(),
+            location: comment.location.clone(),
+            lines: comment.lines.clone(),
+        })
+    }
+
+    /// Whether it covers `finding`: one of its rules, on one of its lines of its file.
+    #[must_use]
+    pub fn covers(&self, finding: &Finding) -> bool {
+        if matches!(finding.rule, Rule::WaiverExpired | Rule::WaiverUnused)
+            || finding.rule.is_bad_input()
+        {
+            return false;
+        }
+        self.rules.contains(&finding.rule)
+            && finding
+                .location
+                .as_ref()
+                .is_some_and(|at| at.file == self.location.file && self.lines.contains(&at.line))
+    }
+}
+
+/// A `YYYY-MM-DD` calendar day (nothing else jiff would also read).
+fn day(text: &str) -> Option<jiff::civil::Date> {
+    let shape = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shape.then(|| text.parse().ok()).flatten()
+}
+
+/// A `[[waiver]]` or an inline waiver, for what both do alike.
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Config(&'a Waiver),
+    Inline(&'a InlineWaiver),
+}
+
+impl Entry<'_> {
+    fn covers(self, finding: &Finding, image: Option<&ImageRef>) -> bool {
+        match self {
+            Entry::Config(waiver) => covers(waiver, finding, image),
+            Entry::Inline(waiver) => waiver.covers(finding),
+        }
+    }
+
+    fn expires(self) -> Option<jiff::civil::Date> {
+        match self {
+            Entry::Config(waiver) => Some(waiver.expires.value),
+            Entry::Inline(waiver) => waiver.until,
+        }
+    }
+
+    /// Whether this run could produce a finding it covers.
+    fn judged(self, evaluated: &BTreeSet<Rule>) -> bool {
+        match self {
+            Entry::Config(waiver) => {
+                waiver
+                    .rules
+                    .iter()
+                    .any(|rule| evaluated.contains(&rule.value))
+                    || (!waiver.ids.is_empty() && evaluated.contains(&Rule::Vulnerability))
+            }
+            Entry::Inline(waiver) => waiver.rules.iter().any(|rule| evaluated.contains(rule)),
+        }
+    }
+}
+
+/// Applies the inline waivers, then the `[[waiver]]`s, to `findings` (each with the image
+/// it concerns) and returns the `waiver-expired` and `waiver-unused` findings. `evaluated`
+/// holds the rules this run could produce: a waiver only for rules that were not evaluated
+/// (say `digest-stale` without `--resolve`) is not reported unused, and neither is a
+/// `[[waiver]]` when the run did not cover the whole tree of the policy file (`whole_tree`
+/// false: `check services/web` cannot know whether it matches elsewhere). An inline waiver
+/// can only match in its own file, which was read whole, so it is reported unused anyway.
 pub(crate) fn apply(
     waivers: &[Waiver],
+    inline: &[InlineWaiver],
     findings: &mut [(Finding, Option<ImageRef>)],
     today: jiff::civil::Date,
     evaluated: &BTreeSet<Rule>,
     whole_tree: bool,
 ) -> Vec<Finding> {
+    // An inline waiver only looks at the findings of its own lines.
+    let mut by_line: BTreeMap<(&str, u32), Vec<usize>> = BTreeMap::new();
+    let located: Vec<Option<(String, u32)>> = findings
+        .iter()
+        .map(|(finding, _)| {
+            finding
+                .location
+                .as_ref()
+                .map(|at| (at.file.clone(), at.line))
+        })
+        .collect();
+    for (i, at) in located.iter().enumerate() {
+        if let Some((file, line)) = at {
+            by_line.entry((file.as_str(), *line)).or_default().push(i);
+        }
+    }
+    let all: Vec<usize> = (0..findings.len()).collect();
+    let entries = inline
+        .iter()
+        .map(Entry::Inline)
+        .chain(waivers.iter().map(Entry::Config));
     let mut out = Vec::new();
-    for waiver in waivers {
-        let expired = is_expired(waiver, today);
+    for entry in entries {
+        let expired = entry.expires().is_some_and(|last| today > last);
+        let candidates: Vec<usize> = match entry {
+            Entry::Inline(waiver) if waiver.lines.is_empty() => Vec::new(),
+            Entry::Inline(waiver) => {
+                let file = waiver.location.file.as_str();
+                by_line
+                    .range((file, *waiver.lines.start())..=(file, *waiver.lines.end()))
+                    .flat_map(|(_, found)| found.iter().copied())
+                    .collect()
+            }
+            Entry::Config(_) => all.clone(),
+        };
         let mut used = false;
-        for (finding, image) in findings.iter_mut() {
-            if !covers(waiver, finding, image.as_ref()) {
+        for i in candidates {
+            let (finding, image) = &mut findings[i];
+            if !entry.covers(finding, image.as_ref()) {
                 continue;
             }
             used = true;
             if !expired && !finding.waived {
-                waive(finding, waiver);
+                waive(finding, entry);
             }
         }
-        let judged = waiver
-            .rules
-            .iter()
-            .any(|rule| evaluated.contains(&rule.value))
-            || (!waiver.ids.is_empty() && evaluated.contains(&Rule::Vulnerability));
-        if expired {
-            out.push(expired_finding(waiver));
-        } else if !used && judged && whole_tree {
-            out.push(unused_finding(waiver));
+        let reportable = whole_tree || matches!(entry, Entry::Inline(_));
+        match entry {
+            Entry::Config(waiver) if expired => out.push(expired_finding(waiver)),
+            Entry::Inline(waiver) if expired => out.push(inline_expired(waiver)),
+            Entry::Config(waiver) if !used && entry.judged(evaluated) && reportable => {
+                out.push(unused_finding(waiver));
+            }
+            Entry::Inline(waiver) if !used && entry.judged(evaluated) => {
+                out.push(inline_unused(waiver));
+            }
+            _ => {}
         }
     }
     out
+}
+
+/// The finding for an inline waiver that is not one (bad grammar, an unknown or
+/// unwaivable rule, a bad date): bad input, so the run exits 2.
+pub(crate) fn inline_problem(problem: &Problem) -> Finding {
+    let mut finding = super::inputs::problem(problem);
+    finding.help = Some(
+        "write `# portcullis: ignore RULE[,RULE…] [until YYYY-MM-DD] -- REASON` on the reference's line or alone on the line above it".to_owned(),
+    );
+    finding
+}
+
+fn inline_scope(waiver: &InlineWaiver) -> String {
+    let codes: Vec<String> = waiver
+        .rules
+        .iter()
+        .map(|rule| format!("`{rule}`"))
+        .collect();
+    codes.join(", ")
+}
+
+fn inline_expired(waiver: &InlineWaiver) -> Finding {
+    let until = waiver.until.map(|d| d.to_string()).unwrap_or_default();
+    let message = format!(
+        "the inline waiver for {} expired on `{until}` (reason: {})",
+        inline_scope(waiver),
+        waiver.reason
+    );
+    let mut finding = Finding::new(
+        Rule::WaiverExpired,
+        Severity::Error,
+        message,
+        Some(
+            "fix what it waived and delete the comment, or set a new `until` date with a reason"
+                .to_owned(),
+        ),
+    );
+    finding.location = Some(waiver.location.clone());
+    finding
+}
+
+fn inline_unused(waiver: &InlineWaiver) -> Finding {
+    let message = if waiver.lines.is_empty() {
+        format!(
+            "the inline waiver for {} stands above no instruction or line it could cover",
+            inline_scope(waiver)
+        )
+    } else {
+        let (first, last) = (waiver.lines.start(), waiver.lines.end());
+        let lines = if first == last {
+            format!("line {first}")
+        } else {
+            format!("lines {first}-{last}")
+        };
+        format!(
+            "the inline waiver for {} matched no finding on {lines}",
+            inline_scope(waiver)
+        )
+    };
+    let mut finding = Finding::new(
+        Rule::WaiverUnused,
+        Severity::Warning,
+        message,
+        Some("delete the comment, or put it on the reference's line (YAML) or alone on the line above it".to_owned()),
+    );
+    finding.location = Some(waiver.location.clone());
+    finding
 }
 
 /// What a waiver covers, for messages: `digest-not-pinned, CVE-2024-1234`.
@@ -262,18 +503,29 @@ fn unused_finding(waiver: &Waiver) -> Finding {
     finding
 }
 
-/// Marks a finding waived by `waiver`, keeping which waiver it was.
-fn waive(finding: &mut Finding, waiver: &Waiver) {
+/// Marks a finding waived by `entry`, keeping which waiver it was.
+fn waive(finding: &mut Finding, entry: Entry<'_>) {
     finding.waived = true;
-    finding.waiver = Some(AppliedWaiver {
-        reason: waiver.reason.value.clone(),
-        expires: waiver.expires.value,
-        declared: waiver.location.clone(),
-    });
-    finding.cause = waiver
-        .site
-        .as_ref()
-        .map(|site| site.labelled(format!("waived here: {}", waiver.reason.value)));
+    match entry {
+        Entry::Config(waiver) => {
+            finding.waiver = Some(AppliedWaiver {
+                reason: waiver.reason.value.clone(),
+                expires: Some(waiver.expires.value),
+                declared: waiver.location.clone(),
+            });
+            finding.cause = waiver
+                .site
+                .as_ref()
+                .map(|site| site.labelled(format!("waived here: {}", waiver.reason.value)));
+        }
+        Entry::Inline(waiver) => {
+            finding.waiver = Some(AppliedWaiver {
+                reason: waiver.reason.clone(),
+                expires: waiver.until,
+                declared: Some(waiver.location.clone()),
+            });
+        }
+    }
     if let Some(crate::finding::Detail::Vulnerability(block)) = &mut finding.detail {
         block.suppressed_by = Some(SuppressedBy::Waiver);
     }

@@ -183,7 +183,7 @@ pub fn sample() -> Report {
             waived: true,
             waiver: Some(AppliedWaiver {
                 reason: "internal tool, pinned by the release job".into(),
-                expires: jiff::civil::date(2099, 1, 1),
+                expires: Some(jiff::civil::date(2099, 1, 1)),
                 declared: at(CONFIG_NAME, 5, 1, 11),
             }),
             cause: site(

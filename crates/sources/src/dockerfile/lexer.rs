@@ -58,6 +58,9 @@ pub(super) struct Lexed {
     pub instructions: Vec<Instruction>,
     /// `(byte offset, message)` of syntax errors `BuildKit` would reject the file for.
     pub problems: Vec<(usize, String)>,
+    /// Comment lines (parser directives included, heredoc bodies not), from the `#` to the
+    /// end of the line.
+    pub comments: Vec<Range<usize>>,
 }
 
 /// Physical lines as byte ranges without their `\n`/`\r\n` terminators.
@@ -137,6 +140,7 @@ pub(super) fn lex(text: &str) -> Lexed {
             directives_done = !directive_line(&mut out, text, line, at);
         }
         if line.starts_with('#') {
+            out.comments.push(at..range.end);
             continue;
         }
         let (first, mut continues) = trim_continuation(line, out.escape);
@@ -152,7 +156,12 @@ pub(super) fn lex(text: &str) -> Lexed {
             let range = lines[i].clone();
             i += 1;
             let raw = &text[range.clone()];
-            if is_comment(raw) || raw.trim().is_empty() {
+            if is_comment(raw) {
+                out.comments
+                    .push(range.end - raw.trim_start().len()..range.end);
+                continue;
+            }
+            if raw.trim().is_empty() {
                 continue;
             }
             let (kept, more) = trim_continuation(raw, out.escape);
@@ -347,6 +356,17 @@ mod tests {
         assert_eq!(&text[run.logical.orig(b)..=run.logical.orig(b)], "b");
         let c = run.logical.text.find('c').unwrap();
         assert_eq!(&text[run.logical.orig(c)..=run.logical.orig(c)], "c");
+    }
+
+    #[test]
+    fn comments_are_whole_lines_outside_heredocs() {
+        let text = "# a\nFROM x # not a comment\nRUN <<EOF\n# body\nEOF\nRUN a \\\n  # b\n  c\n";
+        let comments: Vec<&str> = lex(text)
+            .comments
+            .iter()
+            .map(|r| &text[r.clone()])
+            .collect();
+        assert_eq!(comments, ["# a", "# b"]);
     }
 
     #[test]

@@ -601,7 +601,8 @@ mod tests {
     #[test]
     fn repaired_constructs_keep_their_values_and_original_spans() {
         // Three constructs left of their block, each repaired; values as libyaml reads them.
-        let text = "a:\n  b: [x,\n  y\n  ]\n  c: \"one\n  two\"\n  d: {k: 'v'}# c\n  e: [p,\nq]\n  f: z\n";
+        let text =
+            "a:\n  b: [x,\n  y\n  ]\n  c: \"one\n  two\"\n  d: {k: 'v'}# c\n  e: [p,\nq]\n  f: z\n";
         let root = doc(text);
         let b = root.at(&["a", "b"]).unwrap();
         let items: Vec<_> = b.items().iter().map(|n| n.as_str().unwrap()).collect();
@@ -611,7 +612,10 @@ mod tests {
         assert_eq!(c.value, "one two");
         assert_eq!(&text[c.source.clone()], "\"one\n  two\"");
         assert_eq!(exact(text, root.at(&["a", "d", "k"]).unwrap()), Some("v"));
-        assert_eq!(exact(text, &root.at(&["a", "e"]).unwrap().items()[1]), Some("q"));
+        assert_eq!(
+            exact(text, &root.at(&["a", "e"]).unwrap().items()[1]),
+            Some("q")
+        );
         assert_eq!(exact(text, root.at(&["a", "f"]).unwrap()), Some("z"));
     }
 
@@ -620,7 +624,10 @@ mod tests {
         // The flow sequence is repaired, then the block error stays: the first error is told.
         let text = "a:\n  b: [x,\n  y]\n c: 1\n";
         let err = parse_documents(text).unwrap_err();
-        assert_eq!(err.message, "invalid indentation in flow construct", "{err:?}");
+        assert_eq!(
+            err.message, "invalid indentation in flow construct",
+            "{err:?}"
+        );
         assert!(err.offset < text.find(" c").unwrap(), "{err:?}");
     }
 
