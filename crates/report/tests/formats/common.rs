@@ -87,6 +87,9 @@ pub fn vuln(id: &str, package: &str, severity: VulnSeverity, fixed: &[&str]) -> 
         location: None,
         suppressed_by: None,
         justification: None,
+        scanner_severity: None,
+        cvss_vectors: Vec::new(),
+        operating_system: None,
     }
 }
 
@@ -283,6 +286,7 @@ pub fn sample() -> Report {
             errors: 6,
             warnings: 1,
             waived: 1,
+            suppressed_by_vex: 0,
         },
         ..Report::default()
     }
