@@ -14,7 +14,8 @@
 //! Locations: GitHub shows an alert only when the result has a physical location, so every
 //! result has one: its own, else where the report saw its image (`report.images`: a
 //! checked reference, or `scan --dockerfile`), else the config entry that caused it, else
-//! the image itself as the artifact (as Trivy does for an image scanned by name).
+//! the image itself as the artifact (as Trivy does for an image scanned by name), else the
+//! first line of the policy file that judged the run.
 
 use std::fmt::Write as _;
 
@@ -140,7 +141,16 @@ fn location(finding: &Finding, report: &Report) -> Option<Value> {
                 &json!({ "startLine": site.line.max(1), "startColumn": site.column.max(1) }),
             )
         });
-    from_cause.or_else(|| finding.image.as_deref().map(image_location))
+    from_cause
+        .or_else(|| finding.image.as_deref().map(image_location))
+        .or_else(|| {
+            // Nothing else to point at: the policy file that judged the run.
+            report
+                .policies
+                .iter()
+                .find(|p| !p.starts_with('<') && !std::path::Path::new(p.as_str()).is_absolute())
+                .map(|policy| physical_location(policy, &json!({ "startLine": 1 })))
+        })
 }
 
 /// The image itself as the artifact, for a result with no place in a file.
@@ -277,6 +287,28 @@ mod tests {
     fn rule_names_are_pascal_case() {
         assert_eq!(pascal_case("digest-not-pinned"), "DigestNotPinned");
         assert_eq!(pascal_case("vulnerability"), "Vulnerability");
+    }
+
+    #[test]
+    fn a_finding_about_nothing_points_at_the_policy_file() {
+        let finding = Finding::new(
+            Rule::WaiverExpired,
+            portcullis_policy::Severity::Error,
+            "x".into(),
+            None,
+        );
+        let report = Report {
+            findings: vec![finding.clone()],
+            policies: vec!["<embedded default>".into(), "ci/portcullis.toml".into()],
+            ..Report::default()
+        };
+        let at = location(&finding, &report).expect("a location");
+        assert_eq!(
+            at["physicalLocation"]["artifactLocation"]["uri"],
+            "ci/portcullis.toml"
+        );
+        let bare = Report::default();
+        assert!(location(&finding, &bare).is_none());
     }
 
     #[test]
