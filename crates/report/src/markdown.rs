@@ -492,7 +492,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
             if left_groups > 0 {
                 let _ = write!(
                     text,
-                    " (all of {})",
+                    " ({} entirely)",
                     plural(left_groups, "rule-and-file group", "rule-and-file groups")
                 );
             }
