@@ -162,6 +162,10 @@ pub struct ScanArgs {
     /// Gate on a report made earlier (Trivy/Grype JSON, SARIF, or a VEX document); repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
+    /// A Dockerfile (or compose file, manifest, directory) that references the image: its
+    /// findings point at that line in every report (SARIF, code quality, ...); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Vec<PathBuf>,
     /// Apply a VEX document (`OpenVEX` or `CycloneDX` VEX); repeatable.
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,

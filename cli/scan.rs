@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use portcullis_policy::{Config, Facts, Note, Report};
+use portcullis_policy::{Config, Facts, Note, Report, Subject};
 use portcullis_reference::ImageRef;
 use portcullis_report::Format;
 use portcullis_scan::{SbomKind, ScanError, ScanRequest};
@@ -79,6 +79,7 @@ pub fn scan(
     }
 
     let facts = Facts {
+        references: references(root, &args.dockerfile)?,
         scans: vec![scan.result],
         mismatches: scan
             .mismatches
@@ -90,6 +91,32 @@ pub fn scan(
     let mut report = portcullis_policy::evaluate(config, &facts, workspace::today()?);
     report.notes.extend(hook_notes(&scan.hook_runs, verbose));
     Ok(report)
+}
+
+/// The references written in `--dockerfile` paths, to place the scan's findings.
+fn references(root: &Root, paths: &[PathBuf]) -> anyhow::Result<Vec<Subject>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    for path in paths {
+        if let Err(source) = std::fs::metadata(path) {
+            return Err(anyhow::Error::new(source)).context(UsageError(format!(
+                "cannot read `--dockerfile {}`",
+                path.display()
+            )));
+        }
+    }
+    let absolute: Vec<PathBuf> = paths.iter().map(|p| root.absolute(p)).collect();
+    let collected = root.collect_all(
+        &absolute,
+        &portcullis_sources::DiscoverOptions::default(),
+        &portcullis_sources::ParseOptions::default(),
+    )?;
+    Ok(collected
+        .occurrences
+        .into_iter()
+        .map(|o| Subject::written(o.resolution, o.text, o.location, o.context))
+        .collect())
 }
 
 /// Hook definition problems and unusable report or VEX files are usage errors (2); a

@@ -33,6 +33,9 @@ pub struct Facts {
     pub scans: Vec<ScanResult>,
     /// Inline waiver comments of the files read, as `sources` found them.
     pub inline_comments: Vec<InlineComment>,
+    /// Where scanned images are written (`scan --dockerfile`): they place a scan's findings
+    /// and are not judged themselves.
+    pub references: Vec<Subject>,
     /// Scanner reports about another image than the one scanned.
     pub mismatches: Vec<ReportMismatch>,
     /// How `help:` lines name files.
@@ -49,13 +52,29 @@ type Pending = (Finding, Option<ImageRef>);
 /// Evaluates facts against the policy. `today` decides waiver expiry.
 #[must_use]
 pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
-    let (mut findings, images) = subject_findings(config, facts);
-    for scan in &facts.scans {
+    let (mut findings, mut images) = subject_findings(config, facts);
+    let scans: Vec<ScanResult> = facts
+        .scans
+        .iter()
+        .map(|scan| vulnerabilities::rate(config.scan(), scan))
+        .collect();
+    for scan in &scans {
         let subject = brought_in_by(facts, scan);
         let at = At {
             subject: &subject,
             help: &facts.help,
         };
+        // A reference given only to place the scan is listed like a checked one.
+        if let (Some(written), Some(image)) = (&subject.written, subject.resolution.image()) {
+            if !facts.subjects.contains(&subject) {
+                images.push(ImageEntry {
+                    image: image.to_string(),
+                    file: written.location.file.clone(),
+                    line: written.location.line,
+                    context: written.context,
+                });
+            }
+        }
         let image = ImageRef::parse(&scan.image).ok();
         findings.extend(
             vulnerabilities::check(config.scan(), &at, scan)
@@ -89,8 +108,7 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
     findings.extend(facts.problems.iter().map(inputs::problem));
     findings.extend(facts.mismatches.iter().map(inputs::mismatch));
 
-    let scans = facts
-        .scans
+    let scans = scans
         .iter()
         .map(|scan| vulnerabilities::judged(config.scan(), scan, &findings))
         .collect();
@@ -115,13 +133,17 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
 fn brought_in_by(facts: &Facts, scan: &ScanResult) -> Subject {
     let scanned = ImageRef::parse(&scan.image).ok();
     let written = scanned.as_ref().and_then(|scanned| {
-        facts.subjects.iter().find(|subject| {
-            subject.written.is_some()
-                && subject
-                    .resolution
-                    .image()
-                    .is_some_and(|image| image.name() == scanned.name())
-        })
+        facts
+            .subjects
+            .iter()
+            .chain(&facts.references)
+            .find(|subject| {
+                subject.written.is_some()
+                    && subject
+                        .resolution
+                        .image()
+                        .is_some_and(|image| image.name() == scanned.name())
+            })
     });
     match (written, scanned) {
         (Some(subject), _) => subject.clone(),

@@ -9,7 +9,9 @@ use crate::vuln::{VulnSeverity, VulnerabilityFinding};
 use crate::ConfigSite;
 
 /// Finding severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,

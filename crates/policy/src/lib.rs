@@ -19,9 +19,10 @@ pub mod vuln;
 
 pub use config::{
     settings, CommentMode, Config, ConfigError, ConfigErrors, ConfigSite, FailOn, HookCommand,
-    HookSettings, ImagesSettings, MirrorSettings, Platforms, RegistrySettings, ReportFormat,
-    ReportSettings, ScanSettings, Settings, SignFormat, SignMode, SignSettings, Signer, Spanned,
-    StaleSettings, Trigger, TrustSettings, Waiver, BUILTIN_HOOKS, CONFIG_FILE_NAME,
+    HookSettings, ImagesSettings, MirrorSettings, Platforms, RateAs, RegistrySettings,
+    ReportFormat, ReportSettings, ScanSettings, Settings, SignFormat, SignMode, SignSettings,
+    Signer, Spanned, StaleSettings, Trigger, TrustSettings, Waiver, BUILTIN_HOOKS,
+    CONFIG_FILE_NAME,
 };
 pub use evaluate::{evaluate, Facts};
 pub use families::inputs::{problem_findings, ReportMismatch};
@@ -30,6 +31,6 @@ pub use families::vulnerabilities::counts as vulnerability_counts;
 pub use families::waivers::InlineWaiver;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};
 pub use portcullis_reference::{Context, Location, Problem, ProblemKind, Resolution};
-pub use report::{exit, Failure, ImageEntry, Note, Report, Summary};
+pub use report::{exit, ContextSchema, Failure, ImageEntry, Note, Report, Summary};
 pub use rules::{Rule, UnknownRule};
 pub use subject::{HelpPaths, Subject, Written};

@@ -5,32 +5,38 @@
 use std::cmp::Ordering;
 
 use portcullis_reference::{Context, Location};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
 use crate::vuln::ScanResult;
 
 /// One image reference seen, for the report's `images` list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ImageEntry {
     pub image: String,
     pub file: String,
     pub line: u32,
+    /// Where, syntactically, it is written (`dockerfile-from`, `compose-image`, ...).
+    #[schemars(with = "ContextSchema")]
     pub context: Context,
 }
 
 /// Totals for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Summary {
     pub files: usize,
     pub images: usize,
     pub errors: usize,
     pub warnings: usize,
+    /// Findings a waiver covers.
     pub waived: usize,
     /// Files found but not checked (Helm templates, other Go templates); in JSON only when
     /// there are some.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub not_checked: usize,
+    /// Scanned vulnerabilities a VEX statement marks not affecting the image.
+    pub suppressed_by_vex: usize,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
@@ -38,15 +44,50 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// The JSON schema of a [`Context`]: one of its kebab-case names.
+#[derive(Debug)]
+pub struct ContextSchema;
+
+impl JsonSchema for ContextSchema {
+    fn schema_name() -> String {
+        "Context".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use strum::IntoEnumIterator as _;
+        let names: Vec<serde_json::Value> = Context::iter()
+            .map(|context| serde_json::Value::from(context.as_str()))
+            .collect();
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            enum_values: Some(names),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+/// How a [`Location`] is written in reports (the JSON schema's view of it).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(crate) struct LocationSchema {
+    file: String,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+}
+
 /// Something that kept a command from finishing its work: a registry that failed, a
 /// scanner that crashed (exit 3). Not a policy decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Failure {
     /// Names what failed and why, with its causes.
     pub message: String,
     /// The image it concerns.
     pub image: Option<String>,
     /// The reference it concerns.
+    #[schemars(with = "Option<LocationSchema>")]
     pub location: Option<Location>,
 }
 
@@ -155,6 +196,12 @@ impl Report {
                 .findings
                 .iter()
                 .filter(|finding| finding.waived)
+                .count(),
+            suppressed_by_vex: self
+                .scans
+                .iter()
+                .flat_map(|scan| &scan.vulnerabilities)
+                .filter(|vuln| vuln.suppressed_by == Some(crate::vuln::SuppressedBy::Vex))
                 .count(),
         };
     }

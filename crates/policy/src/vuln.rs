@@ -1,12 +1,29 @@
 //! The normalized vulnerability model shared by every scanner parser and the gate, so that
 //! vulnerability findings are the same kind of thing as image findings.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Normalized severity (Grype's `Negligible` maps to `Negligible`, below `Low`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Normalized severity (Grype's `Negligible` maps to `Negligible`, below `Low`). How
+/// `Unknown` and `Negligible` gate and show is the policy's `[scan] unknown-as` and
+/// `negligible-as` (README "Severities").
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum VulnSeverity {
+    #[default]
     Unknown,
     Negligible,
     Low,
@@ -16,25 +33,37 @@ pub enum VulnSeverity {
 }
 
 /// Whether a fix exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FixState {
     Fixed,
     NotFixed,
     WontFix,
+    #[default]
     Unknown,
 }
 
 /// Why a vulnerability does not count against the gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SuppressedBy {
     Vex,
     Waiver,
 }
 
+/// A CVSS vector as a scanner reports it: who rated it and the vector string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CvssVector {
+    /// Who issued it (`nvd`, `redhat`, `ghsa`, ...), as the scanner names it.
+    pub source: String,
+    /// `2.0`, `3.0`, `3.1`, `4.0`, when known.
+    pub version: Option<String>,
+    /// The vector: `CVSS:3.1/AV:N/...`, or a bare v2 vector `AV:N/AC:L/...`.
+    pub vector: String,
+}
+
 /// One vulnerability in one package, merged across scanners.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Vulnerability {
     pub id: String,
     pub aliases: Vec<String>,
@@ -42,8 +71,19 @@ pub struct Vulnerability {
     pub installed: String,
     pub fixed: Vec<String>,
     pub fix_state: FixState,
+    /// The severity the gate and every format use: the scanner's, unless the policy maps
+    /// it (`unknown-as`, `negligible-as`).
     pub severity: VulnSeverity,
+    /// The scanner's own severity when the policy mapped it to another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanner_severity: Option<VulnSeverity>,
     pub cvss: Option<f64>,
+    /// Every CVSS vector the scanners give, in their order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cvss_vectors: Vec<CvssVector>,
+    /// The image's operating system as the scanner names it (`debian 10.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_system: Option<String>,
     pub scanners: Vec<String>,
     pub title: Option<String>,
     pub url: Option<String>,
@@ -56,7 +96,7 @@ pub struct Vulnerability {
 }
 
 /// The `vulnerability` block of a `vulnerability` finding (DESIGN.md JSON contract).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct VulnerabilityFinding {
     pub id: String,
     pub aliases: Vec<String>,
@@ -71,7 +111,7 @@ pub struct VulnerabilityFinding {
 }
 
 /// The result of scanning one image.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanResult {
     /// Normalized image reference.
     pub image: String,
@@ -90,7 +130,7 @@ pub struct ScanResult {
 }
 
 /// One input of a scan: a hook that ran or a report file that was read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanInput {
     /// `hook` or `report`.
     pub kind: String,
@@ -105,7 +145,7 @@ pub struct ScanInput {
 }
 
 /// Counts per severity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SeverityCounts {
     pub critical: usize,
     pub high: usize,
@@ -136,7 +176,7 @@ impl SeverityCounts {
 }
 
 /// The gate's decision on one scanned image.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanGate {
     /// Every vulnerability found, by severity.
     pub found: SeverityCounts,

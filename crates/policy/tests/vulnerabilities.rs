@@ -27,6 +27,9 @@ fn vuln(severity: VulnSeverity, fix_state: FixState) -> Vulnerability {
         location: None,
         suppressed_by: None,
         justification: None,
+        scanner_severity: None,
+        cvss_vectors: Vec::new(),
+        operating_system: None,
     }
 }
 
@@ -179,4 +182,88 @@ fn scanned_image_not_referenced_has_no_location() {
         .unwrap()
         .contains("ids = [\"CVE-2024-0001\"]"));
     assert_eq!(report.exit_code(), 1);
+}
+
+/// `unknown-as` and `negligible-as` rate what the scanner left open: the rated severity is
+/// what the gate judges and what the report shows, with the scanner's kept beside it.
+#[test]
+fn unknown_and_negligible_are_rated_by_the_policy() {
+    use VulnSeverity::{High, Low, Medium, Negligible, Unknown};
+    let scan = |severity| ScanResult {
+        image: "docker.io/library/alpine:3.20".to_owned(),
+        scanners: vec!["trivy".to_owned()],
+        vulnerabilities: vec![vuln(severity, FixState::NotFixed)],
+        ..ScanResult::default()
+    };
+    // (policy, scanner severity, rated severity, fails the gate)
+    let table = [
+        ("", Unknown, Unknown, false),
+        ("", Negligible, Negligible, false),
+        ("unknown-as = \"medium\"\n", Unknown, Medium, false),
+        ("unknown-as = \"high\"\n", Unknown, High, true),
+        ("unknown-as = \"high\"\n", Negligible, Negligible, false),
+        (
+            "negligible-as = \"low\"\nfail-on = \"low\"\n",
+            Negligible,
+            Low,
+            true,
+        ),
+        ("unknown-as = \"high\"\n", Medium, Medium, false),
+    ];
+    for (policy, scanner, rated, fails) in table {
+        let config = config(&format!("[scan]\n{policy}"));
+        let mut facts = facts(vec![]);
+        facts.scans = vec![scan(scanner)];
+        let report = evaluate(&config, &facts, today());
+        let listed = &report.scans[0].vulnerabilities[0];
+        assert_eq!(listed.severity, rated, "{policy} {scanner:?}");
+        let kept = (rated != scanner).then_some(scanner);
+        assert_eq!(listed.scanner_severity, kept, "{policy} {scanner:?}");
+        assert_eq!(
+            report.findings.len(),
+            usize::from(fails),
+            "{policy} {scanner:?}"
+        );
+        if fails {
+            assert_eq!(report.findings[0].vulnerability().unwrap().severity, rated);
+        }
+        assert_eq!(
+            report.scans[0].gate.as_ref().unwrap().failing,
+            usize::from(fails)
+        );
+    }
+}
+
+#[test]
+fn a_severity_that_is_no_level_names_the_choices() {
+    let err = portcullis_policy::Config::parse("p.toml", "[scan]\nunknown-as = \"severe\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`severe`") && err.contains("medium"), "{err}");
+}
+
+/// The count of VEX-suppressed vulnerabilities is in the summary, apart from waived
+/// findings, and a waived vulnerability names its waiver's reason in the inventory.
+#[test]
+fn vex_suppressions_are_counted_and_waivers_named() {
+    let config = config(
+        "[scan]\nfail-on = \"high\"\n\n[[waiver]]\nids = [\"CVE-2024-0001\"]\nreason = \"not reachable\"\nexpires = 2099-01-01\n",
+    );
+    let mut suppressed = vuln(VulnSeverity::High, FixState::Fixed);
+    suppressed.id = "CVE-2024-0002".to_owned();
+    suppressed.aliases.clear();
+    suppressed.suppressed_by = Some(SuppressedBy::Vex);
+    let mut facts = facts(vec![]);
+    facts.scans = vec![ScanResult {
+        image: "docker.io/library/alpine:3.20".to_owned(),
+        scanners: vec!["trivy".to_owned()],
+        vulnerabilities: vec![vuln(VulnSeverity::High, FixState::Fixed), suppressed],
+        ..ScanResult::default()
+    }];
+    let report = evaluate(&config, &facts, today());
+    assert_eq!(report.summary.suppressed_by_vex, 1);
+    assert_eq!(report.summary.waived, 1);
+    let waived = &report.scans[0].vulnerabilities[0];
+    assert_eq!(waived.suppressed_by, Some(SuppressedBy::Waiver));
+    assert_eq!(waived.justification.as_deref(), Some("not reachable"));
 }

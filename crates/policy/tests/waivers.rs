@@ -178,6 +178,9 @@ fn vuln(id: &str, aliases: &[&str], package: &str) -> Vulnerability {
         location: None,
         suppressed_by: None,
         justification: None,
+        scanner_severity: None,
+        cvss_vectors: Vec::new(),
+        operating_system: None,
     }
 }
 

@@ -3,12 +3,19 @@
 //! carries the scanned images' vulnerabilities; the code-quality report (Code Climate
 //! issues, shown on every tier) carries the findings that point at a file.
 //!
+//! Each vulnerability's `location.operating_system` is the image's OS as the scanner reports
+//! it (Trivy `Metadata.OS`, Grype `distro`; `unknown` when it gives none) and
+//! `cvss_vectors` carries the scanners' CVSS v2 and v3.x vectors with their source as the
+//! vendor (GitLab's schema has no place for v4.0 vectors; the first is the primary one).
+//!
 //! Choices: vulnerabilities a VEX statement marks `not_affected` are left out of the
 //! container-scanning report (they are not vulnerabilities of the image); waived ones stay
 //! (a waiver accepts a risk, it does not remove it, and GitLab has its own dismissal).
 //! Waived findings are left out of the code-quality report, which has no suppression field.
 
-use portcullis_policy::vuln::{FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability};
+use portcullis_policy::vuln::{
+    CvssVector, FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability,
+};
 use portcullis_policy::{Finding, Report, Severity};
 use serde_json::{json, Value};
 
@@ -88,14 +95,67 @@ fn vulnerability(scan: &ScanResult, v: &Vulnerability) -> Value {
         "identifiers": identifiers(v),
         "location": {
             "dependency": { "package": { "name": v.package }, "version": v.installed },
-            "operating_system": "unknown",
+            "operating_system": v.operating_system.as_deref().filter(|os| !os.is_empty()).unwrap_or("unknown"),
             "image": scan.image,
         },
     });
+    let vectors: Vec<Value> = v
+        .cvss_vectors
+        .iter()
+        .filter(|c| gitlab_vector(&c.vector))
+        .take(10)
+        .map(|c: &CvssVector| json!({ "vendor": vendor(&c.source), "vector": c.vector }))
+        .collect();
+    if !vectors.is_empty() {
+        entry["cvss_vectors"] = Value::Array(vectors);
+    }
     if let Some(url) = &v.url {
         entry["links"] = json!([{ "url": url }]);
     }
     entry
+}
+
+/// A vendor name GitLab accepts (non-empty).
+fn vendor(source: &str) -> &str {
+    if source.trim().is_empty() {
+        "unknown"
+    } else {
+        source
+    }
+}
+
+/// Whether GitLab's schema takes the vector: CVSS v2 (`AV:N/AC:L/Au:N/C:P/I:P/A:P`) or
+/// v3.x (`CVSS:3.1/AV:N/…`), each metric a known key with a one-letter value (v2's
+/// temporal and environmental values may be longer), 16 (v2) or 32 (v3) to 128 characters.
+fn gitlab_vector(vector: &str) -> bool {
+    const V3: &[&str] = &[
+        "AV", "AC", "PR", "UI", "S", "C", "I", "A", "E", "RL", "RC", "CR", "IR", "AR", "MAV",
+        "MAC", "MPR", "MUI", "MS", "MC", "MI", "MA",
+    ];
+    const V2: &[&str] = &[
+        "AV", "AC", "Au", "C", "I", "A", "E", "RL", "RC", "CDP", "TD", "CR", "IR", "AR",
+    ];
+    let metrics = |body: &str, keys: &[&str], long_values: bool| {
+        body.split('/').all(|metric| {
+            metric.split_once(':').is_some_and(|(key, value)| {
+                keys.contains(&key)
+                    && !value.is_empty()
+                    && (long_values || value.len() == 1)
+                    && value.len() <= 3
+                    && value.bytes().all(|b| b.is_ascii_uppercase())
+            })
+        })
+    };
+    if vector.len() > 128 {
+        return false;
+    }
+    match vector
+        .strip_prefix("CVSS:3.0/")
+        .or(vector.strip_prefix("CVSS:3.1/"))
+    {
+        Some(body) => vector.len() >= 32 && metrics(body, V3, false),
+        None => !vector.starts_with("CVSS:") && vector.len() >= 16 && metrics(vector, V2, true),
+    }
 }
 
 /// Who scanned: the scanner itself when one scanner ran everything, else portcullis, which

@@ -1,14 +1,20 @@
-//! `JUnit` XML, which GitLab's merge request test widget (every tier) and most CI systems
-//! show. Each image reference is a test case that passes when nothing is wrong with it;
-//! each error finding is a failing case, each warning a passing case that says so in its
-//! output, each waived finding a skipped case with the waiver's reason. Report text is data:
-//! XML-escaped, and characters XML 1.0 cannot carry are replaced.
+//! `JUnit` XML in the shape Jenkins' xunit schema (`junit-10.xsd`), GitLab's merge request
+//! test widget and most CI systems read: one `<testsuite>` per command (`portcullis check`,
+//! `portcullis scan <image>`; see [`crate::parts`]). In the check's suite each image
+//! reference is a test case that passes when nothing is wrong with it; each error finding
+//! is a failing case, each warning a passing case that says so in its output, each waived
+//! finding a skipped case with the waiver's reason. In a scan's suite each vulnerability
+//! finding is a case named by vulnerability id and package, and an image with none passes
+//! one case. Case names are unique within a suite (rule and `file:line`, or vulnerability id
+//! and package; a repeat gets ` #2`), since CI systems merge cases of the same name.
+//! Report text is data: XML-escaped, and characters XML 1.0 cannot carry are replaced.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use portcullis_policy::{Finding, Report, Severity};
 
+use crate::parts::split;
 use crate::{code, waiver_reason, TOOL_NAME};
 
 /// Escapes text for an XML attribute or element; characters XML 1.0 forbids become U+FFFD.
@@ -29,21 +35,49 @@ fn xml(text: &str) -> String {
     out
 }
 
-/// `file:line image` or what the finding has of it.
+/// `rule file:line image`, `vulnerability-id package installed`, or what the finding has
+/// of those.
 fn case_name(finding: &Finding) -> String {
-    let place = finding
-        .location
-        .as_ref()
-        .map(|l| format!("{}:{}", l.file, l.line));
-    match (place, &finding.image) {
-        (Some(place), Some(image)) => format!("{place} {image}"),
-        (Some(place), None) => place,
-        (None, Some(image)) => image.clone(),
-        (None, None) => finding.message.clone(),
+    if let Some(v) = finding.vulnerability() {
+        return format!("{} {} {}", v.id, v.package, v.installed);
+    }
+    let mut name = code(finding.rule).to_owned();
+    if let Some(l) = &finding.location {
+        let _ = write!(name, " {}:{}", l.file, l.line);
+    } else if let Some(site) = &finding.cause {
+        let _ = write!(name, " {}:{}", site.file, site.line);
+    }
+    match &finding.image {
+        Some(image) => {
+            name.push(' ');
+            name.push_str(image);
+        }
+        None if finding.location.is_none() && finding.cause.is_none() => {
+            name.push(' ');
+            name.push_str(&finding.message);
+        }
+        None => {}
+    }
+    name
+}
+
+/// Gives a name that repeats in one suite a ` #n` suffix.
+#[derive(Default)]
+struct Names(HashMap<String, usize>);
+
+impl Names {
+    fn unique(&mut self, name: String) -> String {
+        let n = self.0.entry(name.clone()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            name
+        } else {
+            format!("{name} #{n}")
+        }
     }
 }
 
-fn finding_case(finding: &Finding) -> String {
+fn finding_case(finding: &Finding, name: &str) -> String {
     let mut body = finding.message.clone();
     if let Some(help) = &finding.help {
         body.push_str("\nhelp: ");
@@ -52,7 +86,7 @@ fn finding_case(finding: &Finding) -> String {
     let head = format!(
         "    <testcase classname=\"{}\" name=\"{}\"",
         xml(code(finding.rule)),
-        xml(&case_name(finding))
+        xml(name)
     );
     if finding.waived {
         let reason = waiver_reason(finding).unwrap_or("waived");
@@ -80,41 +114,107 @@ fn finding_case(finding: &Finding) -> String {
     }
 }
 
+/// One suite: its cases, failures and skips.
+#[derive(Default)]
+struct Suite {
+    cases: Vec<String>,
+    failures: usize,
+    skipped: usize,
+    names: Names,
+}
+
+impl Suite {
+    fn finding(&mut self, finding: &Finding) {
+        if finding.waived {
+            self.skipped += 1;
+        } else if finding.severity == Severity::Error {
+            self.failures += 1;
+        }
+        let name = self.names.unique(case_name(finding));
+        self.cases.push(finding_case(finding, &name));
+    }
+
+    fn passing(&mut self, classname: &str, name: String) {
+        let name = self.names.unique(name);
+        self.cases.push(format!(
+            "    <testcase classname=\"{}\" name=\"{}\"/>\n",
+            xml(classname),
+            xml(&name)
+        ));
+    }
+
+    fn write(&self, out: &mut String, name: &str) {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+            xml(name),
+            self.cases.len(),
+            self.failures,
+            self.skipped
+        );
+        for case in &self.cases {
+            out.push_str(case);
+        }
+        out.push_str("  </testsuite>\n");
+    }
+}
+
 /// The `JUnit` document.
 pub(crate) fn render(report: &Report) -> String {
-    let mut cases = Vec::new();
-    let mut failures = 0;
-    let mut skipped = 0;
-    let flagged: HashSet<(&str, u32)> = report
-        .findings
-        .iter()
-        .filter_map(|f| f.location.as_ref().map(|l| (l.file.as_str(), l.line)))
-        .collect();
-    for entry in &report.images {
-        if !flagged.contains(&(entry.file.as_str(), entry.line)) {
-            cases.push(format!(
-                "    <testcase classname=\"{}\" name=\"{}\"/>\n",
-                xml(entry.context.as_str()),
-                xml(&format!("{}:{} {}", entry.file, entry.line, entry.image))
-            ));
+    let parts = split(report);
+    let mut suites: Vec<(String, Suite)> = Vec::new();
+    if let Some(check) = &parts.check {
+        let mut suite = Suite::default();
+        let flagged: HashSet<(&str, u32)> = check
+            .iter()
+            .filter_map(|&i| report.findings[i].location.as_ref())
+            .map(|l| (l.file.as_str(), l.line))
+            .collect();
+        for entry in &report.images {
+            if !flagged.contains(&(entry.file.as_str(), entry.line)) {
+                suite.passing(
+                    entry.context.as_str(),
+                    format!("{}:{} {}", entry.file, entry.line, entry.image),
+                );
+            }
         }
-    }
-    for finding in &report.findings {
-        if finding.waived {
-            skipped += 1;
-        } else if finding.severity == Severity::Error {
-            failures += 1;
+        for &i in check {
+            suite.finding(&report.findings[i]);
         }
-        cases.push(finding_case(finding));
+        suites.push((format!("{TOOL_NAME} check"), suite));
     }
-    let tests = cases.len();
+    for part in &parts.scans {
+        let mut suite = Suite::default();
+        for &i in &part.findings {
+            suite.finding(&report.findings[i]);
+        }
+        if suite.failures == 0 {
+            let fail_on = part
+                .scan
+                .gate
+                .as_ref()
+                .map_or("the threshold", |g| g.fail_on.as_str());
+            suite.passing(
+                "vulnerability",
+                format!(
+                    "{} has no vulnerability failing at {fail_on}",
+                    part.scan.image
+                ),
+            );
+        }
+        suites.push((format!("{TOOL_NAME} scan {}", part.scan.image), suite));
+    }
+    let tests: usize = suites.iter().map(|(_, s)| s.cases.len()).sum();
+    let failures: usize = suites.iter().map(|(_, s)| s.failures).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"{TOOL_NAME}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">");
-    let _ = writeln!(out, "  <testsuite name=\"{TOOL_NAME} check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">");
-    for case in &cases {
-        out.push_str(case);
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{TOOL_NAME}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
+    for (name, suite) in &suites {
+        suite.write(&mut out, name);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
+    out.push_str("</testsuites>\n");
     out
 }
 

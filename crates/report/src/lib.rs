@@ -20,10 +20,16 @@ mod human;
 mod json;
 mod junit;
 mod markdown;
+mod parts;
 mod sarif;
+mod sarif_scan;
+mod schema;
 
 pub use gitlab::{gitlab_codequality, gitlab_container_scanning, CONTAINER_SCANNING_VERSION};
 pub use markdown::{markdown_with_limit, COMMENT_LIMIT, MARKER, MIN_LIMIT};
+pub use sarif::{scan_run_id, CHECK_RUN_ID};
+pub use sarif_scan::{level as vulnerability_level, security_severity as vulnerability_score};
+pub use schema::json_schema;
 
 /// Output format: one vocabulary for every command. Each command's short name `gitlab`
 /// stands for the GitLab report that command makes (code quality for `check`, container

@@ -1,13 +1,18 @@
-//! The Markdown body of the sticky pull/merge request comment and the job summary: a status
-//! heading, the counts, the findings (errors first), a vulnerability summary per scanned
-//! image, and the waived findings folded in `<details>`.
+//! The Markdown body of the sticky pull/merge request comment and the job summary, built to
+//! stay readable at thousands of findings: a status heading and the totals, a table of
+//! counts per rule (every rule with a finding, always), a vulnerability summary per scanned
+//! image, then the findings grouped by rule and file (by image when they have no file),
+//! each group folded in `<details>` under a line with its count and the command that fixes
+//! the whole group, and the waived findings folded last.
 //!
 //! GitHub refuses comment bodies over 65,536 characters, so the body is built within a
 //! budget (counted in UTF-16 code units, which is what GitHub counts, and never less than
-//! characters): whole table rows are left out, lowest priority first (waived findings, then
-//! image rows, then findings), and a note says how many. Report text is data: table cells
-//! escape HTML and `|` outside code spans, so a finding cannot inject markup.
+//! characters): the heading and the counts per rule always fit; then image rows, groups
+//! (errors first, as many rows of each as fit) and waived rows take what is left, and a note
+//! says how many findings and groups were left out. Report text is data: table cells escape
+//! HTML and `|` outside code spans, so a finding cannot inject markup.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
@@ -136,19 +141,171 @@ fn message(finding: &Finding) -> String {
     cell(&text)
 }
 
-fn finding_row(finding: &Finding) -> String {
-    let mark = match finding.severity {
-        Severity::Error => "❌ error",
-        Severity::Warning => "⚠️ warning",
-        Severity::Note => "ℹ️ note",
-    };
-    format!(
-        "| {mark} | `{}` | {} | {} | {} |\n",
-        code(finding.rule),
-        place(finding),
-        image(finding),
-        message(finding)
-    )
+fn mark(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "❌",
+        Severity::Warning => "⚠️",
+        Severity::Note => "ℹ️",
+    }
+}
+
+/// Escapes text for HTML (the `<summary>` line is HTML, not Markdown).
+fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Findings of one rule in one file (or about one image, when they have no file).
+struct Group<'r> {
+    rule: &'static str,
+    place: String,
+    findings: Vec<&'r Finding>,
+}
+
+impl Group<'_> {
+    fn worst(&self) -> Severity {
+        self.findings
+            .iter()
+            .map(|f| f.severity)
+            .min()
+            .unwrap_or(Severity::Note)
+    }
+
+    /// The fix shared by every finding of the group, if they share one.
+    fn fix(&self) -> Option<&str> {
+        let first = self.findings.first()?.help.as_deref()?;
+        self.findings
+            .iter()
+            .all(|f| f.help.as_deref() == Some(first))
+            .then_some(first)
+    }
+
+    /// The folded section: summary line, fix, table of the findings.
+    fn table(&self) -> Table {
+        let n = self.findings.len();
+        let mut open = format!(
+            "<details><summary>{} <code>{}</code> in <code>{}</code>: {}</summary>\n\n",
+            mark(self.worst()),
+            self.rule,
+            html(&self.place),
+            plural(n, "finding", "findings")
+        );
+        let fix = self.fix();
+        if let Some(fix) = fix {
+            let _ = writeln!(open, "**Fix:** {}\n", cell(&clip(fix)));
+        }
+        open.push_str("| | line | image | message |\n|---|---:|---|---|\n");
+        let rows = self
+            .findings
+            .iter()
+            .map(|f| {
+                let line = f
+                    .location
+                    .as_ref()
+                    .map_or_else(String::new, |l| l.line.to_string());
+                let mut text = clip(&f.message);
+                if fix.is_none() {
+                    if let Some(help) = &f.help {
+                        text.push_str("\nhelp: ");
+                        text.push_str(&clip(help));
+                    }
+                }
+                format!(
+                    "| {} | {line} | {} | {} |\n",
+                    mark(f.severity),
+                    image(f),
+                    cell(&text)
+                )
+            })
+            .collect();
+        Table::new(open, rows, "\n</details>\n\n")
+    }
+}
+
+/// The open findings grouped by rule and file, errors first, then by rule and place.
+fn groups<'r>(open: &[&'r Finding]) -> Vec<Group<'r>> {
+    let mut by_key: BTreeMap<(&'static str, String), Vec<&'r Finding>> = BTreeMap::new();
+    for finding in open {
+        let place = finding
+            .location
+            .as_ref()
+            .map(|l| l.file.clone())
+            .or_else(|| finding.image.clone())
+            .unwrap_or_default();
+        by_key
+            .entry((code(finding.rule), place))
+            .or_default()
+            .push(finding);
+    }
+    let mut groups: Vec<Group<'r>> = by_key
+        .into_iter()
+        .map(|((rule, place), findings)| Group {
+            rule,
+            place,
+            findings,
+        })
+        .collect();
+    groups.sort_by_key(Group::worst);
+    groups
+}
+
+/// Counts per rule: open errors, warnings and notes, waived, and files touched.
+fn rule_counts(report: &Report) -> String {
+    #[derive(Default)]
+    struct Counts<'r> {
+        errors: usize,
+        warnings: usize,
+        notes: usize,
+        waived: usize,
+        places: BTreeSet<&'r str>,
+    }
+    let mut by_rule: BTreeMap<&'static str, Counts<'_>> = BTreeMap::new();
+    for f in &report.findings {
+        let counts = by_rule.entry(code(f.rule)).or_default();
+        match (f.waived, f.severity) {
+            (true, _) => counts.waived += 1,
+            (false, Severity::Error) => counts.errors += 1,
+            (false, Severity::Warning) => counts.warnings += 1,
+            (false, Severity::Note) => counts.notes += 1,
+        }
+        if let Some(l) = &f.location {
+            counts.places.insert(l.file.as_str());
+        }
+    }
+    let mut rows: Vec<(&'static str, Counts<'_>)> = by_rule.into_iter().collect();
+    rows.sort_by_key(|(rule, c)| {
+        (
+            std::cmp::Reverse(c.errors),
+            std::cmp::Reverse(c.warnings),
+            *rule,
+        )
+    });
+    let mut out = String::from(
+        "#### Findings by rule\n\n| rule | errors | warnings | notes | waived | files |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (rule, c) in rows {
+        let _ = writeln!(
+            out,
+            "| `{rule}` | {} | {} | {} | {} | {} |",
+            c.errors,
+            c.warnings,
+            c.notes,
+            c.waived,
+            c.places.len()
+        );
+    }
+    out.push('\n');
+    out
 }
 
 fn waived_row(finding: &Finding) -> String {
@@ -252,17 +409,19 @@ fn head(report: &Report) -> String {
     };
     let s = &report.summary;
     let mut out = format!("{MARKER}\n### portcullis: {status}\n\n");
-    out.push_str("| files | images | errors | warnings | waived |\n|---:|---:|---:|---:|---:|\n");
+    out.push_str(
+        "| files | images | errors | warnings | waived | VEX-suppressed |\n|---:|---:|---:|---:|---:|---:|\n",
+    );
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {} | {} |\n",
-        s.files, s.images, s.errors, s.warnings, s.waived
+        "| {} | {} | {} | {} | {} | {} |\n",
+        s.files, s.images, s.errors, s.warnings, s.waived, s.suppressed_by_vex
     );
     out
 }
 
 /// The smallest budget: the heading, the counts, the note and the footer always fit in it.
-pub const MIN_LIMIT: usize = 1_000;
+pub const MIN_LIMIT: usize = 2_000;
 
 /// Renders within `limit` UTF-16 code units (raised to [`MIN_LIMIT`] if below it). GitLab
 /// notes take up to 1,000,000 characters; GitHub's job summary takes 1 MiB.
@@ -276,14 +435,11 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     open.sort_by_key(|f| f.severity);
     let waived: Vec<&Finding> = report.findings.iter().filter(|f| f.waived).collect();
 
-    let mut findings = Table::new(
-        format!(
-            "#### Findings ({})\n\n| | rule | where | image | message |\n|---|---|---|---|---|\n",
-            open.len()
-        ),
-        open.iter().map(|f| finding_row(f)).collect(),
-        "\n",
-    );
+    let counts = if report.findings.is_empty() {
+        String::new()
+    } else {
+        rule_counts(report)
+    };
     let mut scans = Table::new(
         "#### Vulnerabilities\n\n| image | critical | high | medium | low | other | fixable | suppressed |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n"
@@ -291,6 +447,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.scans.iter().map(scan_row).collect(),
         "\n",
     );
+    let mut groups: Vec<Table> = groups(&open).iter().map(Group::table).collect();
     let mut waived_table = Table::new(
         format!(
             "<details><summary>Waived findings ({})</summary>\n\n| rule | where | image | message | waiver |\n|---|---|---|---|---|\n",
@@ -301,32 +458,52 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     );
 
     // The note's longest form, reserved up front so it always fits.
-    let reserve = 200;
-    let mut budget = limit.saturating_sub(units(&head) + units(&footer) + reserve);
-    for table in [&mut findings, &mut scans, &mut waived_table] {
-        budget -= table.fill(budget);
+    let reserve = 300;
+    let details_heading = "#### Details\n\n";
+    let fixed = units(&head) + units(&counts) + units(&footer) + units(details_heading) + reserve;
+    let mut budget = limit.saturating_sub(fixed);
+    budget -= scans.fill(budget);
+    for group in &mut groups {
+        budget -= group.fill(budget);
     }
+    waived_table.fill(budget);
 
     let mut out = head;
     if open.is_empty() && waived.is_empty() {
         out.push_str("No findings.\n\n");
     }
-    findings.write(&mut out);
+    out.push_str(&counts);
     scans.write(&mut out);
+    if groups.iter().any(|g| g.kept > 0) {
+        out.push_str(details_heading);
+    }
+    for group in &groups {
+        group.write(&mut out);
+    }
     waived_table.write(&mut out);
-    let left_findings = findings.left_out() + waived_table.left_out();
+    let left_findings: usize =
+        groups.iter().map(Table::left_out).sum::<usize>() + waived_table.left_out();
+    let left_groups = groups.iter().filter(|g| g.kept == 0).count();
     let left_images = scans.left_out();
     if left_findings + left_images > 0 {
         let mut parts = Vec::new();
         if left_findings > 0 {
-            parts.push(plural(left_findings, "finding", "findings"));
+            let mut text = plural(left_findings, "finding", "findings");
+            if left_groups > 0 {
+                let _ = write!(
+                    text,
+                    " ({} entirely)",
+                    plural(left_groups, "rule-and-file group", "rule-and-file groups")
+                );
+            }
+            parts.push(text);
         }
         if left_images > 0 {
             parts.push(plural(left_images, "scanned image", "scanned images"));
         }
         let _ = writeln!(
             out,
-            "> [!NOTE]\n> {} left out to keep this comment under its size limit; the JSON and SARIF reports list everything.\n",
+            "> [!NOTE]\n> {} left out to keep this comment under its size limit; the counts above include them, and the JSON and SARIF reports list everything.\n",
             parts.join(" and ")
         );
     }

@@ -1,17 +1,25 @@
-//! SARIF 2.1.0 for GitHub code scanning (and any other SARIF viewer). Every rule is
-//! described in `tool.driver.rules` with its `security-severity`, so GitHub ranks alerts by
-//! it rather than by `level` alone; waived findings are kept as results with an external
+//! SARIF 2.1.0 for GitHub code scanning (and any other SARIF viewer). Every portcullis rule
+//! is described in `tool.driver.rules` with its `security-severity`, so GitHub ranks alerts
+//! by it rather than by `level` alone; waived findings are kept as results with an external
 //! suppression, so the alert closes instead of vanishing.
 //!
-//! Locations: GitHub shows an alert only when the result has a physical location. A finding
-//! without one (a vulnerability found by scanning an image by name) gets, in this order: the
-//! first place the report saw that image (`report.images`), the config entry that caused it,
-//! or no location at all. SARIF allows the last case; GitHub accepts the upload but cannot
-//! show those results in the code view, so the JSON or Markdown report stays their home.
+//! One run per command (see [`crate::parts`]), each with its own `automationDetails.id`
+//! (`portcullis/check/`, `portcullis/scan/<image>/`), so a scan upload never closes the
+//! check's alerts nor another image's. A scan run lists every vulnerability of the image,
+//! not only those that fail the gate, as Trivy and Grype do: one rule per vulnerability id
+//! (`shortDescription`, `helpUri`, `security-severity` from the CVSS score), results at a
+//! level from the severity (critical and high `error`, medium `warning`, the rest `note`),
+//! VEX- and waiver-suppressed ones with a suppression.
+//!
+//! Locations: GitHub shows an alert only when the result has a physical location, so every
+//! result has one: its own, else where the report saw its image (`report.images`: a
+//! checked reference, or `scan --dockerfile`), else the config entry that caused it, else
+//! the image itself as the artifact (as Trivy does for an image scanned by name), else the
+//! first line of the policy file that judged the run.
 
 use std::fmt::Write as _;
 
-use portcullis_policy::{Finding, Report, Rule, Severity};
+use portcullis_policy::{Finding, Report, Rule};
 use serde_json::{json, Map, Value};
 
 use crate::fingerprint::fingerprints;
@@ -22,7 +30,7 @@ const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// The key under `partialFingerprints`; versioned so the recipe can change without
 /// colliding with old alerts.
-const FINGERPRINT_KEY: &str = "portcullis/v1";
+pub(crate) const FINGERPRINT_KEY: &str = "portcullis/v1";
 
 /// The level a rule has when the policy does not say otherwise.
 fn default_level(rule: Rule) -> &'static str {
@@ -56,7 +64,7 @@ fn tags(rule: Rule) -> Vec<&'static str> {
     vec!["security", "supply-chain", family]
 }
 
-fn rule_descriptor(rule: Rule) -> Value {
+pub(crate) fn rule_descriptor(rule: Rule) -> Value {
     let description = rule.description();
     json!({
         "id": code(rule),
@@ -90,7 +98,7 @@ fn uri_path(path: &str) -> String {
     out
 }
 
-fn physical_location(file: &str, region: &Value) -> Value {
+pub(crate) fn physical_location(file: &str, region: &Value) -> Value {
     json!({ "physicalLocation": {
         "artifactLocation": { "uri": uri_path(file), "uriBaseId": "%SRCROOT%" },
         "region": region,
@@ -116,14 +124,14 @@ fn location(finding: &Finding, report: &Report) -> Option<Value> {
     if let Some(seen) = finding
         .image
         .as_ref()
-        .and_then(|image| report.images.iter().find(|e| &e.image == image))
+        .and_then(|image| crate::parts::sighting(report, image))
     {
         return Some(physical_location(
             &seen.file,
             &json!({ "startLine": seen.line.max(1) }),
         ));
     }
-    finding
+    let from_cause = finding
         .cause
         .as_ref()
         .filter(|site| !site.file.is_empty() && !std::path::Path::new(&site.file).is_absolute())
@@ -132,7 +140,36 @@ fn location(finding: &Finding, report: &Report) -> Option<Value> {
                 &site.file,
                 &json!({ "startLine": site.line.max(1), "startColumn": site.column.max(1) }),
             )
+        });
+    from_cause
+        .or_else(|| finding.image.as_deref().map(image_location))
+        .or_else(|| {
+            // Nothing else to point at: the policy file that judged the run.
+            report
+                .policies
+                .iter()
+                .find(|p| !p.starts_with('<') && !std::path::Path::new(p.as_str()).is_absolute())
+                .map(|policy| physical_location(policy, &json!({ "startLine": 1 })))
         })
+}
+
+/// The image itself as the artifact, for a result with no place in a file.
+fn image_location(image: &str) -> Value {
+    json!({
+        "physicalLocation": {
+            "artifactLocation": { "uri": uri_path(image) },
+            "region": { "startLine": 1 },
+        },
+        "message": { "text": image },
+    })
+}
+
+/// Where a scanned image's results point: where the report saw the image, else the image.
+pub(crate) fn scan_location(report: &Report, image: &str) -> Value {
+    match crate::parts::sighting(report, image) {
+        Some(seen) => physical_location(&seen.file, &json!({ "startLine": seen.line.max(1) })),
+        None => image_location(image),
+    }
 }
 
 fn message_text(finding: &Finding) -> String {
@@ -144,19 +181,14 @@ fn message_text(finding: &Finding) -> String {
     text
 }
 
-fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
+pub(crate) fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
     let rule_index = Rule::all()
         .position(|r| r == finding.rule)
         .unwrap_or_default();
     let mut result = Map::new();
     result.insert("ruleId".into(), json!(code(finding.rule)));
     result.insert("ruleIndex".into(), json!(rule_index));
-    let level = if finding.severity == Severity::Note {
-        "note"
-    } else {
-        severity_name(finding.severity)
-    };
-    result.insert("level".into(), json!(level));
+    result.insert("level".into(), json!(severity_name(finding.severity)));
     result.insert("message".into(), json!({ "text": message_text(finding) }));
     if let Some(location) = location(finding, report) {
         result.insert("locations".into(), json!([location]));
@@ -188,29 +220,55 @@ fn result(finding: &Finding, report: &Report, fingerprint: &str) -> Value {
     Value::Object(result)
 }
 
+fn run(id: &str, rules: Vec<Value>, results: Vec<Value>, options: &RenderOptions<'_>) -> Value {
+    json!({
+        "tool": { "driver": {
+            "name": TOOL_NAME,
+            "informationUri": HOMEPAGE,
+            "version": options.version,
+            "semanticVersion": options.version,
+            "rules": Value::Array(rules),
+        }},
+        "automationDetails": { "id": id },
+        "columnKind": "unicodeCodePoints",
+        "results": Value::Array(results),
+    })
+}
+
+/// The `automationDetails.id` of the check's run.
+pub const CHECK_RUN_ID: &str = "portcullis/check/";
+
+/// The `automationDetails.id` of a scan's run: `portcullis/scan/<image>/`.
+#[must_use]
+pub fn scan_run_id(image: &str) -> String {
+    format!("portcullis/scan/{image}/")
+}
+
 /// The SARIF log as a value.
 pub(crate) fn to_value(report: &Report, options: &RenderOptions<'_>) -> Value {
     let fingerprints = fingerprints(report);
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .zip(&fingerprints)
-        .map(|(finding, fp)| result(finding, report, fp))
-        .collect();
+    let parts = crate::parts::split(report);
+    let mut runs = Vec::new();
+    if let Some(check) = &parts.check {
+        let results = check
+            .iter()
+            .map(|&i| result(&report.findings[i], report, &fingerprints[i]))
+            .collect();
+        runs.push(run(
+            CHECK_RUN_ID,
+            Rule::all().map(rule_descriptor).collect(),
+            results,
+            options,
+        ));
+    }
+    for part in &parts.scans {
+        let (rules, results) = crate::sarif_scan::scan_run(report, part, &fingerprints);
+        runs.push(run(&scan_run_id(&part.scan.image), rules, results, options));
+    }
     json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": TOOL_NAME,
-                "informationUri": HOMEPAGE,
-                "version": options.version,
-                "semanticVersion": options.version,
-                "rules": Rule::all().map(rule_descriptor).collect::<Vec<_>>(),
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": runs,
     })
 }
 
@@ -229,6 +287,28 @@ mod tests {
     fn rule_names_are_pascal_case() {
         assert_eq!(pascal_case("digest-not-pinned"), "DigestNotPinned");
         assert_eq!(pascal_case("vulnerability"), "Vulnerability");
+    }
+
+    #[test]
+    fn a_finding_about_nothing_points_at_the_policy_file() {
+        let finding = Finding::new(
+            Rule::WaiverExpired,
+            portcullis_policy::Severity::Error,
+            "x".into(),
+            None,
+        );
+        let report = Report {
+            findings: vec![finding.clone()],
+            policies: vec!["<embedded default>".into(), "ci/portcullis.toml".into()],
+            ..Report::default()
+        };
+        let at = location(&finding, &report).expect("a location");
+        assert_eq!(
+            at["physicalLocation"]["artifactLocation"]["uri"],
+            "ci/portcullis.toml"
+        );
+        let bare = Report::default();
+        assert!(location(&finding, &bare).is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::util::{from_json, null_default, push_unique, severity, unknown_severi
 use crate::{
     FixState, Format, ReportedImage, ScanError, SuppressedBy, VulnSeverity, Vulnerability,
 };
+use portcullis_policy::vuln::CvssVector;
 
 #[derive(Deserialize)]
 struct Document {
@@ -22,6 +23,26 @@ struct Document {
     matches: Vec<Match>,
     #[serde(rename = "ignoredMatches", default, deserialize_with = "null_default")]
     ignored: Vec<IgnoredMatch>,
+    #[serde(default)]
+    distro: Option<Distro>,
+}
+
+/// `distro`: `{"name": "centos", "version": "8.0"}`.
+#[derive(Deserialize)]
+struct Distro {
+    name: Option<String>,
+    version: Option<String>,
+}
+
+impl Distro {
+    /// `centos 8.0`, or what of it is there.
+    fn name(&self) -> Option<String> {
+        let parts: Vec<&str> = [&self.name, &self.version]
+            .into_iter()
+            .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,6 +153,8 @@ struct Related {
 
 #[derive(Deserialize)]
 struct Cvss {
+    source: Option<String>,
+    vector: Option<String>,
     version: Option<String>,
     #[serde(default)]
     metrics: Metrics,
@@ -172,6 +195,7 @@ pub(crate) fn parse(
 ) -> Result<(Vec<Vulnerability>, Option<ReportedImage>), ScanError> {
     let doc: Document = from_json(source_name, Format::GrypeJson, bytes)?;
     let image = doc.source.as_ref().and_then(Source::image);
+    let os = doc.distro.as_ref().and_then(Distro::name);
     let mut out = Vec::with_capacity(doc.matches.len());
     for (i, m) in doc.matches.into_iter().enumerate() {
         out.push(convert(source_name, ("matches", i), m)?);
@@ -196,7 +220,38 @@ pub(crate) fn parse(
         }
         out.push(vuln);
     }
+    if let Some(os) = os {
+        for vuln in &mut out {
+            vuln.operating_system = Some(os.clone());
+        }
+    }
     Ok((out, image))
+}
+
+/// The vectors of `cvss` entries, in Grype's order, each named by its source.
+fn vectors(entries: &[Cvss], out: &mut Vec<CvssVector>) {
+    for entry in entries {
+        let Some(vector) = entry
+            .vector
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        else {
+            continue;
+        };
+        if out.iter().any(|known| known.vector == vector) {
+            continue;
+        }
+        out.push(CvssVector {
+            source: entry
+                .source
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "unknown".to_owned()),
+            version: entry.version.clone().filter(|v| !v.is_empty()),
+            vector: vector.to_owned(),
+        });
+    }
 }
 
 fn convert(source_name: &str, at: (&str, usize), m: Match) -> Result<Vulnerability, ScanError> {
@@ -222,6 +277,11 @@ fn convert(source_name: &str, at: (&str, usize), m: Match) -> Result<Vulnerabili
     };
     let mut aliases = Vec::new();
     let mut cvss = best_cvss(&v.cvss);
+    let mut cvss_vectors = Vec::new();
+    vectors(&v.cvss, &mut cvss_vectors);
+    for related in &m.related {
+        vectors(&related.cvss, &mut cvss_vectors);
+    }
     for related in &m.related {
         if related.id != v.id {
             push_unique(&mut aliases, &related.id);
@@ -247,7 +307,10 @@ fn convert(source_name: &str, at: (&str, usize), m: Match) -> Result<Vulnerabili
         fixed,
         fix_state,
         severity: v.severity,
+        scanner_severity: None,
         cvss,
+        cvss_vectors,
+        operating_system: None,
         scanners: vec!["grype".to_owned()],
         title,
         url: v

@@ -140,6 +140,16 @@ fn absorb(into: &mut Vulnerability, v: Vulnerability) {
     into.title = into.title.take().or(v.title);
     into.url = into.url.take().or(v.url);
     into.location = into.location.take().or(v.location);
+    into.operating_system = into.operating_system.take().or(v.operating_system);
+    for vector in v.cvss_vectors {
+        if !into
+            .cvss_vectors
+            .iter()
+            .any(|known| known.vector == vector.vector && known.source == vector.source)
+        {
+            into.cvss_vectors.push(vector);
+        }
+    }
     if into.suppressed_by.is_none() && v.suppressed_by == Some(SuppressedBy::Vex) {
         into.suppressed_by = v.suppressed_by;
         into.justification = v.justification;

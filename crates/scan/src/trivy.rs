@@ -19,6 +19,7 @@ use crate::util::{from_json, null_default, push_unique, severity, unknown_severi
 use crate::{
     FixState, Format, ReportedImage, ScanError, SuppressedBy, VulnSeverity, Vulnerability,
 };
+use portcullis_policy::vuln::CvssVector;
 
 #[derive(Deserialize)]
 struct Report {
@@ -38,6 +39,28 @@ struct Metadata {
     repo_tags: Vec<String>,
     #[serde(rename = "RepoDigests", default, deserialize_with = "null_default")]
     repo_digests: Vec<String>,
+    #[serde(rename = "OS")]
+    os: Option<Os>,
+}
+
+/// `Metadata.OS`: `{"Family": "debian", "Name": "10.1"}`.
+#[derive(Deserialize)]
+struct Os {
+    #[serde(rename = "Family")]
+    family: Option<String>,
+    #[serde(rename = "Name")]
+    name: Option<String>,
+}
+
+impl Os {
+    /// `debian 10.1`, or what of it is there.
+    fn name(&self) -> Option<String> {
+        let parts: Vec<&str> = [&self.family, &self.name]
+            .into_iter()
+            .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
 }
 
 #[derive(Deserialize)]
@@ -100,6 +123,12 @@ struct Finding {
 
 #[derive(Deserialize)]
 struct Cvss {
+    #[serde(rename = "V3Vector")]
+    v3_vector: Option<String>,
+    #[serde(rename = "V40Vector")]
+    v40_vector: Option<String>,
+    #[serde(rename = "V2Vector")]
+    v2_vector: Option<String>,
     #[serde(rename = "V3Score")]
     v3: Option<f64>,
     #[serde(rename = "V40Score")]
@@ -135,6 +164,7 @@ pub(crate) fn parse(
             )
         })
         .flatten();
+    let os = report.metadata.os.as_ref().and_then(Os::name);
     let mut out = Vec::new();
     for (r, result) in report.results.into_iter().enumerate() {
         for finding in result.vulnerabilities {
@@ -161,7 +191,42 @@ pub(crate) fn parse(
             out.push(vuln);
         }
     }
+    if let Some(os) = os {
+        for vuln in &mut out {
+            vuln.operating_system = Some(os.clone());
+        }
+    }
     Ok((out, image))
+}
+
+/// Every vector of `CVSS`: NVD's first, then the other sources by name; within a source
+/// v3, v4.0, then v2.
+fn vectors(scores: &BTreeMap<String, Cvss>) -> Vec<CvssVector> {
+    let mut sources: Vec<(&String, &Cvss)> = scores.iter().collect();
+    sources.sort_by_key(|(source, _)| source.as_str() != "nvd");
+    let mut out = Vec::new();
+    for (source, cvss) in sources {
+        for (vector, default_version) in [
+            (&cvss.v3_vector, None),
+            (&cvss.v40_vector, Some("4.0")),
+            (&cvss.v2_vector, Some("2.0")),
+        ] {
+            let Some(vector) = vector.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let version = vector
+                .strip_prefix("CVSS:")
+                .and_then(|rest| rest.split('/').next())
+                .or(default_version)
+                .map(str::to_owned);
+            out.push(CvssVector {
+                source: source.clone(),
+                version,
+                vector: vector.to_owned(),
+            });
+        }
+    }
+    out
 }
 
 fn justification(status: Option<&str>, statement: Option<&str>, source: Option<&str>) -> String {
@@ -215,6 +280,9 @@ fn convert(source_name: &str, result_index: usize, f: Finding) -> Result<Vulnera
         .or(f.pkg_path.filter(|p| !p.is_empty()));
     Ok(Vulnerability {
         cvss: pick_cvss(&f.cvss),
+        cvss_vectors: vectors(&f.cvss),
+        scanner_severity: None,
+        operating_system: None,
         package: f.pkg_name.or(f.pkg_id).unwrap_or_default(),
         installed: f.installed.unwrap_or_default(),
         fixed,

@@ -18,6 +18,9 @@ fn v(id: &str, aliases: &[&str], package: &str, installed: &str, scanner: &str) 
         location: None,
         suppressed_by: None,
         justification: None,
+        scanner_severity: None,
+        cvss_vectors: Vec::new(),
+        operating_system: None,
     }
 }
 

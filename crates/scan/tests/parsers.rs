@@ -228,6 +228,7 @@ fn vex_documents_suppress_only_matching_not_affected_findings() {
         location: None,
         suppressed_by: None,
         justification: None,
+        ..Vulnerability::default()
     };
     // (statements, finding, suppressed?)
     let cases = [
@@ -427,4 +428,40 @@ fn openvex_statements_missing_what_the_spec_requires_are_refused() {
     let cdx = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","vulnerabilities":[
         {"id":"CVE-1","analysis":{"state":"not_affected"},"affects":[{"ref":"pkg:oci/app"}]}]}"#;
     assert_eq!(parse_vex("c", cdx, None).unwrap().len(), 1);
+}
+
+/// The image's OS and every CVSS vector reach the model (GitLab's container-scanning report
+/// carries both): Trivy `Metadata.OS` and `CVSS.<source>.V2Vector/V3Vector`, Grype `distro`
+/// and `cvss[].vector`.
+#[test]
+fn operating_system_and_cvss_vectors_are_kept() {
+    let trivy = parse_report(&data("debian-buster.json"), None).unwrap();
+    assert!(trivy
+        .iter()
+        .all(|v| v.operating_system.as_deref() == Some("debian 10.1")));
+    let with_vectors = trivy
+        .iter()
+        .find(|v| v.cvss_vectors.len() >= 3)
+        .expect("a finding rated by NVD (v2 and v3) and another source");
+    let first = &with_vectors.cvss_vectors[0];
+    assert_eq!(first.source, "nvd", "NVD's vectors come first");
+    assert!(first.vector.starts_with("CVSS:3."), "{first:?}");
+    assert!(with_vectors
+        .cvss_vectors
+        .iter()
+        .any(|c| c.version.as_deref() == Some("2.0") && c.vector.starts_with("AV:")));
+
+    let grype = parse_report(&data("grype-image.json"), None).unwrap();
+    assert!(grype
+        .iter()
+        .all(|v| v.operating_system.as_deref() == Some("centos 8.0")));
+    let vector = grype
+        .iter()
+        .flat_map(|v| &v.cvss_vectors)
+        .find(|c| c.vector == "CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:H")
+        .expect("the vector of the first match");
+    assert_eq!(
+        (vector.source.as_str(), vector.version.as_deref()),
+        ("nvd", Some("3.1"))
+    );
 }

@@ -137,6 +137,40 @@ impl FailOn {
 }
 
 choice! {
+    /// The severity a vulnerability rated `Unknown` or `Negligible` by its scanner is
+    /// treated as (`[scan] unknown-as`, `negligible-as`), in the gate and in every report.
+    RateAs {
+        /// Critical.
+        Critical = "critical",
+        /// High.
+        High = "high",
+        /// Medium.
+        Medium = "medium",
+        /// Low.
+        Low = "low",
+        /// Negligible: below `low`, so no `fail-on` level counts it.
+        Negligible = "negligible",
+        /// Unknown: below everything, so no `fail-on` level counts it.
+        Unknown = "unknown",
+    }
+}
+
+impl RateAs {
+    /// The severity it stands for.
+    #[must_use]
+    pub fn severity(self) -> VulnSeverity {
+        match self {
+            Self::Critical => VulnSeverity::Critical,
+            Self::High => VulnSeverity::High,
+            Self::Medium => VulnSeverity::Medium,
+            Self::Low => VulnSeverity::Low,
+            Self::Negligible => VulnSeverity::Negligible,
+            Self::Unknown => VulnSeverity::Unknown,
+        }
+    }
+}
+
+choice! {
     /// The format of a scanner hook's output or of a report file: the one list of document
     /// formats, shared by the config (`[[scan.hook]] format`) and the scan crate's parsers.
     ReportFormat {

@@ -1,5 +1,10 @@
 //! Vulnerabilities found by scanners: `[scan] fail-on` and `only-fixed` → `vulnerability`,
 //! and the per-image gate summary (what was found, suppressed, waived, decided).
+//!
+//! Severities a scanner leaves open (Trivy `UNKNOWN`, Grype `Unknown` and `Negligible`)
+//! are rated first by `unknown-as` and `negligible-as` (defaults: kept as they are, below
+//! `low`, so no `fail-on` level counts them). The rated severity is what the gate judges and
+//! every format shows; the scanner's own stays in `scanner_severity`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +13,7 @@ use schemars::JsonSchema;
 
 use super::At;
 use crate::config::reader::{closest, quoted_list, Reader, Section};
-use crate::config::settings::{FailOn, ReportFormat, Spanned};
+use crate::config::settings::{FailOn, RateAs, ReportFormat, Spanned};
 use crate::config::ConfigSite;
 use crate::finding::{Detail, Finding, Severity};
 use crate::rules::Rule;
@@ -60,6 +65,14 @@ pub struct ScanSettings {
     /// Only vulnerabilities with a fix fail the gate.
     #[schemars(with = "bool")]
     pub only_fixed: Spanned<bool>,
+    /// The severity of a vulnerability its scanner rates `UNKNOWN` (default `unknown`:
+    /// below `low`, so it never fails the gate).
+    #[schemars(with = "RateAs")]
+    pub unknown_as: Spanned<RateAs>,
+    /// The severity of a vulnerability its scanner rates `Negligible` (default
+    /// `negligible`: below `low`, so it never fails the gate).
+    #[schemars(with = "RateAs")]
+    pub negligible_as: Spanned<RateAs>,
     /// VEX documents (paths relative to the config file).
     #[schemars(with = "Vec<String>")]
     pub vex: Vec<Spanned<PathBuf>>,
@@ -73,6 +86,8 @@ impl Default for ScanSettings {
             hooks: Vec::new(),
             fail_on: Spanned::unsited(FailOn::High),
             only_fixed: Spanned::unsited(false),
+            unknown_as: Spanned::unsited(RateAs::Unknown),
+            negligible_as: Spanned::unsited(RateAs::Negligible),
             vex: Vec::new(),
             hook: Vec::new(),
         }
@@ -83,13 +98,30 @@ impl Default for ScanSettings {
 pub const BUILTIN_HOOKS: [&str; 3] = ["trivy", "grype", "syft"];
 
 pub(crate) fn read(reader: &mut Reader<'_>, section: &Section<'_>) -> ScanSettings {
-    reader.check_keys(section, &["hooks", "fail-on", "only-fixed", "vex", "hook"]);
+    reader.check_keys(
+        section,
+        &[
+            "hooks",
+            "fail-on",
+            "only-fixed",
+            "unknown-as",
+            "negligible-as",
+            "vex",
+            "hook",
+        ],
+    );
     let mut settings = ScanSettings::default();
     if let Some(fail_on) = reader.choice(section, "fail-on") {
         settings.fail_on = fail_on;
     }
     if let Some(only_fixed) = reader.bool(section, "only-fixed") {
         settings.only_fixed = only_fixed;
+    }
+    if let Some(rate) = reader.choice(section, "unknown-as") {
+        settings.unknown_as = rate;
+    }
+    if let Some(rate) = reader.choice(section, "negligible-as") {
+        settings.negligible_as = rate;
     }
     if let Some((vex, _)) = reader.strings(section, "vex") {
         settings.vex = vex
@@ -193,6 +225,31 @@ fn scan_hook(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<HookSetti
     })
 }
 
+/// The severity the policy gives a vulnerability its scanner rated `severity`.
+#[must_use]
+pub fn rated(settings: &ScanSettings, severity: VulnSeverity) -> VulnSeverity {
+    match severity {
+        VulnSeverity::Unknown => settings.unknown_as.value.severity(),
+        VulnSeverity::Negligible => settings.negligible_as.value.severity(),
+        other => other,
+    }
+}
+
+/// The scan with every severity rated by the policy (`unknown-as`, `negligible-as`); a
+/// severity that changes keeps the scanner's in `scanner_severity`.
+#[must_use]
+pub fn rate(settings: &ScanSettings, scan: &ScanResult) -> ScanResult {
+    let mut scan = scan.clone();
+    for vuln in &mut scan.vulnerabilities {
+        let severity = rated(settings, vuln.severity);
+        if severity != vuln.severity {
+            vuln.scanner_severity.get_or_insert(vuln.severity);
+            vuln.severity = severity;
+        }
+    }
+    scan
+}
+
 /// Whether a vulnerability counts against the gate.
 #[must_use]
 pub fn counts(settings: &ScanSettings, vuln: &Vulnerability) -> bool {
@@ -229,7 +286,7 @@ pub(crate) fn judged(
     let mut found = SeverityCounts::default();
     for vuln in &mut scan.vulnerabilities {
         found.add(vuln.severity);
-        let waived = findings.iter().any(|finding| {
+        let waived = findings.iter().find(|finding| {
             finding.waived
                 && finding.image.as_deref() == Some(scan.image.as_str())
                 && finding.vulnerability().is_some_and(|block| {
@@ -238,8 +295,9 @@ pub(crate) fn judged(
                         && block.installed == vuln.installed
                 })
         });
-        if waived && vuln.suppressed_by.is_none() {
+        if let Some(finding) = waived.filter(|_| vuln.suppressed_by.is_none()) {
             vuln.suppressed_by = Some(SuppressedBy::Waiver);
+            vuln.justification = finding.waiver.as_ref().map(|w| w.reason.clone());
         }
         match vuln.suppressed_by {
             Some(SuppressedBy::Vex) => gate.suppressed_by_vex += 1,

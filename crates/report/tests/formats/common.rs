@@ -87,6 +87,9 @@ pub fn vuln(id: &str, package: &str, severity: VulnSeverity, fixed: &[&str]) -> 
         location: None,
         suppressed_by: None,
         justification: None,
+        scanner_severity: None,
+        cvss_vectors: Vec::new(),
+        operating_system: None,
     }
 }
 
@@ -284,6 +287,7 @@ pub fn sample() -> Report {
             warnings: 1,
             waived: 1,
             not_checked: 0,
+            suppressed_by_vex: 0,
         },
         ..Report::default()
     }

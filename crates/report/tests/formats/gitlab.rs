@@ -1,23 +1,94 @@
-//! GitLab reports. No JSON schema for the 15.x container-scanning format is available
-//! offline here, so the fields the schema requires are asserted one by one.
+//! GitLab reports: the container-scanning report validates against GitLab's own schema
+//! (15.0.7) and carries the image's OS and the CVSS vectors; the code-quality report's
+//! required fields are asserted one by one.
 
 use std::collections::HashSet;
 
+use portcullis_policy::vuln::{CvssVector, ScanResult, VulnSeverity};
 use portcullis_policy::Report;
 use portcullis_report::{gitlab_codequality, gitlab_container_scanning, render, Format};
 use serde_json::Value;
 
-use crate::common::{config_text, options, repo, sample, DOCKERFILE};
+use crate::common::{config_text, options, repo, sample, vuln, DOCKERFILE};
 
 fn container_scanning(report: &Report) -> Value {
     let (root, config) = (repo(), config_text());
     let now: jiff::Timestamp = "2026-09-01T10:01:10Z".parse().unwrap();
-    serde_json::from_str(&gitlab_container_scanning(
+    let value: Value = serde_json::from_str(&gitlab_container_scanning(
         report,
         &options(&root, &config),
         now,
     ))
-    .unwrap()
+    .unwrap();
+    let schema: Value = serde_json::from_str(include_str!(
+        "../data/container-scanning-report-format-15.0.7.json"
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:#?}\n{value:#}");
+    value
+}
+
+fn vector(source: &str, version: &str, vector: &str) -> CvssVector {
+    CvssVector {
+        source: source.into(),
+        version: Some(version.into()),
+        vector: vector.into(),
+    }
+}
+
+/// The OS and the CVSS vectors come from the scanner's report; vectors GitLab's schema
+/// cannot carry (v4.0, garbage) are left out rather than failing the upload.
+#[test]
+fn container_scanning_carries_the_os_and_cvss_vectors() {
+    let mut v = vuln(
+        "CVE-2019-1549",
+        "libssl1.1",
+        VulnSeverity::Medium,
+        &["1.1.1d-r0"],
+    );
+    v.operating_system = Some("alpine 3.10.2".into());
+    v.cvss_vectors = vec![
+        vector("nvd", "3.1", "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"),
+        vector("nvd", "2.0", "AV:N/AC:M/Au:N/C:P/I:N/A:N"),
+        vector(
+            "ghsa",
+            "4.0",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N",
+        ),
+        vector("redhat", "3.1", "not a vector"),
+    ];
+    let plain = vuln("CVE-2020-0001", "musl", VulnSeverity::Negligible, &[]);
+    let report = Report {
+        scans: vec![ScanResult {
+            image: "docker.io/library/alpine:3.10".into(),
+            scanners: vec!["trivy".into()],
+            vulnerabilities: vec![v, plain],
+            ..ScanResult::default()
+        }],
+        ..Report::default()
+    };
+    let doc = container_scanning(&report);
+    let first = &doc["vulnerabilities"][0];
+    assert_eq!(first["location"]["operating_system"], "alpine 3.10.2");
+    assert_eq!(
+        first["cvss_vectors"],
+        serde_json::json!([
+            { "vendor": "nvd", "vector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N" },
+            { "vendor": "nvd", "vector": "AV:N/AC:M/Au:N/C:P/I:N/A:N" },
+        ])
+    );
+    let second = &doc["vulnerabilities"][1];
+    assert_eq!(second["location"]["operating_system"], "unknown");
+    assert!(
+        second.get("cvss_vectors").is_none(),
+        "no empty array (minItems 1)"
+    );
+    assert_eq!(second["severity"], "Info");
 }
 
 #[test]

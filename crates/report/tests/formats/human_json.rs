@@ -190,7 +190,7 @@ fn json_follows_the_contract() {
     assert_eq!(vulnerability["suppressed_by"], serde_json::Value::Null);
     assert_eq!(
         value["summary"],
-        serde_json::json!({ "files": 2, "images": 4, "errors": 6, "warnings": 1, "waived": 1 })
+        serde_json::json!({ "files": 2, "images": 4, "errors": 6, "warnings": 1, "waived": 1, "suppressed_by_vex": 0 })
     );
     // No scans, no `scans` key.
     let bare = Report {

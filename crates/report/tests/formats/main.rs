@@ -7,6 +7,7 @@ mod common;
 mod annotations;
 mod gitlab;
 mod human_json;
+mod json_schema;
 mod junit;
 mod markdown;
 mod robustness;

@@ -1,4 +1,5 @@
-//! The pull request comment / job summary body.
+//! The pull request comment / job summary body: counts first, findings grouped by rule and
+//! file with the group's fix, details folded, under GitHub's size limit at any volume.
 
 use portcullis_policy::{Finding, Report, Rule, Severity, Summary};
 use portcullis_report::{markdown_with_limit, render, Format, COMMENT_LIMIT, MARKER};
@@ -33,16 +34,32 @@ fn marker_first_then_status() {
 #[test]
 fn tables_counts_waived_details_and_vulnerabilities() {
     let out = markdown(&sample());
-    assert!(out.contains("| 2 | 4 | 6 | 1 | 1 |"), "{out}");
-    assert!(out.contains("| ❌ error | `tag-denied` | `services/web/Dockerfile:3` | `docker.io/library/nginx:latest` |"), "{out}");
-    let details =
-        &out[out.find("<details>").expect("waived block")..out.find("</details>").unwrap()];
-    assert!(details.contains("`ghcr.io/acme/tools:1.2`"));
-    assert!(details.contains("internal tool, pinned by the release job"));
-    // Waived findings are not in the main table.
-    let main = &out[..out.find("<details>").unwrap()];
+    assert!(out.contains("| 2 | 4 | 6 | 1 | 1 | 0 |"), "{out}");
+    // Counts per rule come before the details.
+    let counts = out.find("#### Findings by rule").expect("counts per rule");
+    let details = out.find("#### Details").expect("details");
+    assert!(counts < details);
+    assert!(
+        out.contains("| `digest-not-pinned` | 3 | 0 | 0 | 1 | 2 |"),
+        "{out}"
+    );
+    // The group of `tag-denied` in the Dockerfile, folded, with its fix once.
+    assert!(
+        out.contains("<details><summary>❌ <code>tag-denied</code> in <code>services/web/Dockerfile</code>: 1 finding</summary>"),
+        "{out}"
+    );
+    assert!(out.contains("**Fix:** name a release tag"), "{out}");
+    assert!(
+        out.contains("| ❌ | 3 | `docker.io/library/nginx:latest` |"),
+        "{out}"
+    );
+    let waived_at = out.find("<summary>Waived findings").expect("waived block");
+    let waived = &out[waived_at..];
+    assert!(waived.contains("`ghcr.io/acme/tools:1.2`"));
+    assert!(waived.contains("internal tool, pinned by the release job"));
+    // Waived findings are not in the groups.
     assert_eq!(
-        main.matches("`ghcr.io/acme/tools:1.2`").count(),
+        out[..waived_at].matches("`ghcr.io/acme/tools:1.2`").count(),
         1,
         "only the image-not-allowed row:\n{out}"
     );
@@ -80,7 +97,8 @@ fn cells_cannot_inject_markup() {
         out.contains("&lt;img src=x onerror=alert(1)&gt; \\| `ok\\|` \\` trailing<br>next"),
         "{out}"
     );
-    assert!(out.contains("`a\\|b/Dockerfile:1`"), "{out}");
+    // The group line is HTML, where `|` is plain text and markup is escaped.
+    assert!(out.contains("<code>a|b/Dockerfile</code>"), "{out}");
 }
 
 fn many(n: usize) -> Report {
@@ -111,6 +129,20 @@ fn many(n: usize) -> Report {
     }
 }
 
+/// The number a truncation note starts with.
+fn left_out(out: &str) -> usize {
+    let note = out
+        .lines()
+        .find(|l| l.contains("left out"))
+        .expect("a truncation note");
+    note.trim_start_matches("> ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn long_reports_are_truncated_under_the_comment_limit_with_a_count() {
     let report = many(3000);
@@ -120,38 +152,111 @@ fn long_reports_are_truncated_under_the_comment_limit_with_a_count() {
         utf16(&out) > COMMENT_LIMIT - 2_000,
         "the budget is used, not wasted"
     );
-    let shown = out.matches("services/s").count();
-    // Each shown finding names its file twice (place and help).
-    let shown_rows = shown / 2;
-    let note = out
-        .lines()
-        .find(|l| l.contains("left out"))
-        .expect("a truncation note");
-    let left: usize = note
-        .trim_start_matches("> ")
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(shown_rows + left, 3000, "{note}");
+    let shown_rows = out.matches("| ❌ | 3 |").count();
+    assert_eq!(shown_rows + left_out(&out), 3000);
     // Unwaived findings take the budget before waived ones.
-    assert!(!out.contains("<details>"), "waived rows are dropped first");
+    assert!(
+        !out.contains("Waived findings"),
+        "waived rows are dropped first"
+    );
+    // One file per finding: each group names its fix once.
+    assert_eq!(
+        out.matches("**Fix:** run `portcullis pin services/s")
+            .count(),
+        shown_rows
+    );
 }
 
 #[test]
 fn short_reports_are_not_truncated() {
     let out = markdown(&many(20));
     assert!(!out.contains("left out"));
-    assert_eq!(out.matches("services/s").count(), 40);
+    assert_eq!(out.matches("| ❌ | 3 |").count(), 18);
+    assert_eq!(
+        out.matches("<summary>❌ <code>digest-not-pinned</code>")
+            .count(),
+        18
+    );
 }
 
 #[test]
 fn a_tiny_limit_keeps_heading_counts_and_note() {
     let (root, config) = (repo(), config_text());
     let out = markdown_with_limit(&many(50), &options(&root, &config), 1_000);
-    assert!(utf16(&out) <= 1_000);
+    assert!(utf16(&out) <= portcullis_report::MIN_LIMIT);
     assert!(out.starts_with(MARKER));
     assert!(out.contains("❌ blocked"));
+    assert!(
+        out.contains("| `digest-not-pinned` | 45 | 0 | 0 | 5 | 50 |"),
+        "{out}"
+    );
     assert!(out.contains("left out"));
+}
+
+/// A thousand findings of every rule over many files: the comment stays under GitHub's
+/// 65,536-character limit, every rule is represented with its true count, and the note
+/// says what was cut.
+#[test]
+fn a_thousand_findings_across_every_rule_fit_and_every_rule_shows() {
+    let rules: Vec<Rule> = Rule::all().collect();
+    let findings: Vec<Finding> = (0..1000)
+        .map(|i| {
+            let rule = rules[i % rules.len()];
+            let file = format!("apps/app{}/Dockerfile", i % 97);
+            Finding {
+                location: at(&file, u32::try_from(i).unwrap() + 1, 6, 40),
+                image: Some(format!("registry.example.com/team/app-{i}:1.0")),
+                help: Some(format!("run `portcullis pin {file}`")),
+                ..finding(
+                    rule,
+                    if i % 3 == 0 {
+                        Severity::Warning
+                    } else {
+                        Severity::Error
+                    },
+                    &format!(
+                        "`registry.example.com/team/app-{i}:1.0` breaks `{}` {}",
+                        rule.code(),
+                        "x".repeat(120)
+                    ),
+                )
+            }
+        })
+        .collect();
+    let mut report = Report {
+        findings,
+        ..Report::default()
+    };
+    report.finish();
+    let out = markdown(&report);
+    assert!(
+        out.chars().count() < 65_536,
+        "{} characters",
+        out.chars().count()
+    );
+    assert!(utf16(&out) <= COMMENT_LIMIT);
+    let counts =
+        &out[out.find("#### Findings by rule").unwrap()..out.find("#### Details").unwrap()];
+    for rule in &rules {
+        let n = report.findings.iter().filter(|f| f.rule == *rule).count();
+        let row = counts
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", rule.code())))
+            .unwrap_or_else(|| panic!("no row for `{}`:\n{counts}", rule.code()));
+        let total: usize = row
+            .split('|')
+            .skip(2)
+            .take(4)
+            .map(|c| c.trim().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(total, n, "{row}");
+    }
+    let shown = out.matches("| ❌ | ").count() + out.matches("| ⚠️ | ").count();
+    assert!(shown > 0);
+    assert_eq!(
+        shown + left_out(&out),
+        1000,
+        "every finding is shown or counted as cut"
+    );
+    assert!(out.contains("<details><summary>"), "groups are folded");
 }

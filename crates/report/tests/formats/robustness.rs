@@ -100,8 +100,8 @@ proptest! {
         }
         let junit = render(&report, Format::Junit, &options);
         prop_assert!(roxmltree::Document::parse(&junit).is_ok(), "JUnit is well-formed XML");
-        let markdown = markdown_with_limit(&report, &options, limit.max(1_000));
-        prop_assert!(markdown.encode_utf16().count() <= limit.max(1_000));
+        let markdown = markdown_with_limit(&report, &options, limit);
+        prop_assert!(markdown.encode_utf16().count() <= limit.max(portcullis_report::MIN_LIMIT));
         let annotations = github_annotations(&report);
         // One command per unwaived finding, plus the overflow notice when a kind passes 10.
         let commands = annotations.lines().filter(|l| !l.starts_with("::notice title=portcullis::")).count();
