@@ -1,11 +1,14 @@
 //! `portcullis check`: read the sources under each checked path, optionally ask the
 //! registries, judge every reference under its policy, and hand one report to the output.
 
+use std::sync::Arc;
+
 use portcullis_policy::{Facts, HelpPaths, Report, Subject};
 use portcullis_report::Format;
 
 use crate::args::{CheckArgs, Global};
 use crate::output::Output;
+use crate::progress::Lookups;
 use crate::workspace::{self, Workspace};
 
 pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
@@ -13,12 +16,25 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     let ws = Workspace::load(global.config.as_deref(), &args.sources)?;
     let configs = ws.configs();
     let root = ws.root.dir.clone();
-    let report = check(ws, args.resolve)?;
-    Ok(output.emit(&report, &root, &configs))
+    let progress = if args.resolve {
+        crate::progress::Lookups::start(global, "resolving")
+    } else {
+        None
+    };
+    let report = check(ws, args.resolve, progress.as_ref());
+    if let Some(progress) = &progress {
+        progress.clear();
+    }
+    Ok(output.emit(&report?, &root, &configs))
 }
 
-/// The check of every group, merged into one report.
-pub fn check(ws: Workspace, resolve: bool) -> anyhow::Result<Report> {
+/// The check of every group, merged into one report; the registry lookups of `--resolve`
+/// drawn on `progress`.
+pub fn check(
+    ws: Workspace,
+    resolve: bool,
+    progress: Option<&Arc<Lookups>>,
+) -> anyhow::Result<Report> {
     let today = workspace::today()?;
     let runtime = if resolve {
         Some(workspace::runtime()?)
@@ -51,7 +67,7 @@ pub fn check(ws: Workspace, resolve: bool) -> anyhow::Result<Report> {
                 .iter()
                 .filter_map(|s| s.resolution.image().cloned())
                 .collect();
-            let client = crate::resolve::client(&group.config)?;
+            let client = crate::resolve::observed(crate::resolve::client(&group.config)?, progress);
             let (registry, failed) = crate::resolve::facts(runtime, &client, &images);
             facts.registry = Some(registry);
             failures = failed;

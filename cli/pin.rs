@@ -22,6 +22,7 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
         PlatformPinsArg::Index => PlatformPins::Index,
     };
     let rt = workspace::runtime()?;
+    let progress = crate::progress::Lookups::start(global, "pinning");
     let mut report = Report::default();
     let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
     for group in &ws.groups {
@@ -34,7 +35,8 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
         let split = portcullis_sources::pin_targets(&editable);
         report.notes.extend(skipped(&split.skipped));
         let queries: Vec<ImageRef> = split.targets.iter().map(PinTarget::query).collect();
-        let client = crate::resolve::client(&group.config)?;
+        let client =
+            crate::resolve::observed(crate::resolve::client(&group.config)?, progress.as_ref());
         let choices = rt.block_on(client.pins(&queries, mode));
         let mut reported = BTreeSet::new();
         let mut chosen = Vec::new();
@@ -70,6 +72,9 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
         // A file under two checked paths with different policies gets the same edit twice.
         list.sort_by_key(|e| (e.span.start, e.span.end));
         list.dedup_by(|a, b| a.span == b.span && a.replacement == b.replacement);
+    }
+    if let Some(progress) = &progress {
+        progress.clear();
     }
     report.finish();
     messages.report(&report);

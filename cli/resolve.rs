@@ -3,14 +3,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use portcullis_policy::{Config, Failure, RegistryFact};
 use portcullis_reference::ImageRef;
-use portcullis_registry::{Client, ClientOptions, Depth, ImageFacts, PinnedFact, RegistryError};
+use portcullis_registry::{
+    Client, ClientOptions, Depth, ImageFacts, PinnedFact, Progress, RegistryError,
+};
+
+use crate::progress::Lookups;
 
 /// Builds a registry client from the policy's `[registries."host"]` tables.
 pub fn client(config: &Config) -> anyhow::Result<Client> {
     Ok(Client::new(client_options(config))?)
+}
+
+/// `client`, reporting its lookups to `progress` when progress is drawn.
+pub fn observed(client: Client, progress: Option<&Arc<Lookups>>) -> Client {
+    match progress {
+        Some(progress) => client.with_progress(Arc::clone(progress) as Arc<dyn Progress>),
+        None => client,
+    }
 }
 
 /// `[registries."host"]` as client options: the `insecure` hosts, and each `ca-file`

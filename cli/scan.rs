@@ -3,18 +3,20 @@
 //! output, with the vuln predicate and the SBOM written where asked.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use portcullis_policy::{Config, Facts, Note, Report, Subject};
 use portcullis_reference::ImageRef;
 use portcullis_report::Format;
-use portcullis_scan::{SbomKind, ScanError, ScanRequest};
+use portcullis_scan::{HookProgress, NoProgress, SbomKind, ScanError, ScanRequest};
 use portcullis_sources::Root;
 
 use crate::args::{Global, ScanArgs};
 use crate::exit::UsageError;
 use crate::output::Output;
+use crate::progress::Hooks;
 use crate::workspace;
 
 pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
@@ -22,7 +24,12 @@ pub fn run(global: &Global, args: &ScanArgs) -> anyhow::Result<u8> {
     let root = portcullis_sources::Root::current()?;
     let config = workspace::policy_here(&root, global.config.as_deref())?
         .with_scan_gate(args.fail_on, args.only_fixed);
-    let report = scan(&root, &config, args, global.verbose > 0)?;
+    let progress = crate::progress::Hooks::start(global);
+    let report = scan(&root, &config, args, global.verbose > 0, progress.as_ref());
+    if let Some(progress) = &progress {
+        progress.clear();
+    }
+    let report = report?;
     let configs = [(config.name().to_owned(), config.source.clone())];
     Ok(output.emit(&report, &root.dir, &configs))
 }
@@ -33,6 +40,7 @@ pub fn scan(
     config: &Config,
     args: &ScanArgs,
     verbose: bool,
+    progress: Option<&Arc<Hooks>>,
 ) -> anyhow::Result<Report> {
     // Files are named from the current directory in every message and report.
     let reports: Vec<PathBuf> = args.report.iter().map(|p| root.from_cwd(p)).collect();
@@ -45,7 +53,11 @@ pub fn scan(
         _ => SbomKind::CycloneDx,
     };
     let policy_dir = config.resolve_path(Path::new(""));
-    let scan = portcullis_scan::run(&ScanRequest {
+    let progress: Arc<dyn HookProgress> = match progress {
+        Some(hooks) => Arc::clone(hooks) as Arc<dyn HookProgress>,
+        None => Arc::new(NoProgress),
+    };
+    let request = ScanRequest {
         image,
         settings: config.scan(),
         policy_dir: &policy_dir,
@@ -54,8 +66,8 @@ pub fn scan(
         vex: &vex,
         sbom,
         timeout: args.hook_timeout.map(Duration::from_secs),
-    })
-    .map_err(classify)?;
+    };
+    let scan = portcullis_scan::run_observed(&request, &progress).map_err(classify)?;
 
     if let Some(path) = &args.predicate_out {
         let predicate = portcullis_scan::vuln_predicate(

@@ -34,6 +34,28 @@ impl Ci {
         }
     }
 
+    /// Whether this process runs under any CI (so nobody watches a terminal): the CI
+    /// systems above, or any that sets `CI` (to anything but `false` or `0`), as GitHub
+    /// Actions, GitLab CI, `CircleCI`, Travis, Buildkite, Woodpecker and others do.
+    #[must_use]
+    pub fn under_ci() -> bool {
+        Self::under_ci_from_env(|name| std::env::var(name).ok())
+    }
+
+    /// [`Ci::under_ci`] for the environment described by `var`.
+    #[must_use]
+    pub fn under_ci_from_env(var: impl Fn(&str) -> Option<String>) -> bool {
+        let ci = var("CI").is_some_and(|value| {
+            let value = value.trim();
+            !value.is_empty() && value != "0" && !value.eq_ignore_ascii_case("false")
+        });
+        // Jenkins and Azure Pipelines do not set `CI`.
+        let other = ["JENKINS_URL", "TF_BUILD", "TEAMCITY_VERSION"]
+            .iter()
+            .any(|name| var(name).is_some_and(|value| !value.is_empty()));
+        ci || other || Self::from_env(var) != Self::Local
+    }
+
     /// Whether findings should also be written as GitHub workflow-command annotations.
     #[must_use]
     pub fn wants_annotations(self) -> bool {
@@ -63,5 +85,37 @@ mod tests {
         assert_eq!(Ci::from_env(env(&[("GITHUB_ACTIONS", "false")])), Ci::Local);
         assert_eq!(Ci::from_env(env(&[])), Ci::Local);
         assert!(Ci::GithubActions.wants_annotations() && !Ci::GitlabCi.wants_annotations());
+    }
+
+    #[test]
+    fn any_ci_counts_as_ci_for_progress() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        for ci in [
+            &[("CI", "true")][..],
+            &[("CI", "1")],
+            &[("CI", "woodpecker")],
+            &[("GITLAB_CI", "true")],
+            &[("GITHUB_ACTIONS", "true")],
+            &[("JENKINS_URL", "https://jenkins.example.com/")],
+            &[("TF_BUILD", "True")],
+        ] {
+            assert!(Ci::under_ci_from_env(env(ci)), "{ci:?}");
+        }
+        for local in [
+            &[][..],
+            &[("CI", "false")],
+            &[("CI", "0")],
+            &[("CI", "")],
+            &[("JENKINS_URL", "")],
+        ] {
+            assert!(!Ci::under_ci_from_env(env(local)), "{local:?}");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod families;
 mod finding;
 mod report;
 pub mod rules;
+pub mod shell;
 mod subject;
 pub mod vuln;
 

@@ -59,10 +59,12 @@ pub struct HelpPaths {
 }
 
 impl HelpPaths {
-    /// A report path as a command typed in the current directory names it.
+    /// A report path as a command typed in the current directory names it: relative to
+    /// that directory, and quoted for a POSIX shell ([`crate::shell::quote_path`]).
     #[must_use]
     pub fn command_path(&self, file: &str) -> String {
-        portcullis_reference::source::relative(&self.cwd, file)
+        crate::shell::quote_path(&portcullis_reference::source::relative(&self.cwd, file))
+            .into_owned()
     }
 }
 
@@ -85,6 +87,18 @@ mod tests {
             "web/Dockerfile"
         );
         assert_eq!(inside.command_path("Dockerfile"), "../Dockerfile");
+    }
+
+    #[test]
+    fn help_paths_are_quoted_for_the_shell() {
+        let at_root = HelpPaths::default();
+        assert_eq!(
+            at_root.command_path("my app/$x/Dockerfile"),
+            "'my app/$x/Dockerfile'"
+        );
+        assert_eq!(at_root.command_path("-x/Dockerfile"), "./-x/Dockerfile");
+        let inside = HelpPaths { cwd: "-x".into() };
+        assert_eq!(inside.command_path("-x/Dockerfile"), "Dockerfile");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::manifest::{
     MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES,
 };
 use crate::options::ClientOptions;
+use crate::progress::Observer;
 use crate::transport::{read_capped, redact_query, Stats, Transport};
 
 /// Image configs larger than this are refused.
@@ -40,6 +41,8 @@ pub struct Manifest {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Told about each lookup of [`Client::each`] (see [`Client::with_progress`]).
+    pub(crate) observer: Observer,
 }
 
 #[derive(Debug)]
@@ -68,6 +71,7 @@ impl Client {
                 transport,
                 auth: Authenticator::new(keychain),
             }),
+            observer: Observer::default(),
         })
     }
 
@@ -243,14 +247,19 @@ impl Client {
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.inner.options.concurrency.max(1),
         ));
+        self.observer.queued(unique.len());
         let mut tasks = Vec::new();
         for image in unique {
             let (limit, work) = (Arc::clone(&limit), task(self.clone(), image.clone()));
+            let (observer, subject) = (self.observer.clone(), image.clone());
             tasks.push((
                 image,
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    work.await
+                    observer.started(&subject);
+                    let result = work.await;
+                    observer.finished(&subject, result.as_ref().err());
+                    result
                 }),
             ));
         }

@@ -10,6 +10,10 @@
 //! for references pinned to something other than their tag's digest. Each registry is probed
 //! once (`GET /v2/`) to learn its challenge, and a bearer token is fetched once per
 //! repository scope.
+//!
+//! The client prints nothing: a caller that shows progress gives it a [`Progress`]
+//! observer ([`Client::with_progress`]), told about every lookup of [`Client::pins`] and
+//! [`Client::facts`].
 
 mod auth;
 mod client;
@@ -20,6 +24,7 @@ mod keychain;
 mod manifest;
 mod options;
 mod pin;
+mod progress;
 mod transport;
 
 pub use client::{Client, Manifest};
@@ -35,4 +40,5 @@ pub use options::{is_loopback, ClientOptions};
 pub use pin::{PinChoice, PlatformPins};
 /// The redacting type credentials and tokens are held in (from `portcullis-secret`).
 pub use portcullis_secret::Secret;
+pub use progress::Progress;
 pub use transport::Stats;

@@ -4,16 +4,18 @@
 //! [`ScanResult`] with the policy and renders what [`ScanRun`] says was read.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_policy::ScanSettings;
 use portcullis_reference::ImageRef;
 
 use crate::intake::{read_inputs, InputFiles, Intake};
+use crate::progress::{HookProgress, NoProgress};
 use crate::{
-    apply_vex, check_image, merge, run_hooks, select_hooks, HookOutput, HookRun, InputSource,
-    ReportMismatch, ReportedImage, Sbom, SbomKind, ScanError, ScanResult, ScanTarget, ScannerInfo,
-    VexStatement, Vulnerability,
+    apply_vex, check_image, merge, run_hooks_observed, select_hooks, HookOutput, HookRun,
+    InputSource, ReportMismatch, ReportedImage, Sbom, SbomKind, ScanError, ScanResult, ScanTarget,
+    ScannerInfo, VexStatement, Vulnerability,
 };
 
 /// What to scan and with what.
@@ -122,6 +124,15 @@ pub struct ScanRun {
 /// fast; hooks run in parallel on the normalized image reference. VEX statements apply in
 /// the order hooks, `reports`, the policy's `vex`, `vex`: the last matching one wins.
 pub fn run(request: &ScanRequest<'_>) -> Result<ScanRun, ScanError> {
+    run_observed(request, &(Arc::new(NoProgress) as Arc<dyn HookProgress>))
+}
+
+/// [`run`], telling `progress` when each hook starts, each line it writes to stderr, and
+/// when it ends.
+pub fn run_observed(
+    request: &ScanRequest<'_>,
+    progress: &Arc<dyn HookProgress>,
+) -> Result<ScanRun, ScanError> {
     let hooks = select_hooks(
         request.settings,
         request.hooks,
@@ -143,7 +154,7 @@ pub fn run(request: &ScanRequest<'_>) -> Result<ScanRun, ScanError> {
     let hook_runs = if hooks.is_empty() {
         Vec::new()
     } else {
-        run_hooks(&ScanTarget::new(&image), &hooks)?.runs
+        run_hooks_observed(&ScanTarget::new(&image), &hooks, progress)?.runs
     };
 
     let mut gathered = Gathered::default();

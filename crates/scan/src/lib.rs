@@ -23,7 +23,9 @@
 //! - [`merge`]: one finding per (vulnerability, package) across scanners;
 //! - [`run_hooks`]: run [`HookSpec`]s in parallel with timeouts and parse what they print;
 //!   a [`HookCommand`] argv runs without a shell, a string through `sh -c`;
-//! - [`vuln_predicate`], [`Sbom`]: attestation predicate and SBOM output.
+//! - [`vuln_predicate`], [`Sbom`]: attestation predicate and SBOM output;
+//! - [`run_observed`], [`run_hooks_observed`]: the same, telling a [`HookProgress`]
+//!   observer when each hook starts, what it writes to stderr, and when it ends.
 
 mod engine;
 mod error;
@@ -33,6 +35,7 @@ mod image;
 mod intake;
 mod merge;
 mod output;
+mod progress;
 mod runner;
 mod sarif;
 mod select;
@@ -43,7 +46,7 @@ mod vex;
 
 pub mod bench;
 
-pub use engine::{run, InputContent, ScanInput, ScanRequest, ScanRun};
+pub use engine::{run, run_observed, InputContent, ScanInput, ScanRequest, ScanRun};
 pub use error::{FileRole, ScanError};
 pub use hook::{is_loopback_registry, HookCommand, HookSpec, DEFAULT_TIMEOUT};
 pub use image::{check_image, InputSource, ReportMismatch, ReportedImage};
@@ -53,8 +56,10 @@ pub use output::{vuln_predicate, Sbom, SbomKind, ScannerInfo, VULN_PREDICATE_TYP
 pub use portcullis_policy::vuln::{
     FixState, ScanResult, SuppressedBy, VulnSeverity, Vulnerability,
 };
+pub use progress::{HookProgress, NoProgress};
 pub use runner::{
-    run_hook, run_hooks, HookOutput, HookRun, ScanOutcome, ScanTarget, MAX_REPORT_BYTES,
+    run_hook, run_hooks, run_hooks_observed, HookOutput, HookRun, ScanOutcome, ScanTarget,
+    MAX_REPORT_BYTES,
 };
 pub use select::select_hooks;
 pub use vex::{apply_vex, parse_vex, VexStatement, VexStatus};

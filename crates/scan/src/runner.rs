@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use wait_timeout::ChildExt;
 
 use crate::error::excerpt;
 use crate::hook::{install_hint, program_name, Prepared};
+use crate::progress::{HookProgress, Lines, NoProgress};
 use crate::{
     merge, parse_document, Document, Format, HookSpec, ReportedImage, Sbom, ScanError, ScanResult,
     ScannerInfo, Vulnerability,
@@ -127,10 +128,31 @@ impl ScanOutcome {
 /// Runs every hook in parallel against `target` and merges their findings.
 /// The first failing hook (in the given order) is the error.
 pub fn run_hooks(target: &ScanTarget, hooks: &[HookSpec]) -> Result<ScanOutcome, ScanError> {
+    run_hooks_observed(
+        target,
+        hooks,
+        &(Arc::new(NoProgress) as Arc<dyn HookProgress>),
+    )
+}
+
+/// [`run_hooks`], telling `progress` when each hook starts, each line it writes to
+/// stderr, and when it ends.
+pub fn run_hooks_observed(
+    target: &ScanTarget,
+    hooks: &[HookSpec],
+    progress: &Arc<dyn HookProgress>,
+) -> Result<ScanOutcome, ScanError> {
     let results: Vec<Result<HookRun, ScanError>> = thread::scope(|scope| {
         let handles: Vec<_> = hooks
             .iter()
-            .map(|hook| scope.spawn(move || run_hook(hook, target)))
+            .map(|hook| {
+                scope.spawn(move || {
+                    progress.started(&hook.name);
+                    let result = run_hook_with(hook, target, Some(progress));
+                    progress.finished(&hook.name, result.as_ref());
+                    result
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -173,6 +195,15 @@ pub fn run_hooks(target: &ScanTarget, hooks: &[HookSpec]) -> Result<ScanOutcome,
 
 /// Runs one hook against `target` and parses its output.
 pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanError> {
+    run_hook_with(hook, target, None)
+}
+
+/// [`run_hook`], passing each stderr line to `progress` as it arrives.
+fn run_hook_with(
+    hook: &HookSpec,
+    target: &ScanTarget,
+    progress: Option<&Arc<dyn HookProgress>>,
+) -> Result<HookRun, ScanError> {
     let prepared = hook.prepare(&target.image, target.digest.as_deref())?;
     let mut argv = vec![prepared.program.clone()];
     argv.extend(prepared.args.iter().cloned());
@@ -181,7 +212,8 @@ pub fn run_hook(hook: &HookSpec, target: &ScanTarget) -> Result<HookRun, ScanErr
     let mut child = spawn(hook, &prepared)?;
     let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let (stdout_rx, stdout_buffer) = drain_report(child.stdout.take(), MAX_REPORT_BYTES);
-    let stderr_rx = drain(child.stderr.take(), STDERR_KEEP);
+    let lines = progress.map(|progress| Lines::new(&hook.name, Arc::clone(progress)));
+    let stderr_rx = drain(child.stderr.take(), STDERR_KEEP, lines);
     let status = child.wait_timeout(hook.timeout);
     // The hook is done (or timed out): nothing it started may outlive it.
     let _ = killpg(group, Signal::SIGKILL);
@@ -397,7 +429,13 @@ fn pump<R: Read>(pipe: Option<R>, mut each: impl FnMut(&[u8]) -> bool) {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiver<Captured> {
+/// Keeps the head and tail of `pipe` (`keep` bytes each), passing its lines to `lines` as
+/// they arrive.
+fn drain<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    keep: usize,
+    mut lines: Option<Lines>,
+) -> mpsc::Receiver<Captured> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut captured = Captured {
@@ -406,6 +444,9 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiv
             dropped: 0,
         };
         pump(pipe, |data| {
+            if let Some(lines) = &mut lines {
+                lines.push(data);
+            }
             let n = data.len();
             let room = keep.saturating_sub(captured.bytes.len());
             captured.bytes.extend_from_slice(&data[..room.min(n)]);
@@ -419,6 +460,9 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>, keep: usize) -> mpsc::Receiv
             }
             true
         });
+        if let Some(lines) = &mut lines {
+            lines.end();
+        }
         let _ = tx.send(captured);
     });
     rx
