@@ -12,15 +12,29 @@ use std::path::Path;
 
 use crate::{Problem, SourceFile, SourceKind};
 
+pub(crate) mod gitlab;
+
 /// Cross-file facts of one tree.
 #[derive(Debug, Clone, Default)]
-pub struct Project {}
+pub struct Project {
+    /// GitLab CI pipelines: the files they include, their shared variables.
+    gitlab: gitlab::Pipelines,
+}
 
 /// What the parser of one file gets from the rest of the tree.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FileContext<'p> {
     #[allow(dead_code)]
     project: Option<&'p Project>,
+    /// The GitLab CI pipeline the file is read in.
+    gitlab: Option<&'p gitlab::Pipeline>,
+}
+
+impl<'p> FileContext<'p> {
+    /// The GitLab CI pipeline the file belongs to, if any.
+    pub(crate) fn gitlab(&self) -> Option<&'p gitlab::Pipeline> {
+        self.gitlab
+    }
 }
 
 impl Project {
@@ -28,23 +42,26 @@ impl Project {
     /// files that define context (an unreadable `.env`, a bake file that does not parse).
     #[must_use]
     pub fn read(root: &Path, files: &[SourceFile]) -> (Self, Vec<Problem>) {
-        let _ = (root, files);
-        (Self::default(), Vec::new())
+        let _ = root;
+        let project = Self {
+            gitlab: gitlab::Pipelines::read(files),
+        };
+        (project, Vec::new())
     }
 
     /// The kind `file` is read as: discovery decides by name alone, the project may know
     /// better (a YAML file a `.gitlab-ci.yml` includes is GitLab CI).
     #[must_use]
     pub fn kind_of(&self, file: &SourceFile) -> SourceKind {
-        file.kind
+        self.gitlab.kind_of(file)
     }
 
     /// The context the parser of `file` gets.
     #[must_use]
     pub fn context(&self, file: &SourceFile) -> FileContext<'_> {
-        let _ = file;
         FileContext {
             project: Some(self),
+            gitlab: self.gitlab.pipeline(&file.rel),
         }
     }
 }

@@ -14,18 +14,19 @@
 //!   [`SourceKind::Kubernetes`] that contain `{{`: those are Helm/Go templates, skipped quietly.
 //!
 //! Files that discovery classifies as [`SourceKind::Kubernetes`] (any other YAML) are read per
-//! document: a document with top-level `apiVersion` and `kind` is a manifest; otherwise a
-//! document shaped like GitLab CI (see [`gitlab::looks_like`]) is read as GitLab CI, which
-//! covers files pulled in by `include: local`; a GitHub action's metadata (`runs.using`,
-//! as in `action.yml`) is read like a workflow; anything else is ignored.
+//! document: a document with top-level `apiVersion` and `kind` is a manifest; a GitHub
+//! action's metadata (`runs.using`, as in `action.yml`) is read like a workflow; anything
+//! else is ignored. A YAML file is GitLab CI only by name or because a GitLab CI file
+//! includes it (the [`crate::Project`] says so), never because of its shape: `image:` and
+//! `services:` keys are common in other tools' configuration.
 
 mod compose;
 mod github;
-mod gitlab;
-mod interpolate;
+pub(crate) mod gitlab;
+pub(crate) mod interpolate;
 mod kubernetes;
 mod scalar;
-mod tree;
+pub(crate) mod tree;
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -45,7 +46,6 @@ pub(crate) fn parse(
     text: &str,
     context: crate::FileContext<'_>,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
-    let _ = context;
     let mut sink = Sink::new(file, text);
     match tree::parse_documents(text) {
         Ok(docs) => {
@@ -53,15 +53,12 @@ pub(crate) fn parse(
                 match file.kind {
                     SourceKind::Compose => compose::extract(doc, &mut sink),
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
-                    SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
+                    SourceKind::GitlabCi => gitlab::extract(doc, &mut sink, context.gitlab()),
                     SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
                         kubernetes::extract(doc, &mut sink);
                     }
                     SourceKind::Kubernetes if github::is_action(doc) => {
                         github::extract(doc, &mut sink);
-                    }
-                    SourceKind::Kubernetes if gitlab::looks_like(doc) => {
-                        gitlab::extract(doc, &mut sink);
                     }
                     SourceKind::Kubernetes | SourceKind::Dockerfile => {}
                 }
@@ -135,6 +132,11 @@ impl<'a> Sink<'a> {
             .sort_by_key(|o| (o.location.span.start, o.location.span.end));
         self.problems.sort_by_key(|p| (p.line, p.column));
         (self.occurrences, self.problems)
+    }
+
+    /// The file's name relative to the root.
+    pub(crate) fn file_name(&self) -> &str {
+        &self.file.rel
     }
 
     /// Whether `node` is walked for the first time.

@@ -28,6 +28,8 @@ pub(crate) struct Node {
     pub(crate) kind: Kind,
     /// Byte span of the node as the parser reports it (properties and quotes included).
     pub(crate) span: Range<usize>,
+    /// The tag written on the node, as written (`!reference`, `!!str`), if any.
+    pub(crate) tag: Option<String>,
 }
 
 /// The three YAML node kinds.
@@ -280,6 +282,8 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
     let mut docs = Vec::new();
     let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
+    // The tag of each open collection, beside `stack`.
+    let mut open_tags: Vec<Option<String>> = Vec::new();
     // How deep each merging mapping's `<<` chain goes, by node.
     let mut merge_depths: HashMap<*const Node, usize> = HashMap::new();
     for event in Parser::new_from_str(text) {
@@ -295,9 +299,9 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                 None
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let tagged = tag.is_some();
+                let tag = tag.map(|t| tag_text(&t));
                 Some((
-                    scalar_node(text, range, value.into_owned(), style, tagged),
+                    scalar_node(text, range, value.into_owned(), style, tag),
                     anchor,
                 ))
             }
@@ -309,7 +313,8 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                     .unwrap_or_else(|| null_node(range)),
                 0,
             )),
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                open_tags.push(tag.as_ref().map(|t| tag_text(t)));
                 if stack.len() >= MAX_DEPTH {
                     return Err(SyntaxError {
                         offset: range.start,
@@ -341,6 +346,7 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                     Rc::new(Node {
                         kind: Kind::Seq(items),
                         span: start..range.end.max(start),
+                        tag: open_tags.pop().flatten(),
                     }),
                     anchor,
                 )),
@@ -353,6 +359,7 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Rc<Node>>, SyntaxError> 
                     Rc::new(Node {
                         kind: Kind::Map(entries),
                         span: start..range.end.max(start),
+                        tag: open_tags.pop().flatten(),
                     }),
                     anchor,
                 )),
@@ -420,7 +427,7 @@ fn scalar_node(
     span: Range<usize>,
     value: String,
     style: ScalarStyle,
-    tagged: bool,
+    tag: Option<String>,
 ) -> Rc<Node> {
     let source = source_span(text, &span, style);
     let exact = exact_span(text, &source, &value, style);
@@ -428,11 +435,12 @@ fn scalar_node(
         kind: Kind::Scalar(Scalar {
             value,
             style,
-            tagged,
+            tagged: tag.is_some(),
             exact,
             source,
         }),
         span,
+        tag,
     })
 }
 
@@ -447,7 +455,17 @@ fn null_node(span: Range<usize>) -> Rc<Node> {
     Rc::new(Node {
         kind: Kind::Scalar(scalar),
         span,
+        tag: None,
     })
+}
+
+/// A tag as written: `!reference` for the primary handle, `!!str` for the core schema.
+fn tag_text(tag: &saphyr_parser::Tag) -> String {
+    match tag.handle.as_str() {
+        "!" => format!("!{}", tag.suffix),
+        "tag:yaml.org,2002:" => format!("!!{}", tag.suffix),
+        handle => format!("{handle}{}", tag.suffix),
+    }
 }
 
 #[cfg(test)]
@@ -502,6 +520,17 @@ mod tests {
         assert_eq!(m.get("n").unwrap().scalar().unwrap().value, "3");
         let keys: Vec<_> = m.entries().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["n", "image", "z"]);
+    }
+
+    #[test]
+    fn tags_are_kept_on_scalars_sequences_and_mappings() {
+        let root = doc("a: !reference [.job, image]\nb: !custom {k: v}\nc: !!str 1\nd: plain\n");
+        let tag = |key: &str| root.get(key).unwrap().tag.clone();
+        assert_eq!(tag("a").as_deref(), Some("!reference"));
+        assert_eq!(tag("b").as_deref(), Some("!custom"));
+        assert_eq!(tag("c").as_deref(), Some("!!str"));
+        assert_eq!(tag("d"), None);
+        assert_eq!(root.get("a").unwrap().items()[0].tag, None);
     }
 
     #[test]
