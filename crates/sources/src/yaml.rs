@@ -25,6 +25,7 @@ mod github;
 pub(crate) mod gitlab;
 pub(crate) mod interpolate;
 mod kubernetes;
+mod matrix;
 mod scalar;
 pub(crate) mod tree;
 
@@ -108,6 +109,8 @@ pub(crate) struct Sink<'a> {
     lines: LineIndex<'a>,
     /// Spans of scalars already reported (aliases reach the same scalar more than once).
     seen: HashSet<(usize, usize)>,
+    /// Expanded values already reported at a span (one matrix value serves many jobs).
+    seen_expanded: HashSet<(usize, usize, String)>,
     /// Nodes already walked where aliases could make the walk repeat (Kubernetes lists).
     visited: HashSet<*const Node>,
     occurrences: Vec<Occurrence>,
@@ -121,6 +124,7 @@ impl<'a> Sink<'a> {
             text,
             lines: LineIndex::new(text),
             seen: HashSet::new(),
+            seen_expanded: HashSet::new(),
             visited: HashSet::new(),
             occurrences: Vec::new(),
             problems: Vec::new(),
@@ -162,6 +166,52 @@ impl<'a> Sink<'a> {
             line: Some(line),
             column: Some(column),
             message,
+        });
+    }
+
+    /// Reports `value`, an image value expanded from variables, at the scalar `at` whose
+    /// value it took; `whole` when `at`'s text alone is the reference (then `pin` edits it).
+    /// An empty value means no image.
+    pub(crate) fn expanded(
+        &mut self,
+        at: &Node,
+        value: &str,
+        whole: bool,
+        path: &str,
+        want: Want<'_>,
+    ) {
+        let Kind::Scalar(scalar) = &at.kind else {
+            return;
+        };
+        let span = scalar
+            .exact
+            .clone()
+            .unwrap_or_else(|| scalar.source.clone());
+        let value = value.trim();
+        if value.is_empty()
+            || !self
+                .seen_expanded
+                .insert((span.start, span.end, value.to_owned()))
+        {
+            return;
+        }
+        let image = match ImageRef::parse(value) {
+            Ok(image) => image,
+            Err(error) => {
+                return self.bad_reference(span.start, format!("`{path}` = `{value}`: {error}"))
+            }
+        };
+        let literal = scalar.exact.clone().filter(|_| whole).map(|span| Literal {
+            text: self.text[span.clone()].to_owned(),
+            span,
+        });
+        self.occurrences.push(Occurrence {
+            location: self.lines.location(&self.file.rel, span.clone()),
+            text: self.text.get(span).unwrap_or_default().to_owned(),
+            resolution: Resolution::Image(image),
+            context: want.context,
+            platform: want.platform,
+            literal,
         });
     }
 

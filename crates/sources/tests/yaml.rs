@@ -236,7 +236,9 @@ fn github_workflow_containers_services_and_docker_steps() {
             "11:16 github-service `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
             "16:16 github-service `redis:7-alpine` => docker.io/library/redis:7-alpine literal `redis:7-alpine`",
             "19:24 github-step `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`",
-            "25:16 github-container `ghcr.io/acme/builder:${{ matrix.variant }}` => unresolved ${{ matrix.variant }}",
+            // Expanded per matrix value, each at its own text; none alone is the reference.
+            "24:26 github-container `a` => ghcr.io/acme/builder:a",
+            "24:29 github-container `b` => ghcr.io/acme/builder:b",
             "27:25 github-step `ghcr.io/acme/lint:1` => ghcr.io/acme/lint:1 literal `ghcr.io/acme/lint:1`",
         ]
     );
