@@ -207,6 +207,38 @@ fn an_included_file_is_read_alone_without_pipeline_variables() {
 }
 
 #[test]
+fn referenced_services_lists_in_another_file_and_broken_paths_there() {
+    let dir = tree(&[
+        (
+            ".gitlab-ci.yml",
+            concat!(
+                "include: ci/base.yml\n",
+                "variables:\n  PG: postgres:16\n",
+                "test:\n  services:\n    - !reference [.base, services]\n    - !reference [.base, extra]\n",
+                "lint:\n  image:\n    name: !reference [.base, nothing]\n",
+            ),
+        ),
+        (
+            "ci/base.yml",
+            ".base:\n  services:\n    - $PG\n    - name: redis:7\n  extra: mysql:8\n",
+        ),
+    ]);
+    let collected = run(dir.path());
+    assert_eq!(
+        found(&collected),
+        [
+            "ci/base.yml:3 docker.io/library/postgres:16",
+            "ci/base.yml:4 docker.io/library/redis:7 literal `redis:7`",
+            "ci/base.yml:5 docker.io/library/mysql:8 literal `mysql:8`",
+        ]
+    );
+    assert_eq!(
+        problems(&collected),
+        ["ci/base.yml:2 referenced from `.gitlab-ci.yml`: `!reference [.base, nothing]` points to nothing: `.base` has no `nothing`"]
+    );
+}
+
+#[test]
 fn references_across_files_of_a_pipeline() {
     let dir = tree(&[
         (
@@ -227,10 +259,12 @@ fn references_across_files_of_a_pipeline() {
         problems(&collected),
         [".gitlab-ci.yml:5 `broken.image`: `!reference [.nowhere, image]` points to nothing: `.nowhere` is not defined"]
     );
-    // `.images.build` is defined in the included file; the occurrence of `docker:27` is
-    // reported once, at its own text.
+    // `.images.build` is reported in the file that writes it; `docker:27` once, at its text.
     assert_eq!(
         found(&collected),
-        ["ci/templates.yml:4 docker.io/library/docker:27 literal `docker:27`"]
+        [
+            "ci/templates.yml:2 docker.io/library/golang:1.23 literal `golang:1.23`",
+            "ci/templates.yml:4 docker.io/library/docker:27 literal `docker:27`",
+        ]
     );
 }

@@ -16,6 +16,10 @@
 //!
 //! Variables merge as GitLab merges included files: included files in order (a file's own
 //! includes before its content), the including file last, a later definition winning.
+//!
+//! A `!reference [.job, …]` in an image or services position whose `.job` another file of
+//! the pipeline defines (the last one to merge, as its definition wins) becomes an
+//! [`Export`] of that file: the file reports the image at its own text, once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -24,7 +28,7 @@ use std::rc::Rc;
 use crate::yaml::gitlab::global_variables;
 use crate::yaml::interpolate::GitlabVar;
 use crate::yaml::tree::{parse_documents, Kind, Node};
-use crate::{SourceFile, SourceKind, MAX_FILE_SIZE};
+use crate::{Context, SourceFile, SourceKind, MAX_FILE_SIZE};
 
 /// GitLab's limit on the files one pipeline includes.
 const MAX_FILES: usize = 150;
@@ -43,16 +47,35 @@ pub(crate) struct Pipelines {
 pub(crate) struct Pipeline {
     /// The merged global variables, each with the file (`rel`) whose definition won.
     pub(crate) variables: BTreeMap<String, (GitlabVar, String)>,
-    /// Top-level keys (jobs, hidden templates, `default`…) of every file of the pipeline.
-    keys: BTreeSet<String>,
+    /// Top-level keys (jobs, hidden templates, `default`…) of every file of the pipeline,
+    /// with the file whose definition wins.
+    keys: BTreeMap<String, String>,
     /// The files, in the order they merge (the root last).
     files: Vec<String>,
+    /// By file: what other files read from it through `!reference`.
+    exports: BTreeMap<String, Vec<Export>>,
+}
+
+/// A path another file of the pipeline references in an image position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Export {
+    /// `[.job, image]`: the top-level key, then keys within it.
+    pub(crate) keys: Vec<String>,
+    /// `GitlabImage`, or `GitlabService` (the value may be a list of services).
+    pub(crate) context: Context,
+    /// The file holding the reference.
+    pub(crate) from: String,
 }
 
 impl Pipeline {
     /// Whether some file of the pipeline defines the top-level key `key`.
     pub(crate) fn defines(&self, key: &str) -> bool {
-        self.keys.contains(key)
+        self.keys.contains_key(key)
+    }
+
+    /// What other files read from `file` through `!reference`.
+    pub(crate) fn exports(&self, file: &str) -> &[Export] {
+        self.exports.get(file).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -63,6 +86,8 @@ struct Facts {
     includes: Vec<String>,
     variables: Vec<(String, GitlabVar)>,
     keys: Vec<String>,
+    /// `!reference`s in image positions: their keys and the position's context.
+    references: Vec<(Vec<String>, Context)>,
 }
 
 impl Pipelines {
@@ -190,6 +215,26 @@ impl Reader<'_> {
             _ => String::new(),
         };
         self.merge(root, &base, &mut seen, &mut pipeline);
+        for file in pipeline.files.clone() {
+            let facts = self.facts(&file);
+            for (keys, context) in &facts.references {
+                let owner = keys
+                    .first()
+                    .filter(|k| !facts.keys.contains(k))
+                    .and_then(|k| pipeline.keys.get(k));
+                if let Some(owner) = owner.filter(|o| **o != file) {
+                    let export = Export {
+                        keys: keys.clone(),
+                        context: *context,
+                        from: file.clone(),
+                    };
+                    let list = pipeline.exports.entry(owner.clone()).or_default();
+                    if !list.contains(&export) {
+                        list.push(export);
+                    }
+                }
+            }
+        }
         pipeline
     }
 
@@ -215,7 +260,9 @@ impl Reader<'_> {
                 .variables
                 .insert(name.clone(), (var.clone(), rel.to_owned()));
         }
-        pipeline.keys.extend(facts.keys.iter().cloned());
+        for key in &facts.keys {
+            pipeline.keys.insert(key.clone(), rel.to_owned());
+        }
         pipeline.files.push(rel.to_owned());
     }
 }
@@ -247,9 +294,57 @@ fn facts_of(text: &str) -> Facts {
         facts
             .keys
             .extend(doc.entries().into_iter().map(|(k, _)| k.to_owned()));
+        references(doc, &mut Vec::new(), &mut facts.references);
     }
     facts.variables.sort_by(|a, b| a.0.cmp(&b.0));
     facts
+}
+
+/// How deep image positions sit: `job.services[].name`.
+const MAX_POSITION_DEPTH: usize = 4;
+
+/// Collects the `!reference`s under `node` (at key path `path`) that sit where an image or
+/// services are written.
+fn references(node: &Node, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Context)>) {
+    if node.tag.as_deref() == Some("!reference") {
+        let keys: Option<Vec<String>> = node
+            .items()
+            .iter()
+            .map(|k| k.scalar().map(|s| s.value.clone()))
+            .collect();
+        let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+        let context = match segments.as_slice() {
+            [.., "image"] | [.., "image", "name"] => Some(Context::GitlabImage),
+            [.., "services"] | [.., "services", "[]"] | [.., "services", "[]", "name"] => {
+                Some(Context::GitlabService)
+            }
+            _ => None,
+        };
+        if let (Some(keys), Some(context)) = (keys.filter(|k| !k.is_empty()), context) {
+            out.push((keys, context));
+        }
+        return;
+    }
+    if path.len() >= MAX_POSITION_DEPTH {
+        return;
+    }
+    match &node.kind {
+        Kind::Map(_) => {
+            for (key, value) in node.entries() {
+                path.push(key.to_owned());
+                references(value, path, out);
+                path.pop();
+            }
+        }
+        Kind::Seq(items) => {
+            for item in items {
+                path.push("[]".to_owned());
+                references(item, path, out);
+                path.pop();
+            }
+        }
+        Kind::Scalar(_) => {}
+    }
 }
 
 /// The local paths of an `include:` value.

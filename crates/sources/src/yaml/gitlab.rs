@@ -29,7 +29,7 @@ use std::rc::Rc;
 use super::interpolate::{GitlabVar, GitlabVars};
 use super::tree::{Kind, Node};
 use super::{Flavor, Sink, Want};
-use crate::project::gitlab::Pipeline;
+use crate::project::gitlab::{Export, Pipeline};
 use crate::Context;
 
 /// Top-level keys that are not jobs.
@@ -77,14 +77,18 @@ impl<'d> Scope<'d, '_> {
             .iter()
             .map(|k| k.scalar().map(|s| s.value.as_str()))
             .collect();
-        let Some((first, rest)) = keys
-            .as_deref()
-            .filter(|_| matches!(node.kind, Kind::Seq(_)))
-            .and_then(<[&str]>::split_first)
-        else {
+        match keys {
+            Some(keys) if matches!(node.kind, Kind::Seq(_)) => self.follow(&keys, depth),
+            _ => Err("`!reference` must be a list of keys such as `[.job, image]`".to_owned()),
+        }
+    }
+
+    /// The node at `keys` from the top of the document, references on the way resolved.
+    fn follow(&self, keys: &[&str], depth: usize) -> Result<Option<&'d Rc<Node>>, String> {
+        let shown = keys.join(", ");
+        let Some((first, rest)) = keys.split_first() else {
             return Err("`!reference` must be a list of keys such as `[.job, image]`".to_owned());
         };
-        let shown = keys.as_deref().unwrap_or_default().join(", ");
         let Some(mut target) = self.doc.get(first) else {
             if self.pipeline.is_some_and(|p| p.defines(first)) {
                 return Ok(None);
@@ -157,6 +161,37 @@ pub(crate) fn extract(doc: &Rc<Node>, sink: &mut Sink<'_>, pipeline: Option<&Pip
         let mut vars = globals.clone();
         add_variables(scope, job.get("variables"), &mut vars);
         images(scope, job, &format!("{name}."), sink, &vars);
+    }
+    let exports = pipeline.map_or(&[][..], |p| p.exports(sink.file_name()));
+    for export in exports {
+        exported(scope, export, sink, &globals);
+    }
+}
+
+/// What another file of the pipeline reads from this one through `!reference`.
+fn exported(scope: Scope<'_, '_>, export: &Export, sink: &mut Sink<'_>, vars: &GitlabVars) {
+    let keys: Vec<&str> = export.keys.iter().map(String::as_str).collect();
+    let path = format!("!reference [{}]", keys.join(", "));
+    let Some(first) = scope.doc.get(keys[0]) else {
+        return;
+    };
+    let target = match scope.follow(&keys, 0) {
+        Ok(Some(target)) => target,
+        Ok(None) => return,
+        Err(message) => {
+            let message = format!("referenced from `{}`: {message}", export.from);
+            return sink.bad_reference(first.span.start, message);
+        }
+    };
+    let list = if export.context == Context::GitlabService && matches!(target.kind, Kind::Seq(_)) {
+        target.items()
+    } else {
+        std::slice::from_ref(target)
+    };
+    for item in list {
+        if let Some(item) = scope.resolve(item, &path, sink) {
+            entry(scope, item, &path, export.context, sink, vars);
+        }
     }
 }
 
