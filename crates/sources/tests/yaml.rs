@@ -357,6 +357,20 @@ fn gitlab_references_to_nothing_name_the_path() {
 }
 
 #[test]
+fn gitlab_references_re_entering_their_chain_stop_at_gitlab_depth() {
+    // Each key of this reference re-enters the chain: the first chain too deep ends it.
+    let text = ".m:\n  k: !reference [.m, k, k, k, k, k, k, k, k, k, k]\njob:\n  image: !reference [.m, k]\n";
+    let started = std::time::Instant::now();
+    let (occurrences, problems) = run(SourceKind::GitlabCi, ".gitlab-ci.yml", text);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(occurrences.is_empty());
+    assert_eq!(
+        messages(&problems),
+        [".gitlab-ci.yml:4:10 `job.image`: `!reference`s chain deeper than 10 levels"]
+    );
+}
+
+#[test]
 fn gitlab_component_with_spec_header_and_inputs() {
     let text = "spec:\n  inputs:\n    image:\n      default: alpine:3.20\n---\nportcullis:\n  image: $[[ inputs.image ]]\n  script: [portcullis ci]\n";
     assert_eq!(

@@ -53,6 +53,10 @@ const REFERENCE: &str = "!reference";
 /// How many `!reference`s may chain (GitLab's own limit).
 const MAX_REFERENCE_DEPTH: usize = 10;
 
+/// How many references one lookup may pass through, so that chains of long key lists
+/// cannot make one lookup exponential.
+const MAX_REFERENCE_STEPS: usize = 1000;
+
 /// The document references are looked up in, and the pipeline it belongs to.
 #[derive(Clone, Copy)]
 struct Scope<'d, 'p> {
@@ -63,7 +67,16 @@ struct Scope<'d, 'p> {
 impl<'d> Scope<'d, '_> {
     /// `node`, or what its `!reference` points to. `Ok(None)`: the reference names a key
     /// that another file of the pipeline defines.
-    fn deref(&self, node: &'d Rc<Node>, depth: usize) -> Result<Option<&'d Rc<Node>>, String> {
+    fn deref(&self, node: &'d Rc<Node>) -> Result<Option<&'d Rc<Node>>, String> {
+        self.deref_in(node, 0, &mut 0)
+    }
+
+    fn deref_in(
+        &self,
+        node: &'d Rc<Node>,
+        depth: usize,
+        steps: &mut usize,
+    ) -> Result<Option<&'d Rc<Node>>, String> {
         if node.tag.as_deref() != Some(REFERENCE) {
             return Ok(Some(node));
         }
@@ -72,19 +85,34 @@ impl<'d> Scope<'d, '_> {
                 "`!reference`s chain deeper than {MAX_REFERENCE_DEPTH} levels"
             ));
         }
+        *steps += 1;
+        if *steps > MAX_REFERENCE_STEPS {
+            return Err(format!(
+                "`!reference`s lead through more than {MAX_REFERENCE_STEPS} references"
+            ));
+        }
         let keys: Option<Vec<&str>> = node
             .items()
             .iter()
             .map(|k| k.scalar().map(|s| s.value.as_str()))
             .collect();
         match keys {
-            Some(keys) if matches!(node.kind, Kind::Seq(_)) => self.follow(&keys, depth),
+            Some(keys) if matches!(node.kind, Kind::Seq(_)) => self.follow_in(&keys, depth, steps),
             _ => Err("`!reference` must be a list of keys such as `[.job, image]`".to_owned()),
         }
     }
 
     /// The node at `keys` from the top of the document, references on the way resolved.
-    fn follow(&self, keys: &[&str], depth: usize) -> Result<Option<&'d Rc<Node>>, String> {
+    fn follow(&self, keys: &[&str]) -> Result<Option<&'d Rc<Node>>, String> {
+        self.follow_in(keys, 0, &mut 0)
+    }
+
+    fn follow_in(
+        &self,
+        keys: &[&str],
+        depth: usize,
+        steps: &mut usize,
+    ) -> Result<Option<&'d Rc<Node>>, String> {
         let shown = keys.join(", ");
         let Some((first, rest)) = keys.split_first() else {
             return Err("`!reference` must be a list of keys such as `[.job, image]`".to_owned());
@@ -99,7 +127,7 @@ impl<'d> Scope<'d, '_> {
         };
         let mut path = (*first).to_owned();
         for key in rest {
-            let Some(inner) = self.deref(target, depth + 1)? else {
+            let Some(inner) = self.deref_in(target, depth + 1, steps)? else {
                 return Ok(None);
             };
             target = inner.get(key).ok_or_else(|| {
@@ -107,12 +135,12 @@ impl<'d> Scope<'d, '_> {
             })?;
             path = format!("{path}.{key}");
         }
-        self.deref(target, depth + 1)
+        self.deref_in(target, depth + 1, steps)
     }
 
     /// [`Scope::deref`], reporting a broken reference as a problem about `path`.
     fn resolve(&self, node: &'d Rc<Node>, path: &str, sink: &mut Sink<'_>) -> Option<&'d Rc<Node>> {
-        match self.deref(node, 0) {
+        match self.deref(node) {
             Ok(found) => found,
             Err(message) => {
                 sink.bad_reference(node.span.start, format!("`{path}`: {message}"));
@@ -175,7 +203,7 @@ fn exported(scope: Scope<'_, '_>, export: &Export, sink: &mut Sink<'_>, vars: &G
     let Some(first) = scope.doc.get(keys[0]) else {
         return;
     };
-    let target = match scope.follow(&keys, 0) {
+    let target = match scope.follow(&keys) {
         Ok(Some(target)) => target,
         Ok(None) => return,
         Err(message) => {
@@ -211,11 +239,11 @@ pub(crate) fn global_variables(doc: &Rc<Node>) -> GitlabVars {
 /// Adds the variables of a `variables:` mapping (plain values or `{ value, expand }`).
 /// A broken `!reference` leaves its variable undefined (the image using it stays unresolved).
 fn add_variables(scope: Scope<'_, '_>, variables: Option<&Rc<Node>>, vars: &mut GitlabVars) {
-    let Some(Ok(Some(variables))) = variables.map(|v| scope.deref(v, 0)) else {
+    let Some(Ok(Some(variables))) = variables.map(|v| scope.deref(v)) else {
         return;
     };
     for (name, value) in variables.entries() {
-        let Ok(Some(value)) = scope.deref(value, 0) else {
+        let Ok(Some(value)) = scope.deref(value) else {
             continue;
         };
         let (node, raw) = if value.is_map() {
@@ -223,7 +251,7 @@ fn add_variables(scope: Scope<'_, '_>, variables: Option<&Rc<Node>>, vars: &mut 
                 .get("expand")
                 .and_then(|e| e.scalar())
                 .is_some_and(|s| s.value == "false");
-            match value.get("value").map(|v| scope.deref(v, 0)) {
+            match value.get("value").map(|v| scope.deref(v)) {
                 Some(Ok(Some(v))) => (v, raw),
                 _ => continue,
             }
@@ -330,5 +358,31 @@ fn entry(
                 &path[..path.len() - 5]
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tree::parse_documents;
+    use super::*;
+
+    #[test]
+    fn a_lookup_stops_when_its_reference_budget_is_spent() {
+        let doc = parse_documents(".a:\n  image: x:1\nb:\n  image: !reference [.a, image]\n")
+            .unwrap()
+            .remove(0);
+        let scope = Scope {
+            doc: &doc,
+            pipeline: None,
+        };
+        let reference = doc.at(&["b", "image"]).unwrap();
+        let found = scope.deref_in(reference, 0, &mut 0).unwrap().unwrap();
+        assert_eq!(found.as_str(), Some("x:1"));
+        let mut steps = MAX_REFERENCE_STEPS;
+        let spent = scope.deref_in(reference, 0, &mut steps);
+        assert_eq!(
+            spent.unwrap_err(),
+            "`!reference`s lead through more than 1000 references"
+        );
     }
 }
