@@ -109,7 +109,7 @@ pub(crate) struct Sink<'a> {
     lines: LineIndex<'a>,
     /// Spans of scalars already reported (aliases reach the same scalar more than once).
     seen: HashSet<(usize, usize)>,
-    /// Expanded values already reported at a span (one matrix value serves many jobs).
+    /// Expanded values already reported at a span (a matrix value recurs in combinations).
     seen_expanded: HashSet<(usize, usize, String)>,
     /// Nodes already walked where aliases could make the walk repeat (Kubernetes lists).
     visited: HashSet<*const Node>,
