@@ -204,7 +204,9 @@ fn classify(path: &Path, rel: &Path) -> Option<SourceKind> {
     {
         return Some(SourceKind::Compose);
     }
-    if stem == ".gitlab-ci" {
+    // `.gitlab-ci.yml`, and `build.gitlab-ci.yml`-style pipeline files; the files they
+    // include are found by `Project`, not by name.
+    if stem == ".gitlab-ci" || stem.ends_with(".gitlab-ci") {
         return Some(SourceKind::GitlabCi);
     }
     let mut parents = path.ancestors().skip(1).filter_map(Path::file_name);
@@ -479,6 +481,21 @@ mod tests {
             Some(SourceKind::Kubernetes)
         );
         assert_eq!(kind(".gitlab-ci.yml"), Some(SourceKind::GitlabCi));
+        for name in [
+            ".gitlab-ci.yaml",
+            "build.gitlab-ci.yml",
+            "ci/deploy.gitlab-ci.yml",
+            "ci/x.gitlab-ci.yaml",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::GitlabCi), "{name}");
+        }
+        for name in [
+            "gitlab-ci.yml",
+            "ci/gitlab-ci-templates.yml",
+            "appveyor.yml",
+        ] {
+            assert_eq!(kind(name), Some(SourceKind::Kubernetes), "{name}");
+        }
         assert_eq!(kind("k8s/deploy.yaml"), Some(SourceKind::Kubernetes));
         for name in [
             "kustomization.yaml",

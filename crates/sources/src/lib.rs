@@ -96,6 +96,7 @@ pub enum SourceKind {
     /// Any other YAML file; it yields references only if it is a Kubernetes manifest.
     Kubernetes,
     GithubWorkflow,
+    /// `.gitlab-ci.yml`, `*.gitlab-ci.yml`, or a YAML file one of them includes locally.
     GitlabCi,
     /// A kustomization (`kustomization.yaml`, `kustomization.yml`, `Kustomization`): its
     /// `images:` entries decide the images of its resources.

@@ -15,12 +15,15 @@ use portcullis_reference::ImageRef;
 
 use crate::{Problem, SourceFile, SourceKind};
 
+pub(crate) mod gitlab;
 pub(crate) mod helm;
 pub(crate) mod kustomize;
 
 /// Cross-file facts of one tree.
 #[derive(Debug, Clone, Default)]
 pub struct Project {
+    /// GitLab CI pipelines: the files they include, their shared variables.
+    gitlab: gitlab::Pipelines,
     /// Helm charts by directory (`Chart.yaml`'s `appVersion`).
     charts: helm::Charts,
     /// What kustomizations do to the images of their resource files.
@@ -59,6 +62,8 @@ pub enum NamedContext {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FileContext<'p> {
     project: Option<&'p Project>,
+    /// The GitLab CI pipeline the file is read in.
+    gitlab: Option<&'p gitlab::Pipeline>,
     /// For a Helm values file: its chart's `appVersion`, the tag of an image map whose
     /// `tag` is empty or missing.
     pub(crate) app_version: Option<&'p str>,
@@ -68,6 +73,11 @@ pub struct FileContext<'p> {
 }
 
 impl<'p> FileContext<'p> {
+    /// The GitLab CI pipeline the file belongs to, if any.
+    pub(crate) fn gitlab(&self) -> Option<&'p gitlab::Pipeline> {
+        self.gitlab
+    }
+
     /// The build definitions that build this Dockerfile (empty when none names it).
     #[must_use]
     pub fn builds(&self) -> &'p [BuildDefinition] {
@@ -95,6 +105,7 @@ impl Project {
         let mut project = Self {
             charts: helm::Charts::read(files),
             kustomize: kustomize::Kustomize::read(files),
+            gitlab: gitlab::Pipelines::read(files),
             ..Self::default()
         };
         let mut problems = Vec::new();
@@ -147,7 +158,11 @@ impl Project {
     /// better (a YAML file a `.gitlab-ci.yml` includes is GitLab CI).
     #[must_use]
     pub fn kind_of(&self, file: &SourceFile) -> SourceKind {
-        self.charts.kind_of(file).unwrap_or(file.kind)
+        let kind = self.charts.kind_of(file).unwrap_or(file.kind);
+        self.gitlab.kind_of(&SourceFile {
+            kind,
+            ..file.clone()
+        })
     }
 
     /// The context the parser of `file` gets.
@@ -161,6 +176,7 @@ impl Project {
                 .chart_of(&file.path)
                 .and_then(|(chart, _)| chart.app_version.as_deref()),
             kustomize: self.kustomize.chains_of(&file.path),
+            gitlab: self.gitlab.pipeline(&file.rel),
         }
     }
 }

@@ -21,21 +21,23 @@
 //! file, a chart's `appVersion`.
 //!
 //! Files that discovery classifies as [`SourceKind::Kubernetes`] (any other YAML) are read per
-//! document: a document with top-level `apiVersion` and `kind` is a manifest; otherwise a
-//! document shaped like GitLab CI (see [`gitlab::looks_like`]) is read as GitLab CI, which
-//! covers files pulled in by `include: local`; a GitHub action's metadata (`runs.using`,
-//! as in `action.yml`) is read like a workflow; anything else is ignored.
+//! document: a document with top-level `apiVersion` and `kind` is a manifest; a GitHub
+//! action's metadata (`runs.using`, as in `action.yml`) is read like a workflow; anything
+//! else is ignored. A YAML file is GitLab CI only by name or because a GitLab CI file
+//! includes it (the [`crate::Project`] says so), never because of its shape: `image:` and
+//! `services:` keys are common in other tools' configuration.
 
 mod comments;
 mod compose;
 mod digest;
 mod github;
-mod gitlab;
+pub(crate) mod gitlab;
 mod helm;
-mod interpolate;
+pub(crate) mod interpolate;
 mod kubernetes;
 mod kustomize;
 mod lenient;
+mod matrix;
 mod scalar;
 pub(crate) mod tree;
 
@@ -76,7 +78,7 @@ pub(crate) fn parse(
                 match file.kind {
                     SourceKind::Compose => compose::extract(doc, &mut sink, env),
                     SourceKind::GithubWorkflow => github::extract(doc, &mut sink),
-                    SourceKind::GitlabCi => gitlab::extract(doc, &mut sink),
+                    SourceKind::GitlabCi => gitlab::extract(doc, &mut sink, context.gitlab()),
                     SourceKind::Kustomization => kustomize::extract(doc, &mut sink),
                     SourceKind::HelmValues => helm::extract(doc, context.app_version, &mut sink),
                     SourceKind::Kubernetes if kubernetes::is_manifest(doc) => {
@@ -84,9 +86,6 @@ pub(crate) fn parse(
                     }
                     SourceKind::Kubernetes if github::is_action(doc) => {
                         github::extract(doc, &mut sink);
-                    }
-                    SourceKind::Kubernetes if gitlab::looks_like(doc) => {
-                        gitlab::extract(doc, &mut sink);
                     }
                     SourceKind::Kubernetes
                     | SourceKind::Dockerfile
@@ -147,6 +146,8 @@ pub(crate) struct Sink<'a> {
     lines: LineIndex<'a>,
     /// Spans of scalars already reported (aliases reach the same scalar more than once).
     seen: HashSet<(usize, usize)>,
+    /// Expanded values already reported at a span (a matrix value recurs in combinations).
+    seen_expanded: HashSet<(usize, usize, String)>,
     /// Nodes already walked where aliases could make the walk repeat (Kubernetes lists).
     visited: HashSet<*const Node>,
     occurrences: Vec<Occurrence>,
@@ -160,6 +161,7 @@ impl<'a> Sink<'a> {
             text,
             lines: LineIndex::new(text),
             seen: HashSet::new(),
+            seen_expanded: HashSet::new(),
             visited: HashSet::new(),
             occurrences: Vec::new(),
             problems: Vec::new(),
@@ -171,6 +173,11 @@ impl<'a> Sink<'a> {
             .sort_by_key(|o| (o.location.span.start, o.location.span.end));
         self.problems.sort_by_key(|p| (p.line, p.column));
         (self.occurrences, self.problems)
+    }
+
+    /// The file's name relative to the root.
+    pub(crate) fn file_name(&self) -> &str {
+        &self.file.rel
     }
 
     /// Whether `node` is walked for the first time.
@@ -196,6 +203,53 @@ impl<'a> Sink<'a> {
             line: Some(line),
             column: Some(column),
             message,
+        });
+    }
+
+    /// Reports `value`, an image value expanded from variables, at the scalar `at` whose
+    /// value it took; `whole` when `at`'s text alone is the reference (then `pin` edits it).
+    /// An empty value means no image.
+    pub(crate) fn expanded(
+        &mut self,
+        at: &Node,
+        value: &str,
+        whole: bool,
+        path: &str,
+        want: Want<'_>,
+    ) {
+        let Kind::Scalar(scalar) = &at.kind else {
+            return;
+        };
+        let span = scalar
+            .exact
+            .clone()
+            .unwrap_or_else(|| scalar.source.clone());
+        let value = value.trim();
+        if value.is_empty()
+            || !self
+                .seen_expanded
+                .insert((span.start, span.end, value.to_owned()))
+        {
+            return;
+        }
+        let image = match ImageRef::parse(value) {
+            Ok(image) => image,
+            Err(error) => {
+                return self.bad_reference(span.start, format!("`{path}` = `{value}`: {error}"))
+            }
+        };
+        let literal = scalar.exact.clone().filter(|_| whole).map(|span| Literal {
+            text: self.text[span.clone()].to_owned(),
+            span,
+            form: LiteralForm::Reference,
+        });
+        self.occurrences.push(Occurrence {
+            location: self.lines.location(&self.file.rel, span.clone()),
+            text: self.text.get(span).unwrap_or_default().to_owned(),
+            resolution: Resolution::Image(image),
+            context: want.context,
+            platform: want.platform,
+            literal,
         });
     }
 

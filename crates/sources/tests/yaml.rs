@@ -236,7 +236,9 @@ fn github_workflow_containers_services_and_docker_steps() {
             "11:16 github-service `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
             "16:16 github-service `redis:7-alpine` => docker.io/library/redis:7-alpine literal `redis:7-alpine`",
             "19:24 github-step `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`",
-            "25:16 github-container `ghcr.io/acme/builder:${{ matrix.variant }}` => unresolved ${{ matrix.variant }}",
+            // Expanded per matrix value, each at its own text; none alone is the reference.
+            "24:26 github-container `a` => ghcr.io/acme/builder:a",
+            "24:29 github-container `b` => ghcr.io/acme/builder:b",
             "27:25 github-step `ghcr.io/acme/lint:1` => ghcr.io/acme/lint:1 literal `ghcr.io/acme/lint:1`",
         ]
     );
@@ -284,21 +286,87 @@ fn gitlab_ci_images_services_and_variables() {
     );
 }
 
+/// Other tools' configuration with `image:` and `services:` keys once gave findings because
+/// any YAML shaped like GitLab CI was read as GitLab CI.
 #[test]
-fn gitlab_included_file_is_recognised_by_shape() {
-    // `include: local: ci/templates.yml` pulls this in; discovery calls it plain YAML.
-    let text = ".docker:\n  image: docker:27\n  services: [docker:27-dind]\n\nbuild:\n  extends: .docker\n  script: [make]\n";
+fn yaml_that_only_looks_like_gitlab_ci_is_not_read_as_gitlab_ci() {
+    let files = [
+        ("appveyor.yml", "image: Visual Studio 2022\nbuild_script:\n  - cmd: build.cmd\n"),
+        (".travis.yml", "language: python\nservices: [docker, postgresql]\nscript: pytest\n"),
+        ("kong.yml", "_format_version: \"3.0\"\nservices:\n  - name: auth-v1-open\n    url: http://auth:8080\n"),
+        ("_config.yml", "title: Blog\nimage: /assets/x.png\ndefault:\n  image: /assets/y.png\n"),
+        ("ci/templates.yml", ".docker:\n  image: docker:27\nbuild:\n  extends: .docker\n  script: [make]\n"),
+    ];
+    for (rel, text) in files {
+        assert_eq!(
+            run(SourceKind::Kubernetes, rel, text),
+            (vec![], vec![]),
+            "{rel}"
+        );
+    }
+}
+
+#[test]
+fn gitlab_references_report_the_scalar_they_point_to_once() {
+    let text = concat!(
+        ".base:\n  image:\n    name: python:3.12\n  services:\n    - postgres:16\n    - name: redis:7\n",
+        ".images:\n  tool: ghcr.io/acme/tool:2\n",
+        "a:\n  image: !reference [.base, image]\n",
+        "b:\n  image:\n    name: !reference [.base, image, name]\n",
+        "c:\n  services: !reference [.base, services]\n",
+        "d:\n  services:\n    - !reference [.base, services]\n    - !reference [.images, tool]\n    - mysql:8\n",
+        "e:\n  image: !reference [.e2, image]\n.e2:\n  image: !reference [.images, tool]\n",
+    );
     assert_eq!(
-        clean(SourceKind::Kubernetes, "ci/templates.yml", text),
+        clean(SourceKind::GitlabCi, ".gitlab-ci.yml", text),
         [
-            "2:10 gitlab-image `docker:27` => docker.io/library/docker:27 literal `docker:27`",
-            "3:14 gitlab-service `docker:27-dind` => docker.io/library/docker:27-dind literal `docker:27-dind`",
+            "3:11 gitlab-image `python:3.12` => docker.io/library/python:3.12 literal `python:3.12`",
+            "5:7 gitlab-service `postgres:16` => docker.io/library/postgres:16 literal `postgres:16`",
+            "6:13 gitlab-service `redis:7` => docker.io/library/redis:7 literal `redis:7`",
+            "8:9 gitlab-service `ghcr.io/acme/tool:2` => ghcr.io/acme/tool:2 literal `ghcr.io/acme/tool:2`",
+            "20:7 gitlab-service `mysql:8` => docker.io/library/mysql:8 literal `mysql:8`",
         ]
     );
-    let text = "include:\n  - local: ci/templates.yml\nimage: alpine:3.20\n";
+}
+
+#[test]
+fn gitlab_references_to_nothing_name_the_path() {
+    let text = concat!(
+        ".base:\n  image: python:3.12\n",
+        "a:\n  image: !reference [.missing, image]\n",
+        "b:\n  image: !reference [.base, services]\n",
+        "c:\n  services:\n    - !reference [.base, image, name]\n",
+        "d:\n  image: !reference .base\n",
+        "e:\n  image: !reference [e, image]\n",
+    );
+    let (occurrences, problems) = run(SourceKind::GitlabCi, ".gitlab-ci.yml", text);
+    assert_eq!(occurrences.len(), 1, "{occurrences:?}");
+    assert!(problems
+        .iter()
+        .all(|p| p.kind == portcullis_sources::ProblemKind::ReferenceInvalid));
     assert_eq!(
-        clean(SourceKind::Kubernetes, "ci/root.yml", text),
-        ["3:8 gitlab-image `alpine:3.20` => docker.io/library/alpine:3.20 literal `alpine:3.20`"]
+        messages(&problems),
+        [
+            ".gitlab-ci.yml:4:10 `a.image`: `!reference [.missing, image]` points to nothing: `.missing` is not defined",
+            ".gitlab-ci.yml:6:10 `b.image`: `!reference [.base, services]` points to nothing: `.base` has no `services`",
+            ".gitlab-ci.yml:9:7 `c.services[0]`: `!reference [.base, image, name]` points to nothing: `.base.image` has no `name`",
+            ".gitlab-ci.yml:11:10 `d.image`: `!reference` must be a list of keys such as `[.job, image]`",
+            ".gitlab-ci.yml:13:10 `e.image`: `!reference`s chain deeper than 10 levels",
+        ]
+    );
+}
+
+#[test]
+fn gitlab_references_re_entering_their_chain_stop_at_gitlab_depth() {
+    // Each key of this reference re-enters the chain: the first chain too deep ends it.
+    let text = ".m:\n  k: !reference [.m, k, k, k, k, k, k, k, k, k, k]\njob:\n  image: !reference [.m, k]\n";
+    let started = std::time::Instant::now();
+    let (occurrences, problems) = run(SourceKind::GitlabCi, ".gitlab-ci.yml", text);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(occurrences.is_empty());
+    assert_eq!(
+        messages(&problems),
+        [".gitlab-ci.yml:4:10 `job.image`: `!reference`s chain deeper than 10 levels"]
     );
 }
 

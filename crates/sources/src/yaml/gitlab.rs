@@ -4,23 +4,32 @@
 //! `image` is a string or a mapping with `name` (its `docker.platform` becomes the
 //! occurrence's platform); `services` is a list of strings or `name` mappings.
 //!
-//! Variables: `$VAR`/`${VAR}` naming a variable defined in the file (the job's `variables:`
-//! over the top-level ones, a plain value or `{ value: … }`) resolves to its value; any other
-//! variable (`$CI_REGISTRY_IMAGE`…) leaves the reference unresolved. When the image value is
-//! exactly one such variable and that variable's value is plain text, the occurrence's
-//! `literal` is the variable's value in `variables:`: that is the text `pin` edits (several
-//! occurrences may then share one literal span).
+//! `!reference [.job, key, …]` stands for the value at that path, as GitLab resolves it
+//! (nested references up to ten deep; a reference inside a list that points to a list is
+//! spliced into it). The occurrence sits at the scalar the reference points to, which is
+//! the text `pin` edits, and is reported once however many references reach it. A
+//! reference to a path that does not exist is a `reference-invalid` problem naming the
+//! path; one whose first key another file of the pipeline defines is left to that file.
 //!
-//! Which YAML files are GitLab CI: `.gitlab-ci.yml` (discovery says so), and files that
-//! `include: local` pulls in, which discovery cannot tell from other YAML. For those,
-//! [`looks_like`] decides on shape, strictly enough that Helm values (top-level
-//! `image: {repository, tag}`) and other configuration are left alone.
+//! Variables: `$VAR`/`${VAR}` naming a variable defined in the pipeline (the job's
+//! `variables:` over the global ones, a plain value or `{ value: … }`) resolves to its
+//! value; any other variable (`$CI_REGISTRY_IMAGE`…) leaves the reference unresolved. The
+//! global variables are the pipeline's: those of the files it includes locally, merged as
+//! GitLab merges them (the including file wins), when the file is read as part of a
+//! [`crate::Project`]. When the image value is exactly one such variable, the variable is
+//! defined in the same file and its value is plain text, the occurrence's `literal` is the
+//! variable's value in `variables:`: that is the text `pin` edits (several occurrences may
+//! then share one literal span).
+//!
+//! Which YAML files are GitLab CI is decided by name (`.gitlab-ci.yml`,
+//! `*.gitlab-ci.yml`) and by inclusion (see `project::gitlab`), never by shape.
 
 use std::rc::Rc;
 
 use super::interpolate::{GitlabVar, GitlabVars};
 use super::tree::{Kind, Node};
 use super::{Flavor, Sink, Want};
+use crate::project::gitlab::{Export, Pipeline};
 use crate::Context;
 
 /// Top-level keys that are not jobs.
@@ -38,96 +47,213 @@ const RESERVED: &[&str] = &[
     "spec",
 ];
 
-/// Keys only a GitLab job has.
-const JOB_KEYS: &[&str] = &["script", "extends", "trigger", "run"];
+/// The tag GitLab reads as a reference to another part of the configuration.
+const REFERENCE: &str = "!reference";
 
-/// Keys of `default:` that make it GitLab's.
-const DEFAULT_KEYS: &[&str] = &[
-    "image",
-    "services",
-    "before_script",
-    "after_script",
-    "tags",
-    "retry",
-    "interruptible",
-    "cache",
-    "artifacts",
-];
+/// How many `!reference`s may chain (GitLab's own limit).
+const MAX_REFERENCE_DEPTH: usize = 10;
 
-/// Whether a document that is not a Kubernetes manifest is GitLab CI configuration: it has
-/// `stages`, `include` or `workflow`; a `default` with GitLab keys; a top-level `image` that
-/// is a string or has `name`; a top-level `services` list; a job with `script`, `extends`,
-/// `trigger` or `run`; or a hidden `.job` with `image` or `services`.
-pub(crate) fn looks_like(doc: &Node) -> bool {
-    if !doc.is_map() {
-        return false;
-    }
-    if ["stages", "include", "workflow"]
-        .iter()
-        .any(|k| doc.get(k).is_some())
-    {
-        return true;
-    }
-    if doc
-        .get("default")
-        .is_some_and(|d| DEFAULT_KEYS.iter().any(|k| d.get(k).is_some()))
-    {
-        return true;
-    }
-    if doc
-        .get("image")
-        .is_some_and(|i| i.as_str().is_some() || i.get("name").is_some())
-    {
-        return true;
-    }
-    if doc
-        .get("services")
-        .is_some_and(|s| matches!(s.kind, Kind::Seq(_)))
-    {
-        return true;
-    }
-    doc.entries().into_iter().any(|(name, job)| {
-        !RESERVED.contains(&name)
-            && job.is_map()
-            && (JOB_KEYS.iter().any(|k| job.get(k).is_some())
-                || (name.starts_with('.')
-                    && (job.get("image").is_some() || job.get("services").is_some())))
-    })
+/// How many references one lookup may pass through, so that chains of long key lists
+/// cannot make one lookup exponential.
+const MAX_REFERENCE_STEPS: usize = 1000;
+
+/// The document references are looked up in, and the pipeline it belongs to.
+#[derive(Clone, Copy)]
+struct Scope<'d, 'p> {
+    doc: &'d Rc<Node>,
+    pipeline: Option<&'p Pipeline>,
 }
 
-/// Reads the images of one GitLab CI document.
-pub(crate) fn extract(doc: &Rc<Node>, sink: &mut Sink<'_>) {
+impl<'d> Scope<'d, '_> {
+    /// `node`, or what its `!reference` points to. `Ok(None)`: the reference names a key
+    /// that another file of the pipeline defines.
+    fn deref(&self, node: &'d Rc<Node>) -> Result<Option<&'d Rc<Node>>, String> {
+        self.deref_in(node, 0, &mut 0)
+    }
+
+    fn deref_in(
+        &self,
+        node: &'d Rc<Node>,
+        depth: usize,
+        steps: &mut usize,
+    ) -> Result<Option<&'d Rc<Node>>, String> {
+        if node.tag.as_deref() != Some(REFERENCE) {
+            return Ok(Some(node));
+        }
+        if depth >= MAX_REFERENCE_DEPTH {
+            return Err(format!(
+                "`!reference`s chain deeper than {MAX_REFERENCE_DEPTH} levels"
+            ));
+        }
+        *steps += 1;
+        if *steps > MAX_REFERENCE_STEPS {
+            return Err(format!(
+                "`!reference`s lead through more than {MAX_REFERENCE_STEPS} references"
+            ));
+        }
+        let keys: Option<Vec<&str>> = node
+            .items()
+            .iter()
+            .map(|k| k.scalar().map(|s| s.value.as_str()))
+            .collect();
+        match keys {
+            Some(keys) if matches!(node.kind, Kind::Seq(_)) => self.follow_in(&keys, depth, steps),
+            _ => Err("`!reference` must be a list of keys such as `[.job, image]`".to_owned()),
+        }
+    }
+
+    /// The node at `keys` from the top of the document, references on the way resolved.
+    fn follow(&self, keys: &[&str]) -> Result<Option<&'d Rc<Node>>, String> {
+        self.follow_in(keys, 0, &mut 0)
+    }
+
+    fn follow_in(
+        &self,
+        keys: &[&str],
+        depth: usize,
+        steps: &mut usize,
+    ) -> Result<Option<&'d Rc<Node>>, String> {
+        let shown = keys.join(", ");
+        let Some((first, rest)) = keys.split_first() else {
+            return Err("`!reference` must be a list of keys such as `[.job, image]`".to_owned());
+        };
+        let Some(mut target) = self.doc.get(first) else {
+            if self.pipeline.is_some_and(|p| p.defines(first)) {
+                return Ok(None);
+            }
+            return Err(format!(
+                "`!reference [{shown}]` points to nothing: `{first}` is not defined"
+            ));
+        };
+        let mut path = (*first).to_owned();
+        for key in rest {
+            let Some(inner) = self.deref_in(target, depth + 1, steps)? else {
+                return Ok(None);
+            };
+            target = inner.get(key).ok_or_else(|| {
+                format!("`!reference [{shown}]` points to nothing: `{path}` has no `{key}`")
+            })?;
+            path = format!("{path}.{key}");
+        }
+        self.deref_in(target, depth + 1, steps)
+    }
+
+    /// [`Scope::deref`], reporting a broken reference as a problem about `path`.
+    fn resolve(&self, node: &'d Rc<Node>, path: &str, sink: &mut Sink<'_>) -> Option<&'d Rc<Node>> {
+        match self.deref(node) {
+            Ok(found) => found,
+            Err(message) => {
+                sink.bad_reference(node.span.start, format!("`{path}`: {message}"));
+                None
+            }
+        }
+    }
+}
+
+/// Reads the images of one GitLab CI document; `pipeline` is what the other files of its
+/// pipeline define.
+pub(crate) fn extract(doc: &Rc<Node>, sink: &mut Sink<'_>, pipeline: Option<&Pipeline>) {
     if !doc.is_map() {
         return;
     }
+    let scope = Scope { doc, pipeline };
     let mut globals = GitlabVars::new();
-    add_variables(doc.get("variables"), &mut globals);
-    images(doc, "", sink, &globals);
+    add_variables(scope, doc.get("variables"), &mut globals);
+    if let Some(pipeline) = pipeline {
+        for (name, (var, file)) in &pipeline.variables {
+            if *file != sink.file_name() || !globals.contains_key(name) {
+                // `pin` edits one file: a value written in another file has no literal here.
+                let span = if *file == sink.file_name() {
+                    var.span.clone()
+                } else {
+                    None
+                };
+                globals.insert(
+                    name.clone(),
+                    GitlabVar {
+                        span,
+                        ..var.clone()
+                    },
+                );
+            }
+        }
+    }
+    images(scope, doc, "", sink, &globals);
     if let Some(default) = doc.get("default") {
-        images(default, "default.", sink, &globals);
+        images(scope, default, "default.", sink, &globals);
     }
     for (name, job) in doc.entries() {
         if RESERVED.contains(&name) || !job.is_map() {
             continue;
         }
         let mut vars = globals.clone();
-        add_variables(job.get("variables"), &mut vars);
-        images(job, &format!("{name}."), sink, &vars);
+        add_variables(scope, job.get("variables"), &mut vars);
+        images(scope, job, &format!("{name}."), sink, &vars);
+    }
+    let exports = pipeline.map_or(&[][..], |p| p.exports(sink.file_name()));
+    for export in exports {
+        exported(scope, export, sink, &globals);
     }
 }
 
+/// What another file of the pipeline reads from this one through `!reference`.
+fn exported(scope: Scope<'_, '_>, export: &Export, sink: &mut Sink<'_>, vars: &GitlabVars) {
+    let keys: Vec<&str> = export.keys.iter().map(String::as_str).collect();
+    let path = format!("!reference [{}]", keys.join(", "));
+    let Some(first) = scope.doc.get(keys[0]) else {
+        return;
+    };
+    let target = match scope.follow(&keys) {
+        Ok(Some(target)) => target,
+        Ok(None) => return,
+        Err(message) => {
+            let message = format!("referenced from `{}`: {message}", export.from);
+            return sink.bad_reference(first.span.start, message);
+        }
+    };
+    let list = if export.context == Context::GitlabService && matches!(target.kind, Kind::Seq(_)) {
+        target.items()
+    } else {
+        std::slice::from_ref(target)
+    };
+    for item in list {
+        if let Some(item) = scope.resolve(item, &path, sink) {
+            entry(scope, item, &path, export.context, sink, vars);
+        }
+    }
+}
+
+/// The global `variables:` of one GitLab CI document (references resolved within it).
+pub(crate) fn global_variables(doc: &Rc<Node>) -> GitlabVars {
+    let mut vars = GitlabVars::new();
+    if doc.is_map() {
+        let scope = Scope {
+            doc,
+            pipeline: None,
+        };
+        add_variables(scope, doc.get("variables"), &mut vars);
+    }
+    vars
+}
+
 /// Adds the variables of a `variables:` mapping (plain values or `{ value, expand }`).
-fn add_variables(variables: Option<&Rc<Node>>, vars: &mut GitlabVars) {
-    let Some(variables) = variables else { return };
+/// A broken `!reference` leaves its variable undefined (the image using it stays unresolved).
+fn add_variables(scope: Scope<'_, '_>, variables: Option<&Rc<Node>>, vars: &mut GitlabVars) {
+    let Some(Ok(Some(variables))) = variables.map(|v| scope.deref(v)) else {
+        return;
+    };
     for (name, value) in variables.entries() {
+        let Ok(Some(value)) = scope.deref(value) else {
+            continue;
+        };
         let (node, raw) = if value.is_map() {
             let raw = value
                 .get("expand")
                 .and_then(|e| e.scalar())
                 .is_some_and(|s| s.value == "false");
-            match value.get("value") {
-                Some(v) => (v, raw),
-                None => continue,
+            match value.get("value").map(|v| scope.deref(v)) {
+                Some(Ok(Some(v))) => (v, raw),
+                _ => continue,
             }
         } else {
             (value, false)
@@ -147,29 +273,50 @@ fn add_variables(variables: Option<&Rc<Node>>, vars: &mut GitlabVars) {
 }
 
 /// The `image` and `services` of the top level, `default:` or a job.
-fn images(node: &Node, prefix: &str, sink: &mut Sink<'_>, vars: &GitlabVars) {
+fn images(
+    scope: Scope<'_, '_>,
+    node: &Rc<Node>,
+    prefix: &str,
+    sink: &mut Sink<'_>,
+    vars: &GitlabVars,
+) {
     if let Some(image) = node.get("image") {
-        entry(
-            image,
-            &format!("{prefix}image"),
-            Context::GitlabImage,
-            sink,
-            vars,
-        );
+        let path = format!("{prefix}image");
+        if let Some(image) = scope.resolve(image, &path, sink) {
+            entry(scope, image, &path, Context::GitlabImage, sink, vars);
+        }
     }
-    let Some(services) = node.get("services") else {
+    let path = format!("{prefix}services");
+    let Some(services) = node
+        .get("services")
+        .and_then(|s| scope.resolve(s, &path, sink))
+    else {
         return;
     };
     match &services.kind {
         Kind::Seq(items) => {
-            for (i, service) in items.iter().enumerate() {
-                entry(
-                    service,
-                    &format!("{prefix}services[{i}]"),
-                    Context::GitlabService,
-                    sink,
-                    vars,
-                );
+            let mut index = 0;
+            for item in items {
+                let path = format!("{path}[{index}]");
+                let Some(target) = scope.resolve(item, &path, sink) else {
+                    index += 1;
+                    continue;
+                };
+                // GitLab flattens a referenced list into the list holding the reference.
+                let spliced =
+                    item.tag.as_deref() == Some(REFERENCE) && matches!(target.kind, Kind::Seq(_));
+                let list = if spliced {
+                    target.items()
+                } else {
+                    std::slice::from_ref(target)
+                };
+                for service in list {
+                    let path = format!("{prefix}services[{index}]");
+                    if let Some(service) = scope.resolve(service, &path, sink) {
+                        entry(scope, service, &path, Context::GitlabService, sink, vars);
+                    }
+                    index += 1;
+                }
             }
         }
         _ if services.is_null() => {}
@@ -181,7 +328,14 @@ fn images(node: &Node, prefix: &str, sink: &mut Sink<'_>, vars: &GitlabVars) {
 }
 
 /// One image: a string, or a mapping with `name`.
-fn entry(node: &Node, path: &str, context: Context, sink: &mut Sink<'_>, vars: &GitlabVars) {
+fn entry(
+    scope: Scope<'_, '_>,
+    node: &Rc<Node>,
+    path: &str,
+    context: Context,
+    sink: &mut Sink<'_>,
+    vars: &GitlabVars,
+) {
     let mut want = Want::new(context, Flavor::Gitlab(vars));
     if !node.is_map() {
         return sink.image(node, path, want);
@@ -190,11 +344,45 @@ fn entry(node: &Node, path: &str, context: Context, sink: &mut Sink<'_>, vars: &
         .at(&["docker", "platform"])
         .and_then(|p| p.as_str())
         .map(str::to_owned);
+    let path = format!("{path}.name");
     match node.get("name") {
-        Some(name) => sink.image(name, &format!("{path}.name"), want),
+        Some(name) => {
+            if let Some(name) = scope.resolve(name, &path, sink) {
+                sink.image(name, &path, want);
+            }
+        }
         None => sink.bad_reference(
             node.span.start,
-            format!("`{path}` has no `name`; expected an image reference"),
+            format!(
+                "`{}` has no `name`; expected an image reference",
+                &path[..path.len() - 5]
+            ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tree::parse_documents;
+    use super::*;
+
+    #[test]
+    fn a_lookup_stops_when_its_reference_budget_is_spent() {
+        let doc = parse_documents(".a:\n  image: x:1\nb:\n  image: !reference [.a, image]\n")
+            .unwrap()
+            .remove(0);
+        let scope = Scope {
+            doc: &doc,
+            pipeline: None,
+        };
+        let reference = doc.at(&["b", "image"]).unwrap();
+        let found = scope.deref_in(reference, 0, &mut 0).unwrap().unwrap();
+        assert_eq!(found.as_str(), Some("x:1"));
+        let mut steps = MAX_REFERENCE_STEPS;
+        let spent = scope.deref_in(reference, 0, &mut steps);
+        assert_eq!(
+            spent.unwrap_err(),
+            "`!reference`s lead through more than 1000 references"
+        );
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Node {
     pub(crate) kind: Kind,
     /// Byte span of the node as the parser reports it (properties and quotes included).
     pub(crate) span: Range<usize>,
+    /// The tag written on the node, as written (`!reference`, `!!str`), if any.
+    pub(crate) tag: Option<String>,
 }
 
 /// The three YAML node kinds.
@@ -306,6 +308,8 @@ fn build(parsed: &str, original: &str, shifts: &Shifts) -> Result<Vec<Rc<Node>>,
     let mut docs = Vec::new();
     let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
+    // The tag of each open collection, beside `stack`.
+    let mut open_tags: Vec<Option<String>> = Vec::new();
     // How deep each merging mapping's `<<` chain goes, by node.
     let mut merge_depths: HashMap<*const Node, usize> = HashMap::new();
     for event in Parser::new_from_str(text) {
@@ -324,13 +328,13 @@ fn build(parsed: &str, original: &str, shifts: &Shifts) -> Result<Vec<Rc<Node>>,
                 None
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let tagged = tag.is_some();
+                let tag = tag.map(|t| tag_text(&t));
                 let written = Written {
                     parsed: text,
                     original,
                     shifts,
                 };
-                let node = scalar_node(&written, range, value.into_owned(), style, tagged);
+                let node = scalar_node(&written, range, value.into_owned(), style, tag);
                 Some((node, anchor))
             }
             // An alias to an anchor still open (a recursive structure) reads as null.
@@ -341,7 +345,8 @@ fn build(parsed: &str, original: &str, shifts: &Shifts) -> Result<Vec<Rc<Node>>,
                     .unwrap_or_else(|| null_node(shifts.range(&range))),
                 0,
             )),
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                open_tags.push(tag.as_ref().map(|t| tag_text(t)));
                 if stack.len() >= MAX_DEPTH {
                     return Err(Failure {
                         error: SyntaxError {
@@ -357,7 +362,7 @@ fn build(parsed: &str, original: &str, shifts: &Shifts) -> Result<Vec<Rc<Node>>,
             }
             Event::SequenceEnd | Event::MappingEnd => stack
                 .pop()
-                .map(|frame| frame.close(shifts.original(range.end))),
+                .map(|frame| frame.close(shifts.original(range.end), open_tags.pop().flatten())),
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => None,
         };
         let Some((node, anchor)) = complete else {
@@ -438,7 +443,7 @@ impl Frame {
     }
 
     /// The finished node, ending at `end` of the original text, and its anchor.
-    fn close(self, end: usize) -> (Rc<Node>, usize) {
+    fn close(self, end: usize, tag: Option<String>) -> (Rc<Node>, usize) {
         let (kind, start, anchor) = match self {
             Frame::Seq {
                 items,
@@ -456,6 +461,7 @@ impl Frame {
         let node = Node {
             kind,
             span: start..end.max(start),
+            tag,
         };
         (Rc::new(node), anchor)
     }
@@ -491,7 +497,7 @@ fn scalar_node(
     span: Range<usize>,
     value: String,
     style: ScalarStyle,
-    tagged: bool,
+    tag: Option<String>,
 ) -> Rc<Node> {
     let source = source_span(text.parsed, &span, style);
     let mut exact = exact_span(text.parsed, &source, &value, style);
@@ -504,11 +510,12 @@ fn scalar_node(
         kind: Kind::Scalar(Scalar {
             value,
             style,
-            tagged,
+            tagged: tag.is_some(),
             exact,
             source: text.shifts.range(&source),
         }),
         span: text.shifts.range(&span),
+        tag,
     })
 }
 
@@ -523,7 +530,17 @@ fn null_node(span: Range<usize>) -> Rc<Node> {
     Rc::new(Node {
         kind: Kind::Scalar(scalar),
         span,
+        tag: None,
     })
+}
+
+/// A tag as written: `!reference` for the primary handle, `!!str` for the core schema.
+fn tag_text(tag: &saphyr_parser::Tag) -> String {
+    match tag.handle.as_str() {
+        "!" => format!("!{}", tag.suffix),
+        "tag:yaml.org,2002:" => format!("!!{}", tag.suffix),
+        handle => format!("{handle}{}", tag.suffix),
+    }
 }
 
 #[cfg(test)]
@@ -578,6 +595,17 @@ mod tests {
         assert_eq!(m.get("n").unwrap().scalar().unwrap().value, "3");
         let keys: Vec<_> = m.entries().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["n", "image", "z"]);
+    }
+
+    #[test]
+    fn tags_are_kept_on_scalars_sequences_and_mappings() {
+        let root = doc("a: !reference [.job, image]\nb: !custom {k: v}\nc: !!str 1\nd: plain\n");
+        let tag = |key: &str| root.get(key).unwrap().tag.clone();
+        assert_eq!(tag("a").as_deref(), Some("!reference"));
+        assert_eq!(tag("b").as_deref(), Some("!custom"));
+        assert_eq!(tag("c").as_deref(), Some("!!str"));
+        assert_eq!(tag("d"), None);
+        assert_eq!(root.get("a").unwrap().items()[0].tag, None);
     }
 
     #[test]
