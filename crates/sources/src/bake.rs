@@ -336,6 +336,24 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Prob
     let mut occurrences = Vec::new();
     let mut problems = Vec::new();
     for target in body.blocks.iter().filter(|b| b.kind == "target") {
+        let label = target.labels.first().map_or("", String::as_str);
+        // A matrix target's contexts are read once per combination.
+        let combinations = match target.body.get("matrix").map(|m| vars.combinations(m)) {
+            None | Some(Err(MatrixError::Unsupported(_))) => vec![vars.clone()],
+            Some(Ok(combinations)) => combinations
+                .into_iter()
+                .map(|c| vars.with_matrix(c))
+                .collect(),
+            Some(Err(MatrixError::TooMany(count))) => {
+                let message = format!(
+                    "target `{label}`: its `matrix` has {count} combinations, more than the \
+                     {MAX_COMBINATIONS} portcullis expands; the values that use it are left \
+                     unresolved"
+                );
+                problems.push(problem(ProblemKind::FileInvalid, target.offset, message));
+                vec![vars.clone()]
+            }
+        };
         let Some(Expr::Object(contexts)) = target.body.get("contexts") else {
             continue;
         };
@@ -357,29 +375,38 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> (Vec<Occurrence>, Vec<Prob
             } else {
                 span.clone()
             };
-            let (resolution, literal) = match vars.expand(reference, 0) {
-                Err(variable) => (Resolution::Unresolved { variable }, None),
-                Ok(expanded) => match ImageRef::parse(&expanded) {
-                    Ok(image) => (
-                        Resolution::Image(image),
-                        literal_of(&vars, reference, *exact, &at),
-                    ),
-                    Err(error) => {
-                        let label = target.labels.first().map_or("", String::as_str);
-                        let message = format!("target `{label}` context `{name}`: {error}");
-                        problems.push(problem(ProblemKind::ReferenceInvalid, at.start, message));
-                        continue;
-                    }
-                },
-            };
-            occurrences.push(Occurrence {
-                location: index.location(&file.rel, at.clone()),
-                text: text.get(at).unwrap_or_default().to_owned(),
-                resolution,
-                context: Context::BuildContext,
-                platform: None,
-                literal,
-            });
+            let mut seen = Vec::new();
+            for vars in &combinations {
+                let (resolution, literal) = match vars.expand(reference, 0) {
+                    Err(variable) => (Resolution::Unresolved { variable }, None),
+                    Ok(expanded) => match ImageRef::parse(&expanded) {
+                        Ok(image) => (
+                            Resolution::Image(image),
+                            literal_of(vars, reference, *exact, &at),
+                        ),
+                        Err(error) => {
+                            let message = format!("target `{label}` context `{name}`: {error}");
+                            let problem = problem(ProblemKind::ReferenceInvalid, at.start, message);
+                            if !problems.contains(&problem) {
+                                problems.push(problem);
+                            }
+                            continue;
+                        }
+                    },
+                };
+                if seen.contains(&resolution) {
+                    continue;
+                }
+                seen.push(resolution.clone());
+                occurrences.push(Occurrence {
+                    location: index.location(&file.rel, at.clone()),
+                    text: text.get(at.clone()).unwrap_or_default().to_owned(),
+                    resolution,
+                    context: Context::BuildContext,
+                    platform: None,
+                    literal,
+                });
+            }
         }
     }
     (occurrences, problems)
@@ -399,6 +426,9 @@ fn literal_of(vars: &Vars<'_>, reference: &str, exact: bool, at: &Range<usize>) 
         });
     }
     let name = reference.strip_prefix("${")?.strip_suffix('}')?.trim();
+    if vars.matrix.contains_key(name) {
+        return None;
+    }
     match vars.defaults.get(name) {
         Some(Expr::Str {
             value,
