@@ -652,3 +652,62 @@ fn entries(expr: &Expr) -> &[(String, Expr)] {
         _ => &[],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceKind;
+
+    fn builds_of(text: &str) -> Vec<(String, BuildDefinition)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker-bake.hcl");
+        std::fs::write(&path, text).unwrap();
+        let file = SourceFile {
+            path,
+            rel: "docker-bake.hcl".to_owned(),
+            kind: SourceKind::Bake,
+        };
+        builds(&[&file])
+    }
+
+    #[test]
+    fn matrix_builds_are_named_by_their_template_and_identical_ones_merge() {
+        // Six combinations, three distinct builds: `arch` is not used by any arg.
+        let out = builds_of(
+            r#"
+target "alpine" {
+  name = "alpine-${replace(v.version, ".", "-")}"
+  matrix = {
+    v = [for p in ["3.21", "3.22", "edge"] : { version = p }]
+    arch = ["amd64", "arm64"]
+  }
+  args = { BASE = "alpine:${v.version}" }
+}
+target "plain" {
+  matrix = { tag = ["1"] }
+  dockerfile = "Dockerfile.${tag}"
+}
+"#,
+        );
+        let shown: Vec<(String, String, Option<String>)> = out
+            .iter()
+            .map(|(path, d)| (path.clone(), d.origin.clone(), d.args.get("BASE").cloned()))
+            .collect();
+        let row = |path: &str, name: &str, base: Option<&str>| {
+            (
+                path.to_owned(),
+                format!("`docker-bake.hcl` target `{name}`"),
+                base.map(str::to_owned),
+            )
+        };
+        assert_eq!(
+            shown,
+            [
+                row("Dockerfile", "alpine-3-21", Some("alpine:3.21")),
+                row("Dockerfile", "alpine-3-22", Some("alpine:3.22")),
+                row("Dockerfile", "alpine-edge", Some("alpine:edge")),
+                row("Dockerfile.1", "plain(tag=1)", None),
+            ]
+        );
+    }
+}
