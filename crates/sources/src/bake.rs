@@ -190,12 +190,14 @@ impl<'b> Vars<'b> {
                 .iter()
                 .map(|item| self.value_of(item, depth + 1))
                 .collect::<Result<_, _>>()
-                .map(Value::List),
+                .map(Value::List)
+                .and_then(eval::bounded),
             Expr::Object(entries) => entries
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), self.value_of(v, depth + 1)?)))
                 .collect::<Result<_, _>>()
-                .map(Value::Map),
+                .map(Value::Map)
+                .and_then(eval::bounded),
             Expr::Raw(text) => eval::eval(text, self, depth + 1),
             Expr::Other(Some(text)) => Ok(match text.as_str() {
                 "true" => Value::Bool(true),

@@ -3,6 +3,7 @@
 //! spells; what the evaluator does not understand stays unresolved, and a matrix too large
 //! to expand is a problem at its target's line.
 
+use std::fmt::Write as _;
 use std::fs;
 
 use portcullis_sources::{collect, Collected, DiscoverOptions, ParseOptions, Resolution};
@@ -251,4 +252,19 @@ target "app" {
     );
     // Written with a matrix value, the context is no literal `pin` could rewrite.
     assert!(collected.occurrences.iter().all(|o| o.literal.is_none()));
+}
+
+#[test]
+fn values_that_grow_exponentially_are_refused_not_built() {
+    // Each attribute lists the previous one ten times: 10^12 strings if built.
+    let mut bake = String::from("a0 = [\"x\", \"y\"]\n");
+    for i in 1..=12 {
+        let previous = vec![format!("a{}", i - 1); 10].join(", ");
+        writeln!(bake, "a{i} = [{previous}]").unwrap();
+    }
+    bake.push_str(
+        "target \"app\" {\n  matrix = { v = flatten(a12) }\n  args = { BASE = \"alpine:${v}\" }\n}\n",
+    );
+    let collected = run(&bake);
+    assert_eq!(show(&collected), ["Dockerfile:2 unresolved BASE"]);
 }

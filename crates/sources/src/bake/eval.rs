@@ -597,14 +597,15 @@ impl Evaluator<'_> {
                 .iter()
                 .map(|item| self.eval(item, depth))
                 .collect::<Result<_>>()
-                .map(Value::List),
+                .map(Value::List)
+                .and_then(bounded),
             Ast::Object(entries) => {
                 let mut map = BTreeMap::new();
                 for (key, value) in entries {
                     let key = self.eval(key, depth)?.text()?;
                     map.insert(key, self.eval(value, depth)?);
                 }
-                Ok(Value::Map(map))
+                bounded(Value::Map(map))
             }
             Ast::For(for_) => self.for_(for_, depth),
             Ast::Binary(op, left, right) => {
@@ -699,6 +700,15 @@ impl Evaluator<'_> {
         };
         Ok(Some((key, self.eval(&for_.value_expr, depth)?)))
     }
+}
+
+/// `value`, unless it holds more than [`MAX_VALUES`] values (lists of lists of references
+/// to each other grow exponentially).
+pub(crate) fn bounded(value: Value) -> Result<Value> {
+    if value.size() > MAX_VALUES {
+        return unsupported(format!("a value with more than {MAX_VALUES} values"));
+    }
+    Ok(value)
 }
 
 fn bool_of(value: &Value) -> Result<bool> {
@@ -1024,6 +1034,7 @@ mod tests {
         assert!(eval_template("%{ if true }x%{ endif }", &names, 0).is_err());
         assert!(eval_template("${lower(version) + 1}", &names, 0).is_err());
         assert!(eval(&"[".repeat(500), &names, 0).is_err());
+        assert!(eval(&"!".repeat(100_000), &names, 0).is_err());
     }
 
     #[test]
