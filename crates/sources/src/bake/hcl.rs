@@ -1,8 +1,9 @@
 //! A small reader for the subset of HCL that bake files use: blocks with labels
 //! (`target "app" { … }`), attributes, strings with `${…}` templates, heredocs, lists and
-//! objects. Any other expression (function calls, conditionals, arithmetic) is skipped as
-//! [`Expr::Other`], which is all portcullis needs: it reads image references, paths and
-//! args, and keeps the byte span of every string so `pin` can write into it.
+//! objects. Any other expression (references, function calls, `for` expressions,
+//! conditionals) is kept as its text, [`Expr::Raw`], for the evaluator (`eval`) to try;
+//! portcullis reads image references, paths and args, and keeps the byte span of every
+//! string so `pin` can write into it.
 
 use std::ops::Range;
 
@@ -156,7 +157,10 @@ impl<'a> Reader<'a> {
     fn expr(&mut self) -> Result<Expr, SyntaxError> {
         let start = self.pos;
         let rest = self.rest();
-        let value = if rest.starts_with('"') {
+        let value = if self.comprehension() {
+            self.skip_expression()?;
+            return Ok(Expr::Raw(self.text[start..self.pos].trim().to_owned()));
+        } else if rest.starts_with('"') {
             let (value, span, exact) = self.string()?;
             Expr::Str { value, span, exact }
         } else if rest.starts_with("<<") {
@@ -224,7 +228,11 @@ impl<'a> Reader<'a> {
                 return Err(self.error(format!("expected a value, found `{}`", self.peek_char())));
             }
             let plain = raw.parse::<f64>().is_ok() || raw == "true" || raw == "false";
-            return Ok(Expr::Other(plain.then(|| raw.to_owned())));
+            return Ok(if plain {
+                Expr::Other(Some(raw.to_owned()))
+            } else {
+                Expr::Raw(raw.to_owned())
+            });
         };
         // A value followed by an operator is part of a larger expression.
         self.skip_blank(false);
@@ -232,8 +240,18 @@ impl<'a> Reader<'a> {
             Ok(value)
         } else {
             self.skip_expression()?;
-            Ok(Expr::Other(None))
+            Ok(Expr::Raw(self.text[start..self.pos].trim().to_owned()))
         }
+    }
+
+    /// Whether a `for` expression (`[for …]`, `{for …}`) starts here.
+    fn comprehension(&self) -> bool {
+        let rest = self.rest();
+        if !rest.starts_with(['[', '{']) {
+            return false;
+        }
+        let inner = rest[1..].trim_start();
+        inner.starts_with("for") && inner[3..].starts_with(|c: char| c.is_whitespace())
     }
 
     /// Skips an expression this reader does not evaluate: up to a newline, `,` or closing
@@ -426,15 +444,49 @@ EOT
         };
         assert!(matches!(&args[0].1, Expr::Str { value, exact: false, .. } if value == "x\"y"));
         assert_eq!(args[1].1, Expr::Other(Some("3".into())));
-        assert_eq!(args[2].1, Expr::Other(None));
-        assert!(matches!(
+        assert_eq!(args[2].1, Expr::Raw("lower(\"X\")".into()));
+        assert_eq!(
             target.body.get("platforms"),
-            Some(Expr::Other(None))
-        ));
+            Some(&Expr::Raw(r#"cond ? ["x"] : []"#.into()))
+        );
         assert!(matches!(
             target.body.get("dockerfile-inline"),
             Some(Expr::Str { .. })
         ));
+    }
+
+    #[test]
+    fn for_expressions_and_references_are_kept_as_text() {
+        let text = r#"
+plats = { "3.21" : common, "edge": [for p in common : p] }
+target "a" {
+  matrix = {
+    v = flatten([
+      for key, values in plats : [
+        for plat in values : { version : key, arch : split("/", plat)[1] }
+      ]
+    ])
+    w = {for k, v in plats : k => v}
+  }
+}
+"#;
+        let body = parse(text).unwrap();
+        let Some(Expr::Object(plats)) = body.get("plats") else {
+            panic!("{body:?}")
+        };
+        assert_eq!(plats[0].1, Expr::Raw("common".into()));
+        assert_eq!(plats[1].1, Expr::Raw("[for p in common : p]".into()));
+        let Some(Expr::Object(matrix)) = body.blocks[0].body.get("matrix") else {
+            panic!("{body:?}")
+        };
+        assert!(
+            matches!(&matrix[0].1, Expr::Raw(t) if t.starts_with("flatten([") && t.ends_with("])")),
+            "{matrix:?}"
+        );
+        assert_eq!(
+            matrix[1].1,
+            Expr::Raw("{for k, v in plats : k => v}".into())
+        );
     }
 
     #[test]
