@@ -343,3 +343,43 @@ fn compose_overrides_and_stack_files_are_read_with_their_env() {
         ]
     );
 }
+
+#[test]
+fn compose_build_args_without_a_value_take_it_from_the_env_file() {
+    // `- KEY` (list) and `KEY:` (map) take the value from the project's environment, which
+    // is the `.env` beside the compose file; a key the `.env` lacks stays unset.
+    let compose = "\
+services:
+  app:
+    build:
+      context: ./app
+      args:
+        - BASE_IMAGE
+        - MISSING
+  tool:
+    build:
+      context: ./tool
+      args:
+        TOOL_IMAGE:
+";
+    let collected = run(
+        &[
+            ("compose.yaml", compose),
+            (
+                ".env",
+                "BASE_IMAGE=ghcr.io/acme/base:2\nTOOL_IMAGE=alpine:3.20\n",
+            ),
+            ("app/Dockerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"),
+            ("tool/Dockerfile", "ARG TOOL_IMAGE\nFROM ${TOOL_IMAGE}\n"),
+        ],
+        Vec::new(),
+    );
+    assert!(collected.problems.is_empty(), "{:?}", collected.problems);
+    assert_eq!(
+        show(&collected),
+        [
+            "app/Dockerfile:2 dockerfile-from ghcr.io/acme/base:2",
+            "tool/Dockerfile:2 dockerfile-from docker.io/library/alpine:3.20",
+        ]
+    );
+}

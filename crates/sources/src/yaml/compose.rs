@@ -137,22 +137,27 @@ pub(crate) fn builds(file: &SourceFile, env: &Env) -> Vec<(String, BuildDefiniti
 /// `args` as a map (`KEY: value`) or a list (`KEY=value`); an arg without a value (taken
 /// from the environment) or with an unresolved one is left out.
 fn build_args(node: &Node, env: &Env) -> BTreeMap<String, String> {
+    // `KEY` without a value (`- KEY` in the list form, `KEY:` in the map form) takes its
+    // value from the project's environment, which for portcullis is the `.env` beside the
+    // compose file (the machine's environment is never read); without one it is not set.
+    let from_env = |k: &str| env.get(k).map(|v| (k.to_owned(), v.clone()));
     let pairs: Vec<(String, String)> = if node.is_map() {
         node.entries()
             .into_iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    k.to_owned(),
-                    v.scalar().filter(|_| !v.is_null())?.value.clone(),
-                ))
+            .filter_map(|(k, v)| match v.scalar().filter(|_| !v.is_null()) {
+                Some(scalar) => Some((k.to_owned(), scalar.value.clone())),
+                None => from_env(k),
             })
             .collect()
     } else {
         node.items()
             .iter()
             .filter_map(|item| {
-                let (k, v) = item.as_str()?.split_once('=')?;
-                Some((k.to_owned(), v.to_owned()))
+                let item = item.as_str()?;
+                match item.split_once('=') {
+                    Some((k, v)) => Some((k.to_owned(), v.to_owned())),
+                    None => from_env(item.trim()),
+                }
             })
             .collect()
     };
