@@ -13,6 +13,7 @@ use crate::output::Messages;
 #[cfg(test)]
 const SECTIONS: &[(&str, &[&str])] = &[
     ("images", &["check"]),
+    ("build", &["check", "pin"]),
     ("waiver", &["check", "scan"]),
     ("scan", &["scan"]),
     ("registries", &["check", "pin"]),

@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
 """Generates a synthetic monorepo for the `check` benchmark.
 
-Usage: generate.py OUT_DIR [--dockerfiles 6000 --manifests 3000 --compose 500 --workflows 500]
+Usage: generate.py OUT_DIR [--dockerfiles 6000 --manifests 3000 --compose 500 --workflows 500
+                            --bake 100 --kustomize 200 --charts 50 --gitlab 50]
+
+Besides Dockerfiles, manifests, compose files and workflows, the tree holds the sources whose
+meaning crosses files: bake files naming Dockerfiles with args and named contexts, compose
+files with a `.env` and `build:` sections, kustomizations overriding images, Helm charts
+(values, `Chart.yaml`, templates), a GitLab pipeline with local includes and `!reference`,
+and workflow matrices.
 
 Deterministic (seeded): the same arguments always give the same tree.
 """
@@ -90,6 +97,168 @@ jobs:
 """
 
 
+def workflow_matrix(rng, i):
+    versions = ", ".join(f'"{v}"' for v in ("3.19", "3.20", "3.21"))
+    return f"""name: matrix-{i}
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        alpine: [{versions}]
+        include:
+          - alpine: edge
+    container: alpine:${{{{ matrix.alpine }}}}
+    steps:
+      - run: true
+"""
+
+
+def compose_build(rng, i):
+    return f"""services:
+  app:
+    build:
+      context: ./app
+      args:
+        - BASE=${{BASE_IMAGE}}
+      additional_contexts:
+        tools: docker-image://{image(rng, i + 3)}
+    image: ghcr.io/acme/app{i}:${{TAG}}
+  db:
+    image: postgres:${{PG_VERSION:-16}}
+"""
+
+
+def bake(rng, i):
+    return f"""variable "REGISTRY" {{
+  default = "ghcr.io/acme"
+}}
+
+target "base" {{
+  context = "."
+  contexts = {{
+    src = "./src"
+  }}
+}}
+
+target "app" {{
+  inherits = ["base"]
+  dockerfile = "Dockerfile"
+  args = {{
+    BASE = "${{REGISTRY}}/base:2.{i % 17}"
+  }}
+  contexts = {{
+    certs = "docker-image://{image(rng, i + 5)}"
+  }}
+}}
+
+target "variants" {{
+  inherits = ["app"]
+  matrix = {{
+    flavor = ["slim", "full"]
+  }}
+  name = "variants-${{flavor}}"
+  args = {{
+    BASE = "${{REGISTRY}}/base:2.{i % 17}-${{flavor}}"
+  }}
+}}
+"""
+
+
+BAKE_DOCKERFILE = """ARG BASE=alpine:3.20
+FROM $BASE
+COPY --from=src / /src
+COPY --from=certs /etc/ssl/certs /etc/ssl/certs
+"""
+
+
+def kustomization(rng, i):
+    return f"""apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+images:
+  - name: ghcr.io/acme/app{i}
+    newTag: "1.{i % 9}"
+  - name: busybox
+    newName: {image(rng, i).split("@")[0].split(":")[0]}
+    newTag: "1.36"
+"""
+
+
+def kustomize_resource(i):
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app{i}
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: init
+          image: busybox
+      containers:
+        - name: app
+          image: ghcr.io/acme/app{i}:dev
+"""
+
+
+def chart(i):
+    return {
+        "Chart.yaml": f"apiVersion: v2\nname: app{i}\nversion: 0.1.{i}\nappVersion: \"2.{i % 7}.0\"\n",
+        "values.yaml": f"""image:
+  registry: ghcr.io
+  repository: acme/app{i}
+  tag: ""
+  digest: ""
+sidecar:
+  image: busybox:1.36
+metrics:
+  exporterImage:
+    registry: docker.io
+    repository: prom/statsd-exporter
+    tag: v0.26.0
+""",
+        "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+""",
+    }
+
+
+def gitlab(rng, n):
+    includes = "".join(f"  - local: ci/job{i}.yml\n" for i in range(n))
+    root = f"""variables:
+  REGISTRY: registry.example.com/acme
+include:
+{includes}
+.base:
+  image: {image(rng, 1)}
+"""
+    jobs = {}
+    for i in range(n):
+        jobs[f"ci/job{i}.yml"] = f"""variables:
+  GO_VERSION: "1.2{i % 4}"
+job{i}:
+  image: !reference [.base, image]
+  services:
+    - name: $REGISTRY/db:{i % 5}
+  script: [make]
+go{i}:
+  image: golang:$GO_VERSION
+  script: [go test ./...]
+"""
+    return root, jobs
+
+
 def write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -103,6 +272,10 @@ def main():
     ap.add_argument("--manifests", type=int, default=3000)
     ap.add_argument("--compose", type=int, default=500)
     ap.add_argument("--workflows", type=int, default=500)
+    ap.add_argument("--bake", type=int, default=100)
+    ap.add_argument("--kustomize", type=int, default=200)
+    ap.add_argument("--charts", type=int, default=50)
+    ap.add_argument("--gitlab", type=int, default=50)
     a = ap.parse_args()
     rng = random.Random(42)
     for i in range(a.dockerfiles):
@@ -113,6 +286,29 @@ def main():
         write(f"{a.out}/stacks/st{i // 100}/stack{i}/compose.yaml", compose(rng, i))
     for i in range(a.workflows):
         write(f"{a.out}/.github/workflows/ci{i}.yml", workflow(rng, i))
+    for i in range(a.workflows // 10):
+        write(f"{a.out}/.github/workflows/matrix{i}.yml", workflow_matrix(rng, i))
+    for i in range(a.compose // 5):
+        d = f"{a.out}/builds/b{i // 100}/build{i}"
+        write(f"{d}/compose.yaml", compose_build(rng, i))
+        write(f"{d}/.env", f"BASE_IMAGE={image(rng, i)}\nTAG=1.{i % 9}\n")
+        write(f"{d}/app/Dockerfile", "ARG BASE\nFROM $BASE\nCOPY --from=tools /bin/tool /bin/\n")
+    for i in range(a.bake):
+        d = f"{a.out}/bake/k{i // 100}/bake{i}"
+        write(f"{d}/docker-bake.hcl", bake(rng, i))
+        write(f"{d}/Dockerfile", BAKE_DOCKERFILE)
+    for i in range(a.kustomize):
+        d = f"{a.out}/kustomize/k{i // 100}/app{i}"
+        write(f"{d}/kustomization.yaml", kustomization(rng, i))
+        write(f"{d}/deployment.yaml", kustomize_resource(i))
+    for i in range(a.charts):
+        for name, text in chart(i).items():
+            write(f"{a.out}/charts/app{i}/{name}", text)
+    if a.gitlab:
+        root, jobs = gitlab(rng, a.gitlab)
+        write(f"{a.out}/.gitlab-ci.yml", root)
+        for name, text in jobs.items():
+            write(f"{a.out}/{name}", text)
     with open(f"{a.out}/portcullis.toml", "w") as f:
         f.write('[images]\nallow = ["docker.io/library/{alpine,debian,golang,node,python}", '
                 '"gcr.io/distroless/**", "cgr.dev/chainguard/**", "ghcr.io/acme/**", "docker.io/docker/dockerfile"]\n')

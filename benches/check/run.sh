@@ -39,7 +39,7 @@ fi
 hyperfine --warmup 2 --runs "${FAST_RUNS:-10}" --ignore-failure --export-markdown "$work/fast.md" \
   -n "portcullis check" "$bin check $work/repo --format json --output /dev/null --no-progress" \
   "${baseline[@]}" \
-  -n "rg (I/O floor)" "rg --no-messages -e '^\\s*(FROM|COPY --from|RUN --mount)' -e '^\\s*-?\\s*image:' -e 'uses: docker://' $work/repo --count-matches"
+  -n "rg (I/O floor)" "rg --no-messages -e '^\\s*(FROM|COPY --from|RUN --mount)' -e '^\\s*-?\\s*image:' -e 'uses: docker://' -e 'docker-image://' -e 'newTag:' -e 'repository:' $work/repo --count-matches"
 hyperfine --warmup 0 --runs "${HADOLINT_RUNS:-2}" --ignore-failure --export-markdown "$work/check.md" --export-json "$work/check.json" \
   -n "portcullis check" "$bin check $work/repo --format json --output /dev/null --no-progress" \
   -n "portcullis check (Dockerfiles only)" "$bin check $work/repo/services --format json --output /dev/null --no-progress" \
