@@ -147,8 +147,12 @@ fn document<'a>(report: &'a Report, options: &RenderOptions<'a>) -> Document<'a>
 /// Pretty-printed, newline-terminated. Serialized straight from the report (no intermediate
 /// `Value` tree: a large monorepo's report is tens of thousands of findings).
 pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
-    let mut out = serde_json::to_string_pretty(&document(report, options))
+    // Sized up front (about 400 bytes a finding or image, pretty-printed): growing a
+    // buffer of tens of megabytes by doubling copies it over and over.
+    let estimate = 4096 + 400 * (report.findings.len() + report.images.len());
+    let mut out = Vec::with_capacity(estimate);
+    serde_json::to_writer_pretty(&mut out, &document(report, options))
         .expect("the report types serialize to JSON without fail");
-    out.push('\n');
-    out
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }

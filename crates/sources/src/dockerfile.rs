@@ -70,12 +70,12 @@ pub(crate) fn parse(
         [] => &plain[..],
         builds => builds,
     };
-    let per_platform =
-        !options.platforms.is_empty() && PLATFORM_ARGS.iter().any(|a| text.contains(a));
-    let platforms: Vec<Option<&Platform>> = if per_platform {
-        options.platforms.iter().map(Some).collect()
-    } else {
-        vec![None]
+    let mentioned = !options.platforms.is_empty() && PLATFORM_ARGS.iter().any(|a| text.contains(a));
+    let platforms: Vec<Option<&Platform>> = match &options.platforms[..] {
+        // One platform: its values are the values, whatever they are used for.
+        [only] if mentioned => vec![Some(only)],
+        all if mentioned && references_use_platform_args(&lexed) => all.iter().map(Some).collect(),
+        _ => vec![None],
     };
     let mut merged = Merged::default();
     for build in builds {
@@ -95,6 +95,36 @@ pub(crate) fn parse(
         }
     }
     (merged.occurrences, merged.problems)
+}
+
+/// Whether a platform arg can change what a reference names: it is written in an `ARG`
+/// default (which a reference may use), in a `FROM` image or stage name, or in a `COPY`/`ADD
+/// --from=` or `RUN --mount=` flag. Only then does each platform need a pass of its own;
+/// an arg used only in `FROM --platform=` or in a `RUN` command changes no reference, and
+/// one pass gives the same occurrences (a `--platform=$BUILDPLATFORM` stays as written).
+fn references_use_platform_args(lexed: &lexer::Lexed) -> bool {
+    let mentions = |text: &str| PLATFORM_ARGS.iter().any(|a| text.contains(a));
+    lexed.instructions.iter().any(|i| {
+        let args = i.logical.text.get(i.args_start..).unwrap_or_default();
+        match i.keyword.as_str() {
+            // `ARG TARGETARCH` only declares it; a default that uses it can reach a reference.
+            "arg" => args.split_whitespace().any(|word| {
+                word.split_once('=')
+                    .is_some_and(|(_, value)| mentions(value))
+            }),
+            "from" | "copy" | "add" | "run" => {
+                let (flags, rest) = extract_flags(&i.logical, i.args_start);
+                let flagged = flags.iter().any(|word| match flag(word) {
+                    Some(("from" | "mount", value)) => mentions(&value.text),
+                    _ => false,
+                });
+                flagged
+                    || (i.keyword == "from"
+                        && mentions(i.logical.text.get(rest..).unwrap_or_default()))
+            }
+            _ => false,
+        }
+    })
 }
 
 /// The values `BuildKit` gives its automatic platform args when building for `platform`
@@ -608,5 +638,33 @@ impl<'a> Parser<'a> {
             platform,
             literal,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uses(text: &str) -> bool {
+        references_use_platform_args(&lexer::lex(text))
+    }
+
+    #[test]
+    fn only_args_that_can_change_a_reference_need_a_pass_per_platform() {
+        // Written where a reference can depend on it.
+        assert!(uses("FROM golang:1.22-$TARGETARCH\n"));
+        assert!(uses("FROM bin-${TARGETOS} AS out\n"));
+        assert!(uses("ARG BASE=img-$TARGETARCH\nFROM $BASE\n"));
+        assert!(uses("FROM a AS b\nCOPY --from=tools-$TARGETARCH /x /x\n"));
+        assert!(uses(
+            "FROM a\nRUN --mount=type=bind,from=cache-$BUILDARCH,target=/c true\n"
+        ));
+        // Written only where no reference can depend on it.
+        assert!(!uses(
+            "FROM --platform=$BUILDPLATFORM golang:1.22\nARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build\n"
+        ));
+        assert!(!uses(
+            "FROM alpine\nENV ARCH=$TARGETARCH\nCOPY a-$TARGETOS /a\n"
+        ));
     }
 }

@@ -171,11 +171,16 @@ impl Project {
         FileContext {
             project: Some(self),
             rel: Some(&file.rel),
-            app_version: self
-                .charts
-                .chart_of(&file.path)
+            // Each fact only for the kind of file that reads it: the lookups walk paths.
+            app_version: (file.kind == SourceKind::HelmValues)
+                .then(|| self.charts.chart_of(&file.path))
+                .flatten()
                 .and_then(|(chart, _)| chart.app_version.as_deref()),
-            kustomize: self.kustomize.chains_of(&file.path),
+            kustomize: if file.kind == SourceKind::Kubernetes {
+                self.kustomize.chains_of(&file.path)
+            } else {
+                &[]
+            },
             gitlab: self.gitlab.pipeline(&file.rel),
         }
     }

@@ -2,7 +2,7 @@
 //! (the tag chart templates commonly fall back to, `{{ .Values.image.tag | default
 //! .Chart.AppVersion }}`), and which files of a chart are its values and its templates.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::yaml::tree;
@@ -11,7 +11,7 @@ use crate::{SourceFile, SourceKind};
 /// The charts of a tree, by directory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Charts {
-    by_dir: BTreeMap<PathBuf, Chart>,
+    by_dir: HashMap<PathBuf, Chart>,
 }
 
 /// What portcullis needs from one `Chart.yaml`.
@@ -25,7 +25,7 @@ impl Charts {
     /// Reads the `Chart.yaml` among `files`. One that cannot be read or parsed names no
     /// `appVersion`; its own parse (it is a discovered YAML file) reports why.
     pub(crate) fn read(files: &[SourceFile]) -> Self {
-        let mut by_dir = BTreeMap::new();
+        let mut by_dir = HashMap::new();
         for file in files {
             let name = file.path.file_name().and_then(|n| n.to_str());
             if !matches!(name, Some("Chart.yaml" | "Chart.yml")) {
@@ -46,6 +46,9 @@ impl Charts {
     /// The chart `path` belongs to (the nearest directory above it with a `Chart.yaml`),
     /// and `path` relative to the chart's directory.
     pub(crate) fn chart_of(&self, path: &Path) -> Option<(&Chart, PathBuf)> {
+        if self.by_dir.is_empty() {
+            return None;
+        }
         let path = super::normalize(path);
         path.ancestors().skip(1).find_map(|dir| {
             let chart = self.by_dir.get(dir)?;
