@@ -335,7 +335,7 @@ pub(crate) fn collect(
     }
     let next = AtomicUsize::new(0);
     let parsed = AtomicUsize::new(0);
-    let results: Mutex<Vec<Parsed>> = Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<(usize, Parsed)>> = Mutex::new(Vec::with_capacity(files.len()));
     let workers = std::thread::available_parallelism()
         .map_or(4, usize::from)
         .min(files.len().max(1));
@@ -372,17 +372,20 @@ pub(crate) fn collect(
                 results
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(result);
+                    .push((i, result));
             });
         }
     });
     let mut occurrences = Vec::new();
     let mut not_checked = Vec::new();
     let mut inline_comments = Vec::new();
-    for (occ, probs, skipped, comments) in results
+    let mut results = results
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Files are sorted by name and each file's occurrences by line and column: putting the
+    // files back in order sorts the whole list without moving each occurrence around.
+    results.sort_unstable_by_key(|(i, _)| *i);
+    for (_, (occ, probs, skipped, comments)) in results {
         occurrences.extend(occ);
         problems.extend(probs);
         not_checked.extend(skipped);
@@ -390,13 +393,12 @@ pub(crate) fn collect(
     }
     not_checked.sort_by(|a, b| a.file.cmp(&b.file));
     crate::sort_comments(&mut inline_comments);
-    occurrences.sort_by(|a, b| {
-        (&a.location.file, a.location.line, a.location.column).cmp(&(
-            &b.location.file,
-            b.location.line,
-            b.location.column,
-        ))
-    });
+    fn key(o: &Occurrence) -> (&str, u32, u32) {
+        (o.location.file.as_str(), o.location.line, o.location.column)
+    }
+    if !occurrences.is_sorted_by(|a, b| key(a) <= key(b)) {
+        occurrences.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
     problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     Ok(Collected {
         files: parsed.into_inner(),
