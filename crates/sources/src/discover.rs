@@ -393,11 +393,8 @@ pub(crate) fn collect(
     }
     not_checked.sort_by(|a, b| a.file.cmp(&b.file));
     crate::sort_comments(&mut inline_comments);
-    fn key(o: &Occurrence) -> (&str, u32, u32) {
-        (o.location.file.as_str(), o.location.line, o.location.column)
-    }
-    if !occurrences.is_sorted_by(|a, b| key(a) <= key(b)) {
-        occurrences.sort_by(|a, b| key(a).cmp(&key(b)));
+    if !occurrences.is_sorted_by(|a, b| occurrence_key(a) <= occurrence_key(b)) {
+        occurrences.sort_by(|a, b| occurrence_key(a).cmp(&occurrence_key(b)));
     }
     problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     Ok(Collected {
@@ -407,6 +404,11 @@ pub(crate) fn collect(
         not_checked,
         inline_comments,
     })
+}
+
+/// The order of occurrences: file, line, column.
+fn occurrence_key(o: &Occurrence) -> (&str, u32, u32) {
+    (o.location.file.as_str(), o.location.line, o.location.column)
 }
 
 /// Reads a file, refusing ones over [`MAX_FILE_SIZE`] without loading them.
