@@ -281,7 +281,7 @@ pub(crate) fn summary_line(report: &Report) -> String {
         s.waived
     );
     if s.not_checked > 0 {
-        let templates = plural(s.not_checked, "Helm template", "Helm templates");
+        let templates = plural(s.not_checked, "template", "templates");
         line = format!("{line}; {templates} not checked");
     }
     line

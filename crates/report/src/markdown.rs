@@ -417,6 +417,15 @@ fn head(report: &Report) -> String {
         "| {} | {} | {} | {} | {} | {} |\n",
         s.files, s.images, s.errors, s.warnings, s.waived, s.suppressed_by_vex
     );
+    if s.not_checked > 0 {
+        let files = if s.not_checked == 1 { "file" } else { "files" };
+        let _ = writeln!(
+            out,
+            "{} template {files} not checked (Helm chart templates and other Go templates: \
+             what they deploy is decided when they are rendered).\n",
+            s.not_checked
+        );
+    }
     out
 }
 

@@ -210,7 +210,7 @@ fn not_checked_templates_are_counted_in_human_and_json() {
     report.summary.not_checked = 3;
     let human = render(&report, Format::Human, &options(&root, &config));
     assert!(
-        human.contains("1 waived; 3 Helm templates not checked"),
+        human.contains("1 waived; 3 templates not checked"),
         "{human}"
     );
     let json: serde_json::Value =

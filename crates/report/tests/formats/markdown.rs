@@ -32,6 +32,15 @@ fn marker_first_then_status() {
 }
 
 #[test]
+fn templates_not_checked_are_counted_and_absent_otherwise() {
+    let mut report = sample();
+    assert!(!markdown(&report).contains("not checked"));
+    report.summary.not_checked = 3;
+    let out = markdown(&report);
+    assert!(out.contains("3 template files not checked"), "{out}");
+}
+
+#[test]
 fn tables_counts_waived_details_and_vulnerabilities() {
     let out = markdown(&sample());
     assert!(out.contains("| 2 | 4 | 6 | 1 | 1 | 0 |"), "{out}");
