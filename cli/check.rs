@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use portcullis_policy::{Facts, HelpPaths, Report, Subject};
+use portcullis_policy::{Facts, HelpPaths, Report};
 use portcullis_report::Format;
 
 use crate::args::{CheckArgs, Global};
@@ -47,11 +47,7 @@ pub fn check(
         let mut facts = Facts {
             files: collected.files,
             not_checked: collected.not_checked.len(),
-            subjects: collected
-                .occurrences
-                .into_iter()
-                .map(|o| Subject::written(o.resolution, o.text, o.location, o.context))
-                .collect(),
+            subjects: workspace::subjects(collected.occurrences),
             problems: collected.problems,
             inline_comments: collected.inline_comments,
             help: HelpPaths {

@@ -91,7 +91,7 @@ pub fn scan(
     }
 
     let facts = Facts {
-        references: references(root, &args.dockerfile)?,
+        references: references(root, config, &args.dockerfile)?,
         scans: vec![scan.result],
         mismatches: scan
             .mismatches
@@ -105,8 +105,9 @@ pub fn scan(
     Ok(report)
 }
 
-/// The references written in `--dockerfile` paths, to place the scan's findings.
-fn references(root: &Root, paths: &[PathBuf]) -> anyhow::Result<Vec<Subject>> {
+/// The references written in `--dockerfile` paths (read for the policy's build platforms),
+/// to place the scan's findings.
+fn references(root: &Root, config: &Config, paths: &[PathBuf]) -> anyhow::Result<Vec<Subject>> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
@@ -122,13 +123,12 @@ fn references(root: &Root, paths: &[PathBuf]) -> anyhow::Result<Vec<Subject>> {
     let collected = root.collect_all(
         &absolute,
         &portcullis_sources::DiscoverOptions::default(),
-        &portcullis_sources::ParseOptions::default(),
+        &portcullis_sources::ParseOptions {
+            platforms: config.build().platforms.value.clone(),
+            ..portcullis_sources::ParseOptions::default()
+        },
     )?;
-    Ok(collected
-        .occurrences
-        .into_iter()
-        .map(|o| Subject::written(o.resolution, o.text, o.location, o.context))
-        .collect())
+    Ok(workspace::subjects(collected.occurrences))
 }
 
 /// Hook definition problems and unusable report or VEX files are usage errors (2); a

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use portcullis_policy::Config;
-use portcullis_sources::{Collected, DiscoverOptions, ParseOptions, Root};
+use portcullis_policy::{Config, Subject};
+use portcullis_sources::{Collected, DiscoverOptions, Occurrence, ParseOptions, Root};
 
 use crate::args::SourceArgs;
 use crate::exit::UsageError;
@@ -103,6 +103,14 @@ fn load_policy(root: &Root, policy: Option<&Path>) -> anyhow::Result<Config> {
         }
         None => Config::embedded_default(),
     })
+}
+
+/// The references found in files, as the subjects the policy judges.
+pub fn subjects(occurrences: Vec<Occurrence>) -> Vec<Subject> {
+    occurrences
+        .into_iter()
+        .map(|o| Subject::written(o.resolution, o.text, o.location, o.context))
+        .collect()
 }
 
 /// Parses `--build-arg NAME=VALUE` values.

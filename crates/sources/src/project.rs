@@ -158,11 +158,10 @@ impl Project {
     /// better (a YAML file a `.gitlab-ci.yml` includes is GitLab CI).
     #[must_use]
     pub fn kind_of(&self, file: &SourceFile) -> SourceKind {
-        let kind = self.charts.kind_of(file).unwrap_or(file.kind);
-        self.gitlab.kind_of(&SourceFile {
-            kind,
-            ..file.clone()
-        })
+        self.charts
+            .kind_of(file)
+            .or_else(|| self.gitlab.kind_of(file))
+            .unwrap_or(file.kind)
     }
 
     /// The context the parser of `file` gets.

@@ -137,12 +137,9 @@ impl Pipelines {
     }
 
     /// GitLab CI for a plain YAML file that a pipeline includes.
-    pub(crate) fn kind_of(&self, file: &SourceFile) -> SourceKind {
-        if file.kind == SourceKind::Kubernetes && self.member_of.contains_key(&file.rel) {
-            SourceKind::GitlabCi
-        } else {
-            file.kind
-        }
+    pub(crate) fn kind_of(&self, file: &SourceFile) -> Option<SourceKind> {
+        (file.kind == SourceKind::Kubernetes && self.member_of.contains_key(&file.rel))
+            .then_some(SourceKind::GitlabCi)
     }
 
     /// The pipeline `rel` is read in, if any.
