@@ -28,12 +28,7 @@ fn example_json_report_matches_snapshot() {
 fn example_shows_every_offline_rule() {
     let out = check_example("json");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rules: BTreeSet<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules: BTreeSet<&str> = common::rules(&report).into_iter().collect();
     for rule in [
         "image-not-allowed",
         "digest-not-pinned",
@@ -268,12 +263,7 @@ fn build_arg_overrides_arg_default() {
         ],
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = common::rules(&report);
     assert!(rules.contains(&"tag-denied"), "{rules:?}");
 }
 

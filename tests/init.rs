@@ -25,12 +25,7 @@ fn init_writes_a_policy_that_check_pin_and_scan_load() {
     let out = run_in(d, &["check", "-f", "json"]);
     assert_exit(&out, 1);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = common::rules(&report);
     assert_eq!(rules, ["digest-not-pinned"]);
     // An image outside its allowlist is refused by it.
     std::fs::write(d.join("Dockerfile"), "FROM nginx:1.27\n").unwrap();

@@ -4,11 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{assert_exit, run_in, stderr, stdout};
+use common::{assert_exit, run_in, skopeo_digest, stderr, stdout};
 use portcullis_testkit::{Auth, ImageSpec, Registry};
-use sha2::{Digest as _, Sha256};
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);
@@ -18,25 +16,6 @@ fn write(dir: &Path, rel: &str, text: &str) {
 
 fn read(dir: &Path, rel: &str) -> String {
     std::fs::read_to_string(dir.join(rel)).unwrap()
-}
-
-/// `sha256:` of the raw manifest skopeo reads for `image`.
-fn skopeo_digest(image: &str) -> String {
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("sha256:{}", hex::encode(Sha256::digest(&out.stdout)))
 }
 
 #[test]

@@ -6,29 +6,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{assert_exit, run_in, stderr, stdout};
+use common::{assert_exit, run_in, skopeo_digest, stderr, stdout};
 use portcullis_testkit::{Auth, ImageSpec, Registry};
 use regex::Regex;
-use sha2::{Digest as _, Sha256};
-
-/// `sha256:` of the raw manifest skopeo reads for `image`.
-fn skopeo_digest(image: &str) -> String {
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("sha256:{}", hex::encode(Sha256::digest(&out.stdout)))
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

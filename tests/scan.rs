@@ -128,12 +128,7 @@ fn trivy_report_fails_the_gate_at_the_threshold_and_waivers_clear_it() {
     );
     assert_exit(&out, 1);
     let r = json(&out);
-    let rules: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = common::rules(&r);
     assert!(
         rules.contains(&"waiver-expired") && rules.contains(&"vulnerability"),
         "{rules:?}"

@@ -48,3 +48,33 @@ pub fn assert_exit(out: &Output, code: i32) {
         stdout(out)
     );
 }
+
+/// The rule code of each finding of a JSON report, in report order.
+pub fn rules(report: &serde_json::Value) -> Vec<&str> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().expect("rule"))
+        .collect()
+}
+
+/// `sha256:` of the raw manifest skopeo (an independent OCI client) reads for `image`.
+pub fn skopeo_digest(image: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("sha256:{}", hex::encode(Sha256::digest(&out.stdout)))
+}
