@@ -9,7 +9,7 @@
 //! module (`bake`, `yaml::compose`, `dotenv`); this file only ties them together.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use portcullis_reference::ImageRef;
 
@@ -172,35 +172,17 @@ impl Project {
             rel: Some(&file.rel),
             // Each fact only for the kind of file that reads it: the lookups walk paths.
             app_version: (file.kind == SourceKind::HelmValues)
-                .then(|| self.charts.chart_of(&file.path))
+                .then(|| self.charts.chart_of(&file.rel))
                 .flatten()
                 .and_then(|(chart, _)| chart.app_version.as_deref()),
             kustomize: if file.kind == SourceKind::Kubernetes {
-                self.kustomize.chains_of(&file.path)
+                self.kustomize.chains_of(&file.rel)
             } else {
                 &[]
             },
             gitlab: self.gitlab.pipeline(&file.rel),
         }
     }
-}
-
-/// `path` with `.` and `..` resolved lexically, so `overlays/prod/../../base` and `base`
-/// name one directory.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// `base/path` joined and normalized lexically (`a/./b/../c` → `a/c`), `/`-separated;

@@ -3,15 +3,15 @@
 //! .Chart.AppVersion }}`), and which files of a chart are its values and its templates.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::yaml::tree;
 use crate::{SourceFile, SourceKind};
 
-/// The charts of a tree, by directory.
+/// The charts of a tree, by directory (`rel`, `""` at the root).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Charts {
-    by_dir: HashMap<PathBuf, Chart>,
+    by_dir: HashMap<String, Chart>,
 }
 
 /// What portcullis needs from one `Chart.yaml`.
@@ -31,29 +31,36 @@ impl Charts {
             if !matches!(name, Some("Chart.yaml" | "Chart.yml")) {
                 continue;
             }
-            let Some(dir) = file.path.parent() else {
-                continue;
-            };
             let chart = std::fs::read_to_string(&file.path)
                 .ok()
                 .map(|text| parse_chart(&text))
                 .unwrap_or_default();
-            by_dir.insert(super::normalize(dir), chart);
+            by_dir.insert(super::dir_of(&file.rel).to_owned(), chart);
         }
         Self { by_dir }
     }
 
-    /// The chart `path` belongs to (the nearest directory above it with a `Chart.yaml`),
-    /// and `path` relative to the chart's directory.
-    pub(crate) fn chart_of(&self, path: &Path) -> Option<(&Chart, PathBuf)> {
+    /// The chart the file `rel` belongs to (the nearest directory above it with a
+    /// `Chart.yaml`), and `rel` relative to the chart's directory.
+    pub(crate) fn chart_of<'r>(&self, rel: &'r str) -> Option<(&Chart, &'r str)> {
         if self.by_dir.is_empty() {
             return None;
         }
-        let path = super::normalize(path);
-        path.ancestors().skip(1).find_map(|dir| {
-            let chart = self.by_dir.get(dir)?;
-            Some((chart, path.strip_prefix(dir).ok()?.to_path_buf()))
-        })
+        let mut dir = rel;
+        loop {
+            dir = super::dir_of(dir);
+            if let Some(chart) = self.by_dir.get(dir) {
+                let inside = if dir.is_empty() {
+                    rel
+                } else {
+                    &rel[dir.len() + 1..]
+                };
+                return Some((chart, inside));
+            }
+            if dir.is_empty() {
+                return None;
+            }
+        }
     }
 
     /// The kind a YAML file inside a chart is read as: `values*.yaml` beside `Chart.yaml`
@@ -62,9 +69,9 @@ impl Charts {
         if file.kind != SourceKind::Kubernetes {
             return None;
         }
-        let (_, inside) = self.chart_of(&file.path)?;
-        let mut parts = inside.components();
-        let first = parts.next()?.as_os_str().to_str()?;
+        let (_, inside) = self.chart_of(&file.rel)?;
+        let mut parts = inside.split('/');
+        let first = parts.next()?;
         if first == "templates" {
             return Some(SourceKind::HelmTemplate);
         }
@@ -95,7 +102,7 @@ mod tests {
 
     fn file(path: &str) -> SourceFile {
         SourceFile {
-            path: PathBuf::from("/repo").join(path),
+            path: std::path::PathBuf::from("/repo").join(path),
             rel: path.to_owned(),
             kind: SourceKind::Kubernetes,
         }
@@ -119,8 +126,8 @@ mod tests {
     #[test]
     fn values_and_templates_of_the_nearest_chart() {
         let mut charts = Charts::default();
-        for dir in ["/repo/charts/web", "/repo/charts/web/charts/db"] {
-            charts.by_dir.insert(PathBuf::from(dir), Chart::default());
+        for dir in ["charts/web", "charts/web/charts/db"] {
+            charts.by_dir.insert(dir.to_owned(), Chart::default());
         }
         let kind = |p: &str| charts.kind_of(&file(p));
         assert_eq!(kind("charts/web/values.yaml"), Some(SourceKind::HelmValues));

@@ -6,7 +6,6 @@
 //! way.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use crate::yaml::tree::{self, Node};
 use crate::{SourceFile, SourceKind};
@@ -15,7 +14,7 @@ use crate::{SourceFile, SourceKind};
 const MAX_DEPTH: usize = 32;
 
 /// One `images:` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ImageOverride {
     pub(crate) name: String,
     pub(crate) new_name: Option<String>,
@@ -29,26 +28,24 @@ pub(crate) type Chain = Vec<Vec<ImageOverride>>;
 /// What the kustomizations of a tree do to their resource files.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kustomize {
-    /// Per resource file, every distinct chain that reaches it.
-    chains: BTreeMap<PathBuf, Vec<Chain>>,
+    /// Per resource file (`rel`), every distinct chain that reaches it.
+    chains: BTreeMap<String, Vec<Chain>>,
 }
 
 #[derive(Debug, Default)]
 struct Kustomization {
     images: Vec<ImageOverride>,
-    /// Resources, components and bases, as normalized paths.
-    resources: Vec<PathBuf>,
+    /// Resources, components and bases, as `rel` paths (those leaving the tree left out).
+    resources: Vec<String>,
 }
 
 impl Kustomize {
     /// Reads the kustomizations among `files`. One that cannot be read or parsed changes
     /// nothing; its own parse reports why.
     pub(crate) fn read(files: &[SourceFile]) -> Self {
-        let mut by_dir: BTreeMap<PathBuf, Kustomization> = BTreeMap::new();
+        let mut by_dir: BTreeMap<String, Kustomization> = BTreeMap::new();
         for file in files.iter().filter(|f| f.kind == SourceKind::Kustomization) {
-            let Some(dir) = file.path.parent().map(super::normalize) else {
-                continue;
-            };
+            let dir = super::dir_of(&file.rel).to_owned();
             let Ok(text) = std::fs::read_to_string(&file.path) else {
                 continue;
             };
@@ -62,7 +59,7 @@ impl Kustomize {
                 .filter_map(|key| doc.get(key))
                 .flat_map(|list| list.items().iter())
                 .filter_map(|item| item.as_str())
-                .map(|r| super::normalize(&dir.join(r)))
+                .filter_map(|r| super::join_rel(&dir, r))
                 .collect();
             by_dir.insert(
                 dir,
@@ -72,37 +69,35 @@ impl Kustomize {
                 },
             );
         }
-        let included: BTreeSet<&PathBuf> = by_dir
+        let included: BTreeSet<&String> = by_dir
             .values()
             .flat_map(|k| &k.resources)
             .filter(|r| by_dir.contains_key(*r))
             .collect();
-        let mut chains: BTreeMap<PathBuf, Vec<Chain>> = BTreeMap::new();
+        let mut chains: BTreeMap<String, Vec<Chain>> = BTreeMap::new();
         for dir in by_dir.keys().filter(|d| !included.contains(d)) {
             walk(&by_dir, dir, &mut Vec::new(), &mut chains);
         }
         for list in chains.values_mut() {
-            list.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            list.sort();
             list.dedup();
         }
         Self { chains }
     }
 
-    /// The chains that reach `path`; empty when no kustomization includes it.
-    pub(crate) fn chains_of(&self, path: &Path) -> &[Chain] {
-        self.chains
-            .get(&super::normalize(path))
-            .map_or(&[], Vec::as_slice)
+    /// The chains that reach the file `rel`; empty when no kustomization includes it.
+    pub(crate) fn chains_of(&self, rel: &str) -> &[Chain] {
+        self.chains.get(rel).map_or(&[], Vec::as_slice)
     }
 }
 
 /// Walks down from the kustomization in `dir`, `outer` holding the `images:` lists of the
 /// kustomizations above it (outermost first).
 fn walk<'k>(
-    by_dir: &'k BTreeMap<PathBuf, Kustomization>,
-    dir: &Path,
+    by_dir: &'k BTreeMap<String, Kustomization>,
+    dir: &str,
     outer: &mut Vec<&'k [ImageOverride]>,
-    chains: &mut BTreeMap<PathBuf, Vec<Chain>>,
+    chains: &mut BTreeMap<String, Vec<Chain>>,
 ) {
     let Some(kustomization) = by_dir.get(dir) else {
         return;
@@ -298,10 +293,10 @@ mod tests {
             ),
         ];
         let k = Kustomize::read(&files);
-        let chains = k.chains_of(&root.join("base/deploy.yaml"));
+        let chains = k.chains_of("base/deploy.yaml");
         let mut images: Vec<String> = chains.iter().map(|c| apply_chain(c, "app:1")).collect();
         images.sort();
         assert_eq!(images, ["app:a", "app:b"]);
-        assert!(k.chains_of(&root.join("other.yaml")).is_empty());
+        assert!(k.chains_of("other.yaml").is_empty());
     }
 }
