@@ -352,10 +352,7 @@ pub(crate) fn collect(
                     match read(file) {
                         Ok(bytes) => {
                             parsed.fetch_add(1, Ordering::Relaxed);
-                            let (occurrences, problems, skipped) =
-                                crate::parse_file(file, &bytes, options, project.context(file));
-                            let comments = crate::inline_comments(file, &bytes);
-                            (occurrences, problems, skipped, comments)
+                            crate::parse_file(file, &bytes, options, project.context(file))
                         }
                         Err(problem) => (Vec::new(), vec![problem], None, Vec::new()),
                     }

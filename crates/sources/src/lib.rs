@@ -271,20 +271,26 @@ pub fn parse_in(
     options: &ParseOptions,
     context: FileContext<'_>,
 ) -> (Vec<Occurrence>, Vec<Problem>) {
-    let parsed = parse_file(file, bytes, options, context);
-    (parsed.0, parsed.1)
+    let (occurrences, problems, ..) = parse_file(file, bytes, options, context);
+    (occurrences, problems)
 }
 
-/// [`parse_in`], also saying why the file was not checked when it was not.
+/// [`parse_in`], also saying why the file was not checked when it was not, and with the
+/// file's inline waiver comments ([`inline_comments`]) read from the same decoded text.
 pub(crate) fn parse_file(
     file: &SourceFile,
     bytes: &[u8],
     options: &ParseOptions,
     context: FileContext<'_>,
-) -> (Vec<Occurrence>, Vec<Problem>, Option<NotCheckedReason>) {
+) -> (
+    Vec<Occurrence>,
+    Vec<Problem>,
+    Option<NotCheckedReason>,
+    Vec<InlineComment>,
+) {
     let text = match decode(file, bytes) {
         Ok(text) => text,
-        Err(problem) => return (Vec::new(), vec![problem], None),
+        Err(problem) => return (Vec::new(), vec![problem], None, Vec::new()),
     };
     let text = &*text;
     let (body, shift) = match text.strip_prefix('\u{feff}') {
@@ -312,7 +318,7 @@ pub(crate) fn parse_file(
         }
     }
     occurrences.sort_by_key(|a| (a.location.line, a.location.column));
-    (occurrences, problems, not_checked)
+    (occurrences, problems, not_checked, comments_in(file, text))
 }
 
 /// The inline waivers of one file's bytes: the comments reading `# portcullis: …` where
@@ -320,10 +326,14 @@ pub(crate) fn parse_file(
 /// lines whose references it concerns. A file that cannot be read as text has none.
 #[must_use]
 pub fn inline_comments(file: &SourceFile, bytes: &[u8]) -> Vec<InlineComment> {
-    let Ok(decoded) = decode(file, bytes) else {
-        return Vec::new();
-    };
-    let text: &str = &decoded;
+    match decode(file, bytes) {
+        Ok(text) => comments_in(file, &text),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The inline waiver comments of a file's decoded text (byte-order mark included).
+fn comments_in(file: &SourceFile, text: &str) -> Vec<InlineComment> {
     if !inline::may_hold(text) {
         return Vec::new();
     }
