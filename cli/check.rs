@@ -25,7 +25,10 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(progress) = &progress {
         progress.clear();
     }
-    Ok(output.emit(&report?, &root, &configs))
+    let report = report?;
+    let code = output.emit(&report, &root, &configs);
+    crate::exit::left_at_exit(report);
+    Ok(code)
 }
 
 /// The check of every group, merged into one report; the registry lookups of `--resolve`
@@ -70,6 +73,7 @@ pub fn check(
         }
         let mut part = portcullis_policy::evaluate(&group.config, &facts, today);
         part.failures.extend(failures);
+        crate::exit::left_at_exit(facts);
         report = report.merge(part);
     }
     Ok(report)

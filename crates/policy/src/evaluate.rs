@@ -46,13 +46,36 @@ pub struct Facts {
     pub partial_tree: bool,
 }
 
-/// A finding and the image it is about (for waiver matching).
-type Pending = (Finding, Option<ImageRef>);
+/// Findings, and side by side the image each is about (for waiver matching).
+#[derive(Default)]
+struct Pending {
+    findings: Vec<Finding>,
+    images: Vec<Option<ImageRef>>,
+}
+
+impl Pending {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            findings: Vec::with_capacity(n),
+            images: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, finding: Finding, image: Option<ImageRef>) {
+        self.findings.push(finding);
+        self.images.push(image);
+    }
+
+    fn append(&mut self, mut other: Pending) {
+        self.findings.append(&mut other.findings);
+        self.images.append(&mut other.images);
+    }
+}
 
 /// Evaluates facts against the policy. `today` decides waiver expiry.
 #[must_use]
 pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
-    let (mut findings, mut images) = subject_findings(config, facts);
+    let (mut pending, mut images) = subject_findings(config, facts);
     let scans: Vec<ScanResult> = facts
         .scans
         .iter()
@@ -60,10 +83,7 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
         .collect();
     for scan in &scans {
         let subject = brought_in_by(facts, scan);
-        let at = At {
-            subject: &subject,
-            help: &facts.help,
-        };
+        let at = At::new(&subject, &facts.help);
         // A reference given only to place the scan is listed like a checked one.
         if let (Some(written), Some(image)) = (&subject.written, subject.resolution.image()) {
             if !facts.subjects.contains(&subject) {
@@ -76,11 +96,9 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
             }
         }
         let image = ImageRef::parse(&scan.image).ok();
-        findings.extend(
-            vulnerabilities::check(config.scan(), &at, scan)
-                .into_iter()
-                .map(|finding| (finding, image.clone())),
-        );
+        for finding in vulnerabilities::check(config.scan(), &at, scan) {
+            pending.push(finding, image.clone());
+        }
     }
     let evaluated = evaluated_rules(facts);
     let (inline, bad_inline): (Vec<_>, Vec<_>) = facts
@@ -92,12 +110,13 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
     let waiver_findings = waivers::apply(
         config.waivers(),
         &inline,
-        &mut findings,
+        &mut pending.findings,
+        &pending.images,
         today,
         &evaluated,
         !facts.partial_tree,
     );
-    let mut findings: Vec<Finding> = findings.into_iter().map(|(finding, _)| finding).collect();
+    let mut findings = pending.findings;
     findings.extend(waiver_findings);
     findings.extend(
         bad_inline
@@ -160,7 +179,7 @@ fn brought_in_by(facts: &Facts, scan: &ScanResult) -> Subject {
 
 /// Evaluates every subject. Subjects are independent, so large repositories are split over
 /// the available cores; the output order is the input order either way.
-fn subject_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<ImageEntry>) {
+fn subject_findings(config: &Config, facts: &Facts) -> (Pending, Vec<ImageEntry>) {
     const CHUNK: usize = 4096;
     let subjects = &facts.subjects;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -168,7 +187,7 @@ fn subject_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<ImageE
         return evaluate_subjects(config, facts, subjects);
     }
     let chunk = subjects.len().div_ceil(threads).max(CHUNK);
-    let parts: Vec<(Vec<Pending>, Vec<ImageEntry>)> = std::thread::scope(|scope| {
+    let parts: Vec<(Pending, Vec<ImageEntry>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = subjects
             .chunks(chunk)
             .map(|part| scope.spawn(move || evaluate_subjects(config, facts, part)))
@@ -181,11 +200,11 @@ fn subject_findings(config: &Config, facts: &Facts) -> (Vec<Pending>, Vec<ImageE
             })
             .collect()
     });
-    let mut findings = Vec::new();
-    let mut images = Vec::new();
-    for (f, i) in parts {
-        findings.extend(f);
-        images.extend(i);
+    let mut findings = Pending::with_capacity(parts.iter().map(|(f, _)| f.findings.len()).sum());
+    let mut images = Vec::with_capacity(parts.iter().map(|(_, i)| i.len()).sum());
+    for (f, mut i) in parts {
+        findings.append(f);
+        images.append(&mut i);
     }
     (findings, images)
 }
@@ -194,24 +213,36 @@ fn evaluate_subjects(
     config: &Config,
     facts: &Facts,
     subjects: &[Subject],
-) -> (Vec<Pending>, Vec<ImageEntry>) {
-    let mut findings: Vec<Pending> = Vec::new();
-    let mut images = Vec::new();
+) -> (Pending, Vec<ImageEntry>) {
+    // About one finding and one image entry a reference: grown once, not by doubling.
+    let mut findings = Pending::with_capacity(subjects.len());
+    let mut images = Vec::with_capacity(subjects.len());
+    // The current file and its name in `help:` commands: references come file by file.
+    let mut file: Option<(&str, Option<String>)> = None;
     for subject in subjects {
-        let at = At {
-            subject,
-            help: &facts.help,
+        let written = subject.written.as_ref().map(|w| w.location.file.as_str());
+        let at = match (&file, written) {
+            (Some((name, path)), Some(written)) if *name == written => {
+                At::with_command_path(subject, &facts.help, path.clone())
+            }
+            _ => {
+                let at = At::new(subject, &facts.help);
+                if let Some(written) = written {
+                    file = Some((written, at.command_path()));
+                }
+                at
+            }
         };
         let image = match &subject.resolution {
             Resolution::Unresolved { variable } => {
-                findings.push((tags::unresolved_variable(&at, variable), None));
+                findings.push(tags::unresolved_variable(&at, variable), None);
                 continue;
             }
             Resolution::Image(image) => image,
         };
         if let Some(written) = &subject.written {
             images.push(ImageEntry {
-                image: image.to_string(),
+                image: at.image_text().unwrap_or_default().to_owned(),
                 file: written.location.file.clone(),
                 line: written.location.line,
                 context: written.context,
@@ -224,11 +255,12 @@ fn evaluate_subjects(
         if let Some(fact) = facts.registry.as_ref().and_then(|facts| facts.get(image)) {
             found.extend(registry::check(fact, &at, image));
         }
-        findings.extend(
-            found
-                .into_iter()
-                .map(|finding| (finding, Some(image.clone()))),
-        );
+        // In report order (the rule decides among one reference's findings), so the report
+        // is sorted already when the references were.
+        found.sort_by(|a, b| a.rule.code().cmp(b.rule.code()));
+        for finding in found {
+            findings.push(finding, Some(image.clone()));
+        }
     }
     (findings, images)
 }

@@ -172,13 +172,12 @@ impl Report {
         fn key(i: &ImageEntry) -> (&str, u32, &str, Context) {
             (i.file.as_str(), i.line, i.image.as_str(), i.context)
         }
-        // Findings are large: sorting their positions and moving each finding once costs a
-        // fraction of moving them around on every pass of the sort.
+        // Findings are large: sorting their positions and moving each finding into place
+        // once costs a fraction of moving them around on every pass of the sort.
         if !self.findings.is_sorted_by(|a, b| compare(a, b).is_le()) {
             let mut order: Vec<usize> = (0..self.findings.len()).collect();
             order.sort_by(|&i, &j| compare(&self.findings[i], &self.findings[j]));
-            let mut taken: Vec<Option<Finding>> = self.findings.drain(..).map(Some).collect();
-            self.findings = order.into_iter().filter_map(|i| taken[i].take()).collect();
+            permute(&mut self.findings, &mut order);
         }
         // Images come in file order from one run; only merged reports need the sort.
         if !self.images.is_sorted_by(|a, b| key(a) <= key(b)) {
@@ -244,6 +243,25 @@ impl Report {
     }
 }
 
+/// Puts `items[order[k]]` at position `k` for every `k`, in place: each element is swapped
+/// along its cycle of the permutation, without a second vector of large items. `order` is
+/// used up.
+fn permute<T>(items: &mut [T], order: &mut [usize]) {
+    const DONE: usize = usize::MAX;
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != DONE {
+            let from = order[at];
+            order[at] = DONE;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 /// By file, line, column, rule; findings without a location last. Allocation-free: a
 /// large monorepo sorts tens of thousands of findings.
 fn compare(a: &Finding, b: &Finding) -> Ordering {
@@ -276,6 +294,28 @@ fn compare(a: &Finding, b: &Finding) -> Ordering {
 mod tests {
     use super::*;
     use crate::rules::Rule;
+
+    #[test]
+    fn permute_moves_each_item_to_its_sorted_place() {
+        // Every permutation of five items, built from a simple counter in mixed radix.
+        let mut seen = 0;
+        for code in 0..5usize.pow(5) {
+            let order: Vec<usize> = (0..5).map(|k| code / 5usize.pow(k) % 5).collect();
+            let mut distinct = order.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() != 5 {
+                continue;
+            }
+            seen += 1;
+            let items: Vec<String> = (0..5).map(|i| format!("item {i}")).collect();
+            let expected: Vec<String> = order.iter().map(|&i| items[i].clone()).collect();
+            let mut moved = items.clone();
+            permute(&mut moved, &mut order.clone());
+            assert_eq!(moved, expected, "order {order:?}");
+        }
+        assert_eq!(seen, 120);
+    }
 
     fn finding(rule: Rule, severity: Severity, file: &str) -> Finding {
         let mut finding = Finding::new(rule, severity, String::new(), None);

@@ -373,12 +373,14 @@ pub(crate) fn collect(
             });
         }
     });
-    let mut occurrences = Vec::new();
-    let mut not_checked = Vec::new();
-    let mut inline_comments = Vec::new();
     let mut results = results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Sized once: a monorepo's occurrences are megabytes, and growing them by doubling
+    // copies them over and over.
+    let mut occurrences = Vec::with_capacity(results.iter().map(|(_, r)| r.0.len()).sum());
+    let mut not_checked = Vec::new();
+    let mut inline_comments = Vec::new();
     // Files are sorted by name and each file's occurrences by line and column: putting the
     // files back in order sorts the whole list without moving each occurrence around.
     results.sort_unstable_by_key(|(i, _)| *i);
@@ -419,7 +421,12 @@ fn read(file: &SourceFile) -> Result<Vec<u8>, Problem> {
     };
     let cannot = |e: std::io::Error| problem(format!("`{}`: cannot read: {e}", file.rel));
     let handle = fs::File::open(&file.path).map_err(cannot)?;
-    let mut bytes = Vec::new();
+    // Sized from the file's length (growing from empty copies and reads in small steps).
+    let size = handle
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_FILE_SIZE + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1);
     // Read one byte past the limit so `parse` reports the oversize file without us holding more.
     handle
         .take(MAX_FILE_SIZE + 1)

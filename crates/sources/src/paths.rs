@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::{Collected, DiscoverOptions, ParseOptions, SourceError};
+use crate::{Collected, DiscoverOptions, Occurrence, ParseOptions, SourceError};
 
 /// Where reported paths start, and where the user stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +125,10 @@ impl Root {
         discover: &DiscoverOptions,
         parse: &ParseOptions,
     ) -> Result<Collected, SourceError> {
+        fn key(o: &Occurrence) -> (&str, u32, u32, usize) {
+            let l = &o.location;
+            (l.file.as_str(), l.line, l.column, l.span.start)
+        }
         let mut absolute: Vec<PathBuf> = checked.iter().map(|p| self.absolute(p)).collect();
         absolute.sort();
         absolute.dedup();
@@ -139,8 +143,13 @@ impl Root {
         let mut all = Collected::default();
         for path in outermost {
             let collected = self.collect(path, discover, parse)?;
+            if all.occurrences.is_empty() {
+                // Moved, not copied: a monorepo's occurrences are megabytes.
+                all.occurrences = collected.occurrences;
+            } else {
+                all.occurrences.extend(collected.occurrences);
+            }
             all.files += collected.files;
-            all.occurrences.extend(collected.occurrences);
             all.problems.extend(collected.problems);
             all.not_checked.extend(collected.not_checked);
             all.inline_comments.extend(collected.inline_comments);
@@ -148,15 +157,10 @@ impl Root {
         all.not_checked.sort_by(|a, b| a.file.cmp(&b.file));
         crate::sort_comments(&mut all.inline_comments);
         all.inline_comments.dedup();
-        all.occurrences.sort_by(|a, b| {
-            let (a, b) = (&a.location, &b.location);
-            (&a.file, a.line, a.column, a.span.start).cmp(&(
-                &b.file,
-                b.line,
-                b.column,
-                b.span.start,
-            ))
-        });
+        // Each tree comes back sorted; sorting is needed only when there were several.
+        if !all.occurrences.is_sorted_by(|a, b| key(a) <= key(b)) {
+            all.occurrences.sort_by(|a, b| key(a).cmp(&key(b)));
+        }
         all.occurrences.dedup();
         all.problems.sort_by(|a, b| {
             (&a.file, a.line, a.column, &a.message).cmp(&(&b.file, b.line, b.column, &b.message))

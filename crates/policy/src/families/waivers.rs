@@ -315,25 +315,32 @@ impl Entry<'_> {
 pub(crate) fn apply(
     waivers: &[Waiver],
     inline: &[InlineWaiver],
-    findings: &mut [(Finding, Option<ImageRef>)],
+    findings: &mut [Finding],
+    images: &[Option<ImageRef>],
     today: jiff::civil::Date,
     evaluated: &BTreeSet<Rule>,
     whole_tree: bool,
 ) -> Vec<Finding> {
-    // An inline waiver only looks at the findings of its own lines.
-    let mut by_line: BTreeMap<(&str, u32), Vec<usize>> = BTreeMap::new();
-    let located: Vec<Option<(String, u32)>> = findings
+    // An inline waiver only looks at the findings of its own lines: those of the files
+    // holding inline waivers, indexed by (file, line). A repository without any builds no
+    // index.
+    let files: BTreeMap<&str, usize> = inline
         .iter()
-        .map(|(finding, _)| {
-            finding
-                .location
-                .as_ref()
-                .map(|at| (at.file.clone(), at.line))
-        })
+        .map(|waiver| waiver.location.file.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(id, file)| (file, id))
         .collect();
-    for (i, at) in located.iter().enumerate() {
-        if let Some((file, line)) = at {
-            by_line.entry((file.as_str(), *line)).or_default().push(i);
+    let mut by_line: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
+    if !files.is_empty() {
+        for (i, finding) in findings.iter().enumerate() {
+            let Some(at) = &finding.location else {
+                continue;
+            };
+            if let Some(&id) = files.get(at.file.as_str()) {
+                by_line.entry((id, at.line)).or_default().push(i);
+            }
         }
     }
     let all: Vec<usize> = (0..findings.len()).collect();
@@ -347,7 +354,7 @@ pub(crate) fn apply(
         let candidates: Vec<usize> = match entry {
             Entry::Inline(waiver) if waiver.lines.is_empty() => Vec::new(),
             Entry::Inline(waiver) => {
-                let file = waiver.location.file.as_str();
+                let file = files[waiver.location.file.as_str()];
                 by_line
                     .range((file, *waiver.lines.start())..=(file, *waiver.lines.end()))
                     .flat_map(|(_, found)| found.iter().copied())
@@ -357,8 +364,8 @@ pub(crate) fn apply(
         };
         let mut used = false;
         for i in candidates {
-            let (finding, image) = &mut findings[i];
-            if !entry.covers(finding, image.as_ref()) {
+            let finding = &mut findings[i];
+            if !entry.covers(finding, images[i].as_ref()) {
                 continue;
             }
             used = true;

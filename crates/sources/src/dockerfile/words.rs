@@ -86,6 +86,38 @@ impl Piece {
 pub(super) fn extract_flags(logical: &Logical, start: usize) -> (Vec<Piece>, usize) {
     let text = &logical.text;
     let mut words = Vec::new();
+    let mut at = start;
+    // Words without quotes or backslashes are taken whole; the first word with either goes
+    // to the character-by-character reading, which handles the rest of the line.
+    loop {
+        let rest = text[at..].trim_start();
+        at = text.len() - rest.len();
+        if !rest.starts_with("--") {
+            return (words, if rest.is_empty() { text.len() } else { at });
+        }
+        let end = rest
+            .find(char::is_whitespace)
+            .map_or(text.len(), |k| at + k);
+        let word = &text[at..end];
+        if word.contains(['\'', '"', '\\']) {
+            return extract_quoted_flags(logical, at, words);
+        }
+        if word == "--" {
+            return (words, end);
+        }
+        words.push(Piece::from_logical(logical, at..end));
+        at = end;
+    }
+}
+
+/// [`extract_flags`] from `start` on, one character at a time: quotes and backslashes
+/// removed, quoted whitespace kept.
+fn extract_quoted_flags(
+    logical: &Logical,
+    start: usize,
+    mut words: Vec<Piece>,
+) -> (Vec<Piece>, usize) {
+    let text = &logical.text;
     let mut word = Piece::default();
     let mut in_word = false;
     let mut quote: Option<char> = None;
@@ -277,6 +309,31 @@ mod tests {
         assert_eq!((name, value.text.as_str()), ("from", "img:1"));
         assert_eq!(&text[value.verbatim(text).unwrap()], "img:1");
         assert_eq!(&l.text[rest..], "src dst");
+    }
+
+    #[test]
+    fn whole_words_read_as_the_character_reading_does() {
+        for text in [
+            "RUN --mount=type=cache,target=/root/.cache go build",
+            "COPY --from=builder --chown=1:1 /a /b",
+            "COPY \\\n  --from=base \\\n  /a /b",
+            "RUN --network=none",
+            "RUN --network=none   ",
+            "RUN -- --x",
+            "RUN --",
+            "RUN --a --b=\"c d\" e",
+            "RUN --a=é\u{2003}--b=ü x",
+            "RUN -x --y",
+            "RUN",
+        ] {
+            let l = logical(text);
+            let start = l.text.find(' ').unwrap_or(l.text.len());
+            assert_eq!(
+                extract_flags(&l, start),
+                extract_quoted_flags(&l, start, Vec::new()),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
