@@ -67,8 +67,9 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub fn new(options: &ClientOptions) -> Result<Self, RegistryError> {
+        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
+            .tls_backend_rustls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
@@ -86,9 +87,7 @@ impl Transport {
                     reason: format!("CA file `{}` holds no PEM certificate", file.display()),
                 });
             }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
+            builder = builder.tls_certs_merge(certificates);
         }
         let http = builder.build().map_err(|e| RegistryError::Setup {
             reason: e.to_string(),
@@ -232,6 +231,14 @@ impl Transport {
             .min(Duration::from_secs(20));
         let jitter_ms = rand::random_range(0..=base.as_millis().min(1000) as u64 / 2 + 1);
         base + Duration::from_millis(jitter_ms)
+    }
+}
+
+/// Makes `ring` the process's TLS crypto provider (once; a provider installed earlier is
+/// kept). reqwest is built without one so that the tree carries a single implementation.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -38,6 +38,9 @@ pub(crate) fn send(
     std::thread::scope(|scope| {
         scope
             .spawn(move || -> Result<Response> {
+                if rustls::crypto::CryptoProvider::get_default().is_none() {
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                }
                 let client = reqwest::blocking::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .timeout(std::time::Duration::from_secs(30))
