@@ -272,8 +272,9 @@ impl Authenticator {
             if let Some(service) = service {
                 query.append_pair("service", service);
             }
-            if !scope.is_empty() {
-                query.append_pair("scope", scope);
+            // Several scopes (a push with a mount source) are several `scope` parameters.
+            for one in scope.split(' ').filter(|s| !s.is_empty()) {
+                query.append_pair("scope", one);
             }
         }
         let mut headers = HeaderMap::new();

@@ -350,7 +350,7 @@ impl Client {
         Ok((resolved, Some(manifest.bytes)))
     }
 
-    fn base(&self, image: &ImageRef) -> Result<Url, RegistryError> {
+    pub(crate) fn base(&self, image: &ImageRef) -> Result<Url, RegistryError> {
         let host = image.api_host();
         let scheme = self.inner.options.scheme_for(host);
         Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::Setup {
@@ -358,7 +358,7 @@ impl Client {
         })
     }
 
-    fn url(&self, image: &ImageRef, tail: &str) -> Result<Url, RegistryError> {
+    pub(crate) fn url(&self, image: &ImageRef, tail: &str) -> Result<Url, RegistryError> {
         let base = self.base(image)?;
         base.join(&format!("v2/{}/{tail}", image.repository()))
             .map_err(|_| RegistryError::Setup {
@@ -366,7 +366,11 @@ impl Client {
             })
     }
 
-    fn manifest_url(&self, image: &ImageRef, reference: &str) -> Result<Url, RegistryError> {
+    pub(crate) fn manifest_url(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Url, RegistryError> {
         self.url(image, &format!("manifests/{reference}"))
     }
 
@@ -377,12 +381,109 @@ impl Client {
         method: Method,
         image: &ImageRef,
         url: Url,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         counter: &AtomicU64,
     ) -> Result<Response, RegistryError> {
+        self.send_scoped(method, image, &Access::Pull, url, headers, None, counter)
+            .await
+    }
+
+    /// A pull-scoped `GET` whose body is streamed (a blob): it may take as long as it keeps
+    /// arriving.
+    pub(crate) async fn send_streamed_authed(
+        &self,
+        image: &ImageRef,
+        url: Url,
+        counter: &AtomicU64,
+    ) -> Result<Response, RegistryError> {
+        self.send_call(
+            Method::GET,
+            image,
+            &Access::Pull,
+            url,
+            HeaderMap::new(),
+            None,
+            true,
+            counter,
+        )
+        .await
+    }
+
+    /// The request counters, shared with streams that outlive one call.
+    pub(crate) fn counters(&self) -> Arc<crate::transport::Counters> {
+        Arc::clone(&self.inner.transport.counters)
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// The `Authorization` value for `access` to `image`'s repository (cached per scope), for
+    /// a request sent outside [`Client::send_scoped`] (a streamed upload).
+    pub(crate) async fn authorization(
+        &self,
+        image: &ImageRef,
+        access: &Access,
+    ) -> Result<Option<portcullis_secret::Secret>, RegistryError> {
+        let base = self.base(image)?;
+        self.inner
+            .auth
+            .authorization(
+                &self.inner.transport,
+                image.registry(),
+                &base,
+                &access.scope(image),
+            )
+            .await
+    }
+
+    /// [`Client::send_authed`] with the access an operation needs (a push, a mount from
+    /// another repository) and a body that may be sent again.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_scoped(
+        &self,
+        method: Method,
+        image: &ImageRef,
+        access: &Access,
+        url: Url,
+        headers: HeaderMap,
+        body: Option<bytes::Bytes>,
+        counter: &AtomicU64,
+    ) -> Result<Response, RegistryError> {
+        self.send_call(method, image, access, url, headers, body, false, counter)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_call(
+        &self,
+        method: Method,
+        image: &ImageRef,
+        access: &Access,
+        url: Url,
+        mut headers: HeaderMap,
+        body: Option<bytes::Bytes>,
+        streamed: bool,
+        counter: &AtomicU64,
+    ) -> Result<Response, RegistryError> {
+        let send = |method: Method, url: Url, headers: HeaderMap| {
+            let body = body.clone();
+            let transport = &self.inner.transport;
+            async move {
+                if streamed {
+                    transport.send_streamed(method, url, headers).await
+                } else {
+                    transport.send_with(method, url, headers, body).await
+                }
+            }
+        };
         let (transport, auth) = (&self.inner.transport, &self.inner.auth);
         let registry = image.registry();
-        let scope = format!("repository:{}:pull", image.repository());
+        let scope = access.scope(image);
         let base = self.base(image)?;
         let first = auth
             .authorization(transport, registry, &base, &scope)
@@ -391,9 +492,7 @@ impl Client {
             headers.insert(AUTHORIZATION, sensitive(value)?);
         }
         counter.fetch_add(1, Ordering::Relaxed);
-        let response = transport
-            .send(method.clone(), url.clone(), headers.clone())
-            .await?;
+        let response = send(method.clone(), url.clone(), headers.clone()).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -436,7 +535,7 @@ impl Client {
         };
         headers.insert(AUTHORIZATION, sensitive(&retry)?);
         counter.fetch_add(1, Ordering::Relaxed);
-        let response = transport.send(method, url, headers).await?;
+        let response = send(method, url, headers).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(unauthorized());
         }
@@ -444,7 +543,33 @@ impl Client {
     }
 }
 
-fn tag_first(image: &ImageRef) -> String {
+/// What an operation needs of a repository: the token scope asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Read.
+    Pull,
+    /// Read and write.
+    Push,
+    /// Write here, and read `from` (another repository of the same registry) to mount its
+    /// blobs.
+    Mount { from: String },
+}
+
+impl Access {
+    /// The token scope(s), space-separated.
+    pub(crate) fn scope(&self, image: &ImageRef) -> String {
+        let repository = image.repository();
+        match self {
+            Access::Pull => format!("repository:{repository}:pull"),
+            Access::Push => format!("repository:{repository}:pull,push"),
+            Access::Mount { from } => {
+                format!("repository:{repository}:pull,push repository:{from}:pull")
+            }
+        }
+    }
+}
+
+pub(crate) fn tag_first(image: &ImageRef) -> String {
     match (image.tag(), image.digest()) {
         (Some(tag), _) => tag.to_owned(),
         (None, Some(digest)) => digest.to_string(),
@@ -452,13 +577,13 @@ fn tag_first(image: &ImageRef) -> String {
     }
 }
 
-fn digest_first(image: &ImageRef) -> String {
+pub(crate) fn digest_first(image: &ImageRef) -> String {
     image
         .digest()
         .map_or_else(|| tag_first(image), ToString::to_string)
 }
 
-fn accept() -> HeaderMap {
+pub(crate) fn accept() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         ACCEPT,
@@ -467,7 +592,7 @@ fn accept() -> HeaderMap {
     headers
 }
 
-fn content_type(response: &Response) -> String {
+pub(crate) fn content_type(response: &Response) -> String {
     response
         .headers()
         .get(CONTENT_TYPE)
@@ -476,7 +601,10 @@ fn content_type(response: &Response) -> String {
         .unwrap_or_default()
 }
 
-fn header_digest(response: &Response, url: &Url) -> Result<Option<Digest>, RegistryError> {
+pub(crate) fn header_digest(
+    response: &Response,
+    url: &Url,
+) -> Result<Option<Digest>, RegistryError> {
     let Some(value) = response.headers().get("docker-content-digest") else {
         return Ok(None);
     };
@@ -486,7 +614,7 @@ fn header_digest(response: &Response, url: &Url) -> Result<Option<Digest>, Regis
         .map_err(|e| invalid(url, format!("`Docker-Content-Digest`: {e}")))
 }
 
-fn check_status(
+pub(crate) fn check_status(
     response: Response,
     image: &ImageRef,
     url: &Url,
@@ -509,7 +637,7 @@ fn check_status(
     }
 }
 
-fn verify(expected: &Digest, bytes: &[u8]) -> Result<(), RegistryError> {
+pub(crate) fn verify(expected: &Digest, bytes: &[u8]) -> Result<(), RegistryError> {
     if expected.verify(bytes) {
         return Ok(());
     }
@@ -519,7 +647,7 @@ fn verify(expected: &Digest, bytes: &[u8]) -> Result<(), RegistryError> {
     })
 }
 
-fn invalid(url: &Url, reason: String) -> RegistryError {
+pub(crate) fn invalid(url: &Url, reason: String) -> RegistryError {
     RegistryError::InvalidManifest {
         url: redact_query(url),
         reason,

@@ -52,6 +52,23 @@ pub enum RegistryError {
     /// A `docker-credential-<helper>` program failed.
     #[error("credential helper `docker-credential-{helper}` failed: {reason}")]
     CredentialHelper { helper: String, reason: String },
+    /// The run's request budget is spent.
+    #[error("the budget of {limit} registry requests is spent (next: `{url}`)")]
+    Budget { limit: u64, url: String },
+    /// The target tag names another image, and moving it was not allowed.
+    #[error("`{target}` already points at `{existing}`, not `{wanted}`; pass `--allow-retag` to move it")]
+    Retag {
+        target: String,
+        existing: String,
+        wanted: String,
+    },
+    /// An upload or write the registry did not accept.
+    #[error("`{url}` refused the upload: HTTP {status}{detail}")]
+    Upload {
+        url: String,
+        status: u16,
+        detail: String,
+    },
     /// Client setup failed (CA file, TLS).
     #[error("client setup: {reason}")]
     Setup { reason: String },

@@ -16,7 +16,9 @@
 //! [`Client::facts`].
 
 mod auth;
+mod blobs;
 mod client;
+mod copy;
 mod credentials;
 mod error;
 mod facts;
@@ -25,9 +27,12 @@ mod manifest;
 mod options;
 mod pin;
 mod progress;
+mod push;
+mod referrers;
 mod transport;
 
 pub use client::{Client, Manifest};
+pub use copy::{CopyOptions, CopyReport};
 pub use credentials::Credentials;
 pub use error::RegistryError;
 pub use facts::{Depth, ImageFacts, PinnedFact, TagFact};
@@ -41,4 +46,6 @@ pub use pin::{PinChoice, PlatformPins};
 /// The redacting type credentials and tokens are held in (from `portcullis-secret`).
 pub use portcullis_secret::Secret;
 pub use progress::Progress;
+pub use push::BlobCopy;
+pub use referrers::{fallback_tag, Referrer, LEGACY_SUFFIXES};
 pub use transport::Stats;

@@ -29,6 +29,13 @@ pub struct ClientOptions {
     pub use_env: bool,
     /// First backoff delay; doubles per retry, plus jitter (default 250 ms).
     pub backoff: Duration,
+    /// The least time one blob transfer may take overall (default 30 minutes); each read
+    /// still fails after `timeout` of silence.
+    pub blob_timeout: Duration,
+    /// Requests the client may send in all, retries and tokens included (`None`: no limit).
+    pub max_requests: Option<u64>,
+    /// Blobs copied at once by [`crate::Client::copy`] (default 4).
+    pub blob_concurrency: usize,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +51,9 @@ impl Default for ClientOptions {
             user_agent: concat!("portcullis/", env!("CARGO_PKG_VERSION")).to_owned(),
             use_env: true,
             backoff: Duration::from_millis(250),
+            blob_timeout: Duration::from_secs(30 * 60),
+            max_requests: None,
+            blob_concurrency: 4,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! hand so an `Authorization` header never reaches another host, and request counters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RETRY_AFTER};
@@ -22,6 +23,14 @@ pub struct Stats {
     pub token_requests: u64,
     /// Retried attempts (429, 5xx, connection errors).
     pub retries: u64,
+    /// Blob and manifest uploads, mounts and tag writes (first attempts).
+    pub write_requests: u64,
+    /// Blob bytes read from sources.
+    pub bytes_read: u64,
+    /// Blob bytes sent to targets.
+    pub bytes_written: u64,
+    /// Every HTTP request sent, retries and token requests included.
+    pub total_requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +39,10 @@ pub(crate) struct Counters {
     pub blob_requests: AtomicU64,
     pub token_requests: AtomicU64,
     pub retries: AtomicU64,
+    pub write_requests: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub total_requests: AtomicU64,
 }
 
 impl Counters {
@@ -39,6 +52,10 @@ impl Counters {
             blob_requests: self.blob_requests.load(Ordering::Relaxed),
             token_requests: self.token_requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            write_requests: self.write_requests.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+            total_requests: self.total_requests.load(Ordering::Relaxed),
         }
     }
 }
@@ -56,7 +73,13 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     max_retries: u32,
     backoff: Duration,
-    pub counters: Counters,
+    /// The overall limit on one small request (a manifest, a token, a HEAD).
+    timeout: Duration,
+    /// The least a streamed blob may take overall.
+    body_timeout: Duration,
+    /// Requests this client may send in all (`None`: no limit).
+    max_requests: Option<u64>,
+    pub counters: Arc<Counters>,
     /// Per-request timeouts by `host` or `host:port`.
     host_timeouts: Vec<(String, Duration)>,
     /// Origins that could not be reached, with the first failure: every later request to
@@ -71,7 +94,8 @@ impl Transport {
         let mut builder = reqwest::Client::builder()
             .tls_backend_rustls()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout)
+            // A silent peer fails after `timeout`; a layer that keeps arriving may take longer.
+            .read_timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
             .user_agent(options.user_agent.clone());
         for file in &options.ca_files {
@@ -95,8 +119,11 @@ impl Transport {
         Ok(Self {
             http,
             max_retries: options.max_retries,
+            timeout: options.timeout,
+            body_timeout: options.blob_timeout,
+            max_requests: options.max_requests,
             backoff: options.backoff,
-            counters: Counters::default(),
+            counters: Arc::default(),
             host_timeouts: options.host_timeouts.clone(),
             down: std::sync::Mutex::default(),
         })
@@ -108,11 +135,47 @@ impl Transport {
         &self,
         method: Method,
         url: Url,
+        headers: HeaderMap,
+    ) -> Result<Response, RegistryError> {
+        self.send_with(method, url, headers, None).await
+    }
+
+    /// [`Transport::send`] with a body that can be sent again on a retry (a manifest, an
+    /// empty upload request).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: Option<bytes::Bytes>,
+    ) -> Result<Response, RegistryError> {
+        self.send_following(method, url, headers, body, false).await
+    }
+
+    /// [`Transport::send`] for a response whose body is streamed (a blob): the body may take
+    /// as long as it keeps arriving (`blob_timeout` at least), not one request's timeout.
+    pub async fn send_streamed(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+    ) -> Result<Response, RegistryError> {
+        self.send_following(method, url, headers, None, true).await
+    }
+
+    async fn send_following(
+        &self,
+        method: Method,
+        url: Url,
         mut headers: HeaderMap,
+        body: Option<bytes::Bytes>,
+        streamed: bool,
     ) -> Result<Response, RegistryError> {
         let mut url = url;
         for _ in 0..=MAX_REDIRECTS {
-            let response = self.send_retrying(&method, &url, &headers).await?;
+            let response = self
+                .send_retrying(&method, &url, &headers, body.as_ref(), streamed)
+                .await?;
             if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
             {
                 return Ok(response);
@@ -145,11 +208,58 @@ impl Transport {
         })
     }
 
+    /// Sends a body that can be read only once (a blob streamed from its source): one
+    /// attempt, no redirect followed. The caller retries the whole copy.
+    pub async fn send_once(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<Response, RegistryError> {
+        self.spend(&url)?;
+        let mut request = self
+            .http
+            .request(method, url.clone())
+            .headers(headers)
+            .body(body);
+        request = request.timeout(self.body_timeout_for(&url));
+        request
+            .send()
+            .await
+            .map_err(|source| RegistryError::Network {
+                url: redact_query(&url),
+                source: source.without_url(),
+            })
+    }
+
+    /// Counts a request against the run's budget.
+    fn spend(&self, url: &Url) -> Result<(), RegistryError> {
+        let sent = self.counters.total_requests.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.max_requests {
+            Some(limit) if sent > limit => Err(RegistryError::Budget {
+                limit,
+                url: redact_query(url),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The time a streamed body may take: the whole of a large layer, not one small
+    /// request's timeout. `None`: no overall limit (the connect and read timeouts hold).
+    fn body_timeout_for(&self, url: &Url) -> Duration {
+        self.timeout_for(url)
+            .unwrap_or(self.timeout)
+            .max(self.body_timeout)
+    }
+
     async fn send_retrying(
         &self,
         method: &Method,
         url: &Url,
         headers: &HeaderMap,
+        body: Option<&bytes::Bytes>,
+        streamed: bool,
     ) -> Result<Response, RegistryError> {
         let origin = url.origin().ascii_serialization();
         if let Some(first) = self
@@ -165,13 +275,19 @@ impl Transport {
         }
         let mut attempt: u32 = 0;
         loop {
+            self.spend(url)?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
                 .headers(headers.clone());
-            if let Some(timeout) = self.timeout_for(url) {
-                request = request.timeout(timeout);
+            if let Some(body) = body {
+                request = request.body(body.clone());
             }
+            request = request.timeout(if streamed {
+                self.body_timeout_for(url)
+            } else {
+                self.timeout_for(url).unwrap_or(self.timeout)
+            });
             let result = request.send().await;
             let retry_in = match &result {
                 Ok(response) if is_transient(response.status()) => {
