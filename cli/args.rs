@@ -83,6 +83,13 @@ portcullis scan ghcr.io/acme/api@sha256:… --report trivy.json --format gitlab 
 portcullis scan ghcr.io/acme/api:1.4.2 --hook syft --sbom-out sbom.cdx.json --predicate-out vuln.json"
     )]
     Scan(ScanArgs),
+    /// Copy the images of `[[mirror]]` into a private registry: every platform, signatures
+    /// and attestations included, digests unchanged, and only what the policy admits.
+    #[command(
+        after_help = "Examples:\n  portcullis mirror --dry-run\n  portcullis mirror\n  \
+portcullis mirror --config mirror.toml --format json --output mirror.json"
+    )]
+    Mirror(MirrorArgs),
     /// Write a commented portcullis.toml to start from.
     #[command(after_help = "Example:\n  portcullis init && portcullis check")]
     Init(InitArgs),
@@ -149,6 +156,18 @@ pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// Print what would be copied and what the policy refuses; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Move a target tag that points at another digest (refused by default).
+    #[arg(long)]
+    pub allow_retag: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod args;
 mod check;
 mod exit;
 mod init;
+mod mirror;
 mod output;
 mod pin;
 mod progress;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Pin(args) => pin::run(&cli.global, args),
         Command::Scan(args) => scan::run(&cli.global, args),
+        Command::Mirror(args) => mirror::run(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -49,6 +49,17 @@ fn client_options(config: &Config) -> ClientOptions {
     }
 }
 
+/// An error and its causes, on one line.
+pub fn chain(error: &RegistryError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 /// A registry failure for `image`, with its causes.
 pub fn failure(image: &ImageRef, error: &RegistryError) -> String {
     let mut text = format!("cannot resolve `{image}`: {error}");

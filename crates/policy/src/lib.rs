@@ -12,6 +12,7 @@ pub mod config;
 mod evaluate;
 pub mod families;
 mod finding;
+pub mod mirror;
 mod report;
 pub mod rules;
 pub mod shell;
@@ -32,6 +33,8 @@ pub use families::vulnerabilities::counts as vulnerability_counts;
 pub use families::waivers::InlineWaiver;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};
 pub use portcullis_reference::{Context, Location, Problem, ProblemKind, Resolution};
-pub use report::{exit, ContextSchema, Failure, ImageEntry, Note, Report, Summary};
+pub use report::{
+    exit, ContextSchema, Failure, ImageEntry, MirrorOutcome, Mirrored, Note, Report, Summary,
+};
 pub use rules::{Rule, UnknownRule};
 pub use subject::{HelpPaths, Subject, Written};

@@ -118,6 +118,42 @@ impl Note {
     }
 }
 
+/// What `mirror` did with one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MirrorOutcome {
+    /// Copied now (some or all of it).
+    Copied,
+    /// The target already had it: nothing written.
+    Present,
+    /// The policy refused the source: nothing of it was copied (see the findings).
+    Refused,
+    /// The copy failed (see the failures); no tag was written.
+    Failed,
+    /// `--dry-run`: would be copied.
+    Planned,
+}
+
+/// One image `mirror` handled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Mirrored {
+    /// The source, `from:tag`.
+    pub source: String,
+    /// The target, `to:tag`.
+    pub target: String,
+    pub outcome: MirrorOutcome,
+    /// The digest the target tag points at, when known.
+    pub digest: Option<String>,
+    /// Manifests written (images, indexes, referrers).
+    pub manifests: u32,
+    /// Blobs uploaded or mounted.
+    pub blobs: u32,
+    /// Blob bytes streamed into the target.
+    pub bytes: u64,
+    /// Referrers and cosign legacy tags copied (signatures, attestations, SBOMs).
+    pub referrers: u32,
+}
+
 /// The result of a command.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
@@ -125,6 +161,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub images: Vec<ImageEntry>,
     pub scans: Vec<ScanResult>,
+    /// What `mirror` copied, found or refused, in plan order.
+    pub mirrored: Vec<Mirrored>,
     pub failures: Vec<Failure>,
     pub notes: Vec<Note>,
     /// The policy files that applied, as reports name them (`<embedded default>` for the
@@ -222,6 +260,7 @@ impl Report {
         self.findings.extend(other.findings);
         self.images.extend(other.images);
         self.scans.extend(other.scans);
+        self.mirrored.extend(other.mirrored);
         self.failures.extend(other.failures);
         self.notes.extend(other.notes);
         for policy in other.policies {

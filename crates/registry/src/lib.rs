@@ -29,6 +29,7 @@ mod pin;
 mod progress;
 mod push;
 mod referrers;
+mod tags;
 mod transport;
 
 pub use client::{Client, Manifest};

@@ -13,7 +13,7 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::termcolor::{Ansi, NoColor, WriteColor};
 use codespan_reporting::term::{self, Chars, Config};
 use portcullis_policy::vuln::ScanResult;
-use portcullis_policy::{ConfigSite, Finding, Location, Report, Severity};
+use portcullis_policy::{ConfigSite, Finding, Location, MirrorOutcome, Mirrored, Report, Severity};
 
 use crate::{code, plural, waiver_reason, RenderOptions};
 
@@ -287,6 +287,35 @@ pub(crate) fn summary_line(report: &Report) -> String {
     line
 }
 
+/// What `mirror` did with one image: `copied `src:tag` → `dst:tag` (sha256:…): 3 manifests, 5 blobs, 12.4 MB, 2 referrers`.
+pub(crate) fn mirror_line(m: &Mirrored) -> String {
+    let verb = match m.outcome {
+        MirrorOutcome::Copied => "copied",
+        MirrorOutcome::Present => "already mirrored",
+        MirrorOutcome::Refused => "refused",
+        MirrorOutcome::Failed => "failed to copy",
+        MirrorOutcome::Planned => "would copy",
+    };
+    let digest = m
+        .digest
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let mut line = format!("{verb} `{}` → `{}`{digest}", m.source, m.target);
+    if m.outcome == MirrorOutcome::Copied {
+        #[allow(clippy::cast_precision_loss)]
+        let megabytes = m.bytes as f64 / 1_000_000.0;
+        let _ = write!(
+            line,
+            ": {}, {}, {megabytes:.1} MB, {}",
+            plural(m.manifests as usize, "manifest", "manifests"),
+            plural(m.blobs as usize, "blob", "blobs"),
+            plural(m.referrers as usize, "referrer", "referrers"),
+        );
+    }
+    line
+}
+
 /// What a scan read and decided, one line each:
 /// `scanned `docker.io/library/nginx:1.27` with hook `trivy`, report `grype.json` (grype)`, then the counts and the decision.
 pub(crate) fn scan_lines(scan: &ScanResult) -> Vec<String> {
@@ -399,11 +428,15 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
             out.push('\n');
         }
     }
+    for mirrored in &report.mirrored {
+        out.push_str(&printable(&mirror_line(mirrored)));
+        out.push('\n');
+    }
     if let Some(line) = policies_line(report) {
         out.push_str(&printable(&line));
         out.push('\n');
     }
-    if report.scans.is_empty() || report.summary.files > 0 {
+    if (report.scans.is_empty() && report.mirrored.is_empty()) || report.summary.files > 0 {
         out.push_str(&summary_line(report));
     } else {
         let s = &report.summary;

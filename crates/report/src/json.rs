@@ -7,7 +7,8 @@
 
 use portcullis_policy::vuln::{ScanResult, VulnerabilityFinding};
 use portcullis_policy::{
-    AppliedWaiver, ContextSchema, Failure, Finding, ImageEntry, Report, Rule, Severity, Summary,
+    AppliedWaiver, ContextSchema, Failure, Finding, ImageEntry, Mirrored, Report, Rule, Severity,
+    Summary,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -33,6 +34,10 @@ pub(crate) struct Document<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schemars(default)]
     scans: &'a [ScanResult],
+    /// What `mirror` copied, found in place, refused or failed to copy (only for `mirror`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schemars(default)]
+    mirrored: &'a [Mirrored],
     /// What kept the command from finishing (exit 3).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schemars(default)]
@@ -140,6 +145,7 @@ fn document<'a>(report: &'a Report, options: &RenderOptions<'a>) -> Document<'a>
         findings: report.findings.iter().map(JsonFinding::new).collect(),
         images: &report.images,
         scans: &report.scans,
+        mirrored: &report.mirrored,
         failures: &report.failures,
         policies: &report.policies,
         summary: &report.summary,
@@ -158,6 +164,8 @@ struct Head<'a> {
 struct Tail<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     scans: &'a [ScanResult],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mirrored: &'a [Mirrored],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     failures: &'a [Failure],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -179,6 +187,7 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
     };
     let tail = Tail {
         scans: &report.scans,
+        mirrored: &report.mirrored,
         failures: &report.failures,
         policies: &report.policies,
         summary: &report.summary,

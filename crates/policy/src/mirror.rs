@@ -1,0 +1,162 @@
+//! `portcullis mirror`'s decisions: which images a `[[mirror]]` entry copies (its tags,
+//! and the listed tags its `tag-regex` matches, anchored at both ends), and whether the
+//! policy admits each source — an image in no file, judged by `[images]` allow and deny, and
+//! by `[trust]`: a source that a trusted signer must vouch for is refused until its
+//! signature is verified (fail closed).
+
+use portcullis_reference::ImageRef;
+
+use crate::config::{Config, MirrorSettings, Platforms};
+use crate::families::{images, At};
+use crate::finding::{Finding, Severity};
+use crate::rules::Rule;
+use crate::subject::{HelpPaths, Subject};
+
+/// One image a `[[mirror]]` entry copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorItem {
+    /// `from:tag`.
+    pub source: ImageRef,
+    /// `to:tag`.
+    pub target: ImageRef,
+    /// Which platforms of an index to copy.
+    pub platforms: Platforms,
+    /// The index of the `[[mirror]]` entry in the policy file.
+    pub entry: usize,
+}
+
+impl MirrorSettings {
+    /// Whether the entry's `tag-regex` needs the source's tag list.
+    #[must_use]
+    pub fn lists_tags(&self) -> bool {
+        self.tag_regex.is_some()
+    }
+
+    /// Whether `tag` is one this entry copies: one of `tags`, or a whole match of
+    /// `tag-regex` (anchored at both ends whatever the pattern says).
+    #[must_use]
+    pub fn wants_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t.value == tag)
+            || self.tag_regex.as_ref().is_some_and(|pattern| {
+                regex::Regex::new(&format!("^(?:{})$", pattern.value))
+                    .is_ok_and(|re| re.is_match(tag))
+            })
+    }
+
+    /// The images this entry copies: its `tags` in order, then the tags of `listed` (the
+    /// source's tag list, when read) that match `tag-regex`, each once.
+    #[must_use]
+    pub fn plan(&self, entry: usize, listed: &[String]) -> Vec<MirrorItem> {
+        let mut tags: Vec<&str> = self.tags.iter().map(|t| t.value.as_str()).collect();
+        if self.tag_regex.is_some() {
+            for tag in listed {
+                if self.wants_tag(tag) && !tags.contains(&tag.as_str()) {
+                    tags.push(tag);
+                }
+            }
+        }
+        tags.into_iter()
+            .map(|tag| MirrorItem {
+                source: self.from.value.without_digest().with_tag(tag),
+                target: self.to.value.without_digest().with_tag(tag),
+                platforms: self.platforms.value.clone(),
+                entry,
+            })
+            .collect()
+    }
+}
+
+/// Why the policy refuses to mirror `source`: `image-not-allowed` when `[images]` allow
+/// and deny do not admit it, `signature-missing` when a `[[trust.signer]]` covers it (the
+/// signature cannot be checked by `mirror` yet, so the source is refused rather than copied
+/// unverified). Empty: admitted.
+#[must_use]
+pub fn refusals(config: &Config, source: &ImageRef) -> Vec<Finding> {
+    let subject = Subject::image(source.clone());
+    let help = HelpPaths::default();
+    let at = At::new(&subject, &help);
+    let mut out: Vec<Finding> = images::check(config.images(), &at, source)
+        .into_iter()
+        .collect();
+    let signer = config.trust().signers.iter().find(|signer| {
+        signer.images.is_empty() || signer.images.iter().any(|p| p.value.matches(source))
+    });
+    if let Some(signer) = signer {
+        let mut finding = at.finding(
+            Rule::SignatureMissing,
+            Severity::Error,
+            format!(
+                "`{source}` must be signed by a trusted signer, and `mirror` cannot verify signatures yet"
+            ),
+            Some(
+                "mirror it once `portcullis verify` can check it, or narrow the `[[trust.signer]]` `images`"
+                    .to_owned(),
+            ),
+        );
+        finding.cause = signer.site.clone();
+        out.push(finding);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::parse("portcullis.toml", text).unwrap()
+    }
+
+    #[test]
+    fn explicit_tags_then_listed_tags_matching_the_whole_regex() {
+        let config = config(
+            r#"
+[[mirror]]
+from = "alpine"
+to = "registry.example.com/mirror/alpine"
+tags = ["3.19"]
+tag-regex = '3\.2\d'
+"#,
+        );
+        let entry = &config.mirrors()[0];
+        let listed: Vec<String> = ["3.19", "3.20", "3.21", "3.20-rc", "x3.20", "latest"]
+            .map(str::to_owned)
+            .to_vec();
+        let plan = entry.plan(0, &listed);
+        let tags: Vec<&str> = plan.iter().filter_map(|i| i.source.tag()).collect();
+        assert_eq!(tags, ["3.19", "3.20", "3.21"]);
+        assert_eq!(plan[1].source.to_string(), "docker.io/library/alpine:3.20");
+        assert_eq!(
+            plan[1].target.to_string(),
+            "registry.example.com/mirror/alpine:3.20"
+        );
+        assert!(!entry.wants_tag("3.20-rc"), "anchored at the end");
+        assert!(!entry.wants_tag("x3.20"), "anchored at the start");
+    }
+
+    #[test]
+    fn sources_outside_the_allowlist_or_needing_a_signature_are_refused() {
+        let config = config(
+            r#"
+[images]
+allow = ["docker.io/library/*", "ghcr.io/acme/*"]
+
+[[trust.signer]]
+images = ["ghcr.io/acme/*"]
+issuer = "https://token.actions.githubusercontent.com"
+identity = "https://github.com/acme/images/.github/workflows/release.yml@refs/heads/main"
+"#,
+        );
+        let alpine = ImageRef::parse("alpine:3.20").unwrap();
+        assert!(refusals(&config, &alpine).is_empty());
+        let evil = ImageRef::parse("docker.io/evil/alpine:3.20").unwrap();
+        let refused = refusals(&config, &evil);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].rule, Rule::ImageNotAllowed);
+        assert!(refused[0].message.contains("docker.io/evil/alpine"));
+        let signed = ImageRef::parse("ghcr.io/acme/base:1").unwrap();
+        let refused = refusals(&config, &signed);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].rule, Rule::SignatureMissing);
+    }
+}
