@@ -482,8 +482,13 @@ impl Client {
         Ok(())
     }
 
-    /// Answers without a body.
-    fn answer(&mut self, status: u16, reason: &str, headers: &[(String, String)]) -> Result<()> {
+    /// Answers with a short JSON error body (only its length for `HEAD`).
+    fn answer(
+        &mut self,
+        head: &RequestHead,
+        status: u16,
+        headers: &[(String, String)],
+    ) -> Result<()> {
         let body = format!(
             "{{\"errors\":[{{\"code\":\"UNAVAILABLE\",\"message\":\"{status} injected by the portcullis fault proxy\"}}]}}"
         );
@@ -493,9 +498,11 @@ impl Client {
             ("Content-Length".to_owned(), body.len().to_string()),
             ("Connection".to_owned(), "close".to_owned()),
         ]);
-        write!(self.out, "HTTP/1.1 {status} {reason}\r\n")?;
+        write!(self.out, "HTTP/1.1 {status} {}\r\n", reason(status))?;
         wire::write_headers(&mut self.out, &all)?;
-        self.out.write_all(body.as_bytes())?;
+        if !head.method.eq_ignore_ascii_case("HEAD") {
+            self.out.write_all(body.as_bytes())?;
+        }
         self.out.flush()?;
         let _ = self.stream.shutdown(Shutdown::Write);
         Ok(())
@@ -538,7 +545,7 @@ fn serve_proxy(stream: TcpStream, shared: &Shared) -> Result<()> {
                 .map(|seconds| ("Retry-After".to_owned(), seconds.to_string()))
                 .into_iter()
                 .collect();
-            client.answer(code, reason(code), &headers)?;
+            client.answer(&head, code, &headers)?;
             code
         }
         Some(Fault::RateLimited { retry_after }) => {
@@ -548,13 +555,13 @@ fn serve_proxy(stream: TcpStream, shared: &Shared) -> Result<()> {
                 ("ratelimit-remaining".to_owned(), "0;w=21600".to_owned()),
             ];
             headers.extend(retry_after.map(|s| ("Retry-After".to_owned(), s.to_string())));
-            client.answer(429, reason(429), &headers)?;
+            client.answer(&head, 429, &headers)?;
             429
         }
         Some(Fault::RedirectElsewhere) => {
             client.drain(&head)?;
             let location = format!("{}{}", shared.redirect_base, head.target);
-            client.answer(307, reason(307), &[("Location".to_owned(), location)])?;
+            client.answer(&head, 307, &[("Location".to_owned(), location)])?;
             307
         }
         Some(Fault::Stall { millis }) => {

@@ -55,11 +55,16 @@ fn get(url: &str) -> reqwest::blocking::Response {
 
 /// Sends a raw `GET` and reads until the connection ends: (bytes read, how it ended).
 fn raw_get(host: &str, path: &str) -> (Vec<u8>, std::io::Result<()>) {
+    raw("GET", host, path)
+}
+
+/// Sends a raw request without a body and reads until the connection ends.
+fn raw(method: &str, host: &str, path: &str) -> (Vec<u8>, std::io::Result<()>) {
     let mut stream = TcpStream::connect(host).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
     let mut bytes = Vec::new();
     let mut block = [0; 8192];
     loop {
@@ -181,7 +186,7 @@ fn status_faults_answer_without_forwarding() {
                 retry_after: Some(3),
             })
             .method("HEAD")
-            .first(1),
+            .first(2),
         ],
         1,
     )
@@ -199,6 +204,13 @@ fn status_faults_answer_without_forwarding() {
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["ratelimit-remaining"], "0;w=21600");
     assert_eq!(limited.headers()["Retry-After"], "3");
+    // An answer to `HEAD` carries its length but no body.
+    let (bytes, end) = raw("HEAD", &proxy.host(), "/v2/app/manifests/1.0");
+    end.unwrap();
+    let (head, body) = split_head(&bytes);
+    assert!(head.starts_with("HTTP/1.1 429 "), "{head}");
+    assert!(head.contains("Content-Length: "), "{head}");
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(body));
     let served = plain()
         .get(&manifest)
         .header("Accept", accept)
@@ -213,7 +225,7 @@ fn status_faults_answer_without_forwarding() {
         .count();
     assert_eq!(manifest_gets, 1, "faulted requests reached the registry");
     assert_eq!(proxy.injected_of(FaultKind::Status), 1);
-    assert_eq!(proxy.injected_of(FaultKind::RateLimited), 1);
+    assert_eq!(proxy.injected_of(FaultKind::RateLimited), 2);
     let logged: Vec<_> = proxy
         .requests()
         .into_iter()
@@ -223,6 +235,7 @@ fn status_faults_answer_without_forwarding() {
         logged,
         [
             ("GET".to_owned(), Some(FaultKind::Status), Some(503)),
+            ("HEAD".to_owned(), Some(FaultKind::RateLimited), Some(429)),
             ("HEAD".to_owned(), Some(FaultKind::RateLimited), Some(429)),
             ("GET".to_owned(), None, Some(200)),
         ]
