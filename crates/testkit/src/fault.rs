@@ -538,15 +538,15 @@ fn serve_proxy(stream: TcpStream, shared: &Shared) -> Result<()> {
         fault: fault.as_ref().map(Fault::kind),
         status: None,
     });
-    let status = match fault {
+    match fault {
         Some(Fault::Status { code, retry_after }) => {
             client.drain(&head)?;
             let headers: Vec<_> = retry_after
                 .map(|seconds| ("Retry-After".to_owned(), seconds.to_string()))
                 .into_iter()
                 .collect();
+            shared.set_status(index, code);
             client.answer(&head, code, &headers)?;
-            code
         }
         Some(Fault::RateLimited { retry_after }) => {
             client.drain(&head)?;
@@ -555,22 +555,21 @@ fn serve_proxy(stream: TcpStream, shared: &Shared) -> Result<()> {
                 ("ratelimit-remaining".to_owned(), "0;w=21600".to_owned()),
             ];
             headers.extend(retry_after.map(|s| ("Retry-After".to_owned(), s.to_string())));
+            shared.set_status(index, 429);
             client.answer(&head, 429, &headers)?;
-            429
         }
         Some(Fault::RedirectElsewhere) => {
             client.drain(&head)?;
             let location = format!("{}{}", shared.redirect_base, head.target);
+            shared.set_status(index, 307);
             client.answer(&head, 307, &[("Location".to_owned(), location)])?;
-            307
         }
         Some(Fault::Stall { millis }) => {
             shared.stall(millis);
-            forward(shared, &head, &mut client, None, false)?
+            forward(shared, &head, &mut client, None, Some(index))?;
         }
-        body_fault => forward(shared, &head, &mut client, body_fault.as_ref(), false)?,
-    };
-    shared.set_status(index, status);
+        body_fault => forward(shared, &head, &mut client, body_fault.as_ref(), Some(index))?,
+    }
     Ok(())
 }
 
@@ -584,7 +583,7 @@ fn serve_redirect(stream: TcpStream, shared: &Shared) -> Result<()> {
         path: head.target.clone(),
         headers: head.headers.clone(),
     });
-    forward(shared, &head, &mut client, None, true)?;
+    forward(shared, &head, &mut client, None, None)?;
     Ok(())
 }
 
@@ -600,16 +599,28 @@ const HOP_BY_HOP: [&str; 7] = [
 ];
 
 /// Forwards the request to the upstream and relays the answer, applying a body `fault`
-/// (`Truncate`, `ResetMidBody` or `Corrupt`); returns the status relayed.
+/// (`Truncate`, `ResetMidBody` or `Corrupt`). With `log`, the proxy's own log entry gets
+/// the status before the client does; without, this is the redirect target, which
+/// forwards no credentials.
 fn forward(
     shared: &Shared,
     head: &RequestHead,
     client: &mut Client,
     fault: Option<&Fault>,
-    drop_credentials: bool,
-) -> Result<u16> {
-    let upstream = TcpStream::connect(&shared.upstream)
-        .with_context(|| format!("connecting to upstream `{}`", shared.upstream))?;
+    log: Option<usize>,
+) -> Result<()> {
+    let drop_credentials = log.is_none();
+    let set_status = |status| {
+        if let Some(index) = log {
+            shared.set_status(index, status);
+        }
+    };
+    let Ok(upstream) = TcpStream::connect(&shared.upstream) else {
+        // What a gateway answers when its upstream is gone.
+        client.drain(head)?;
+        set_status(502);
+        return client.answer(head, 502, &[]);
+    };
     upstream.set_read_timeout(Some(IO_TIMEOUT))?;
     upstream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut up_out = BufWriter::with_capacity(wire::BLOCK, upstream.try_clone()?);
@@ -654,6 +665,7 @@ fn forward(
         })
         .collect();
     headers.push(("Connection".to_owned(), "close".to_owned()));
+    set_status(response.status);
     write!(
         client.out,
         "HTTP/1.1 {} {}\r\n",
@@ -670,7 +682,7 @@ fn forward(
         // A clean end; a reset must not be preceded by a FIN the client would read as EOF.
         let _ = client.stream.shutdown(Shutdown::Write);
     }
-    Ok(response.status)
+    Ok(())
 }
 
 /// Relays a body with `fault`: cut at half the body (`Truncate` closes, `ResetMidBody`

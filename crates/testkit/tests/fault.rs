@@ -431,3 +431,53 @@ fn rate_zero_never_faults() {
     assert!(proxy.injected().is_empty());
     assert!(proxy.requests().iter().all(|r| r.fault.is_none()));
 }
+
+#[test]
+fn a_refused_upload_is_read_to_the_end_before_the_answer() {
+    let registry = Registry::start(Auth::None).unwrap();
+    let proxy = FaultProxy::start(
+        &registry.url(),
+        vec![FaultRule::new(Fault::Status {
+            code: 500,
+            retry_after: None,
+        })
+        .method("PUT")
+        .path(PathMatch::Uploads)],
+        1,
+    )
+    .unwrap();
+    let start = plain()
+        .post(format!("{}/v2/up/blobs/uploads/", proxy.url()))
+        .send()
+        .unwrap();
+    assert_eq!(start.status(), 202);
+    let location = start.headers()["Location"].to_str().unwrap().to_owned();
+    let target = location.strip_prefix(&proxy.url()).unwrap();
+    // More than the socket buffers hold: a proxy that answered without reading it all
+    // would reset the connection under the client's write.
+    let body = vec![7u8; 8 << 20];
+    let mut stream = TcpStream::connect(proxy.host()).unwrap();
+    write!(
+        stream,
+        "PUT {target}&digest=sha256:{} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        sha256_hex(&body),
+        proxy.host(),
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body).expect("the whole body is read");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 500 "), "{answer}");
+    assert!(!registry.requests().iter().any(|r| r.method == "PUT"));
+}
+
+#[test]
+fn a_gone_upstream_is_a_bad_gateway() {
+    let registry = Registry::start(Auth::None).unwrap();
+    let proxy = FaultProxy::start(&registry.url(), vec![], 1).unwrap();
+    drop(registry);
+    let response = get(&format!("{}/v2/", proxy.url()));
+    assert_eq!(response.status(), 502);
+    assert_eq!(proxy.requests()[0].status, Some(502));
+}
