@@ -9,8 +9,8 @@
 //! N matching requests. The decision for the n-th request a rule matches depends only on the
 //! seed, the rule's position and n, so a run is reproducible whatever the threads do.
 //!
-//! One thread per connection, one request per connection (`Connection: close`), std only:
-//! usable from inside tokio tests like the rest of the testkit.
+//! One thread per connection, one request per connection (`Connection: close`), blocking
+//! std I/O: usable from inside tokio tests like the rest of the testkit.
 
 mod relay;
 mod wire;
