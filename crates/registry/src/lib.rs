@@ -20,6 +20,7 @@ mod client;
 mod credentials;
 mod error;
 mod facts;
+mod holds;
 mod keychain;
 mod manifest;
 mod options;
