@@ -7,6 +7,7 @@ mod exit;
 mod init;
 mod output;
 mod pin;
+mod pin_mirror;
 mod progress;
 mod resolve;
 mod scan;
