@@ -24,7 +24,7 @@ fn spec(layer: &str) -> ImageSpec {
 }
 
 struct Fixture {
-    _registry: Registry,
+    registry: Registry,
     dir: tempfile::TempDir,
     host: String,
 }
@@ -69,10 +69,20 @@ fn fixture(mirror_layer: &str) -> Fixture {
         &format!("services:\n  web:\n    image: \"{host}/library/alpine:3.20\"  # keep\n"),
     );
     Fixture {
-        _registry: registry,
+        registry,
         dir,
         host,
     }
+}
+
+/// portcullis's requests for the mirror's manifests, in order.
+fn mirror_lookups(registry: &Registry) -> Vec<String> {
+    registry
+        .requests()
+        .into_iter()
+        .filter(|r| r.user_agent.contains("portcullis") && r.path.starts_with("/v2/mirror/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
 }
 
 fn check_json(d: &Path) -> (std::process::Output, serde_json::Value) {
@@ -137,8 +147,15 @@ fn check_flags_mirrored_sources_and_pin_mirror_moves_them_once() {
     assert_eq!(read(d, "Dockerfile"), dockerfile);
     assert_eq!(read(d, "compose.yaml"), compose);
 
+    let asked = mirror_lookups(&f.registry);
     let out = run_in(d, &["pin", "--mirror"]);
     assert_exit(&out, 0);
+    // Two references, one mirror reference: asked once, by digest.
+    let asked = &mirror_lookups(&f.registry)[asked.len()..];
+    assert_eq!(
+        asked,
+        [format!("HEAD /v2/mirror/alpine/manifests/{digest}")]
+    );
     assert_eq!(
         read(d, "Dockerfile"),
         format!(

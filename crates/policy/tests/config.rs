@@ -436,3 +436,15 @@ fn build_platforms_are_typed_with_a_default_and_bad_ones_are_named_at_their_line
         .to_string();
     assert!(unknown.contains("`platform`"), "{unknown}");
 }
+
+#[test]
+fn mirror_scan_must_be_a_boolean_at_its_line() {
+    let text = "[[mirror]]\nfrom = \"alpine\"\nto = \"m.example/alpine\"\ntags = [\"3.20\"]\nscan = \"yes\"\n";
+    let errors = Config::parse("portcullis.toml", text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.starts_with("portcullis.toml:5:") && errors.contains("`scan`"),
+        "{errors}"
+    );
+}
