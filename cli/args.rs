@@ -73,7 +73,8 @@ portcullis check . --resolve -f human -f sarif=portcullis.sarif"
     /// Pin image references to digests in place (`name:tag` → `name:tag@sha256:…`).
     #[command(
         after_help = "Examples:\n  portcullis pin\n  portcullis pin services/web/Dockerfile\n  \
-portcullis pin --check   # print a diff, exit 1 if anything would change"
+portcullis pin --check   # print a diff, exit 1 if anything would change\n  \
+portcullis pin --mirror  # pin, and pull what [[mirror]] copies from the mirror"
     )]
     Pin(PinArgs),
     /// Run scanner hooks (or read their reports) and gate on vulnerabilities.
@@ -146,6 +147,10 @@ pub struct PinArgs {
     /// What to do with references pinned to a platform manifest.
     #[arg(long, value_enum, default_value_t = PlatformPinsArg::Keep)]
     pub platform_pins: PlatformPinsArg,
+    /// Point references that a `[[mirror]]` entry covers at the mirror (same tag, same
+    /// digest), once the mirror is seen to hold that digest.
+    #[arg(long)]
+    pub mirror: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod init;
 mod mirror;
 mod output;
 mod pin;
+mod pin_mirror;
 mod progress;
 mod resolve;
 mod scan;

@@ -1,6 +1,8 @@
 //! `portcullis pin`: resolve every tagged reference and rewrite it in place to
 //! `name:tag@sha256:…`, editing only the reference's bytes. Which references are pinned
 //! and with which digest is decided in `sources` and `registry`; this prints and writes.
+//! With `--mirror`, references a `[[mirror]]` entry covers move to the mirror
+//! (`pin_mirror`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -62,6 +64,14 @@ pub fn run(global: &Global, args: &PinArgs) -> anyhow::Result<u8> {
                 PinChoice::PinnedNotFound | PinChoice::PinnedFailed(_) => {
                     report.failures.push(failure(target.occurrence, &target.image, choice));
                 }
+            }
+        }
+        if args.mirror {
+            let (stay, moved) =
+                crate::pin_mirror::redirect(&rt, &client, &group.config, chosen, &mut report);
+            chosen = stay;
+            for (file, list) in moved {
+                edits.entry(file).or_default().extend(list);
             }
         }
         for (file, list) in portcullis_sources::pin_edits(chosen) {

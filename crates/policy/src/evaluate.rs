@@ -10,7 +10,7 @@ use portcullis_reference::{ImageRef, Problem, Resolution};
 use crate::config::Config;
 use crate::families::inputs::{self, ReportMismatch};
 use crate::families::registry::{self, RegistryFact};
-use crate::families::{images, tags, vulnerabilities, waivers, At};
+use crate::families::{images, mirrors, tags, vulnerabilities, waivers, At};
 use crate::finding::Finding;
 use crate::report::{ImageEntry, Report, Summary};
 use crate::rules::Rule;
@@ -252,6 +252,7 @@ fn evaluate_subjects(
             .into_iter()
             .collect();
         found.extend(tags::check(config.images(), &at, image));
+        found.extend(mirrors::check(config.mirrors(), &at, image));
         if let Some(fact) = facts.registry.as_ref().and_then(|facts| facts.get(image)) {
             found.extend(registry::check(fact, &at, image));
         }
@@ -273,6 +274,7 @@ fn evaluated_rules(facts: &Facts) -> BTreeSet<Rule> {
         Rule::TagMissing,
         Rule::TagDenied,
         Rule::UnresolvedVariable,
+        Rule::NotFromMirror,
     ]);
     if facts.registry.is_some() {
         rules.extend([Rule::DigestNotFound, Rule::DigestStale]);

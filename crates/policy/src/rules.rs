@@ -43,6 +43,7 @@ pub enum Rule {
     FileInvalid,
     ReferenceInvalid,
     ScanReportMismatch,
+    NotFromMirror,
 }
 
 impl Rule {
@@ -97,6 +98,9 @@ impl Rule {
             Self::FileInvalid => "A file that should hold image references cannot be read or parsed.",
             Self::ReferenceInvalid => "A value in an image position is not a valid image reference.",
             Self::ScanReportMismatch => "A scanner report names another image or digest than the one scanned.",
+            Self::NotFromMirror => {
+                "The reference names a source repository that a `[[mirror]]` entry copies, instead of the mirror."
+            }
         }
     }
 
@@ -109,7 +113,11 @@ impl Rule {
             Self::FileInvalid | Self::ReferenceInvalid => 6.0,
             Self::SignatureInvalid => 9.0,
             Self::Vulnerability | Self::DigestNotFound => 7.0,
-            Self::DigestNotPinned | Self::TagDenied | Self::TagMissing | Self::WaiverExpired => 5.0,
+            Self::DigestNotPinned
+            | Self::TagDenied
+            | Self::TagMissing
+            | Self::WaiverExpired
+            | Self::NotFromMirror => 5.0,
             Self::DigestStale | Self::ImageStale => 4.0,
             Self::UnresolvedVariable => 3.0,
             Self::WaiverUnused => 1.0,

@@ -70,6 +70,7 @@ from = "docker.io/library/alpine"
 to = "registry.example.com/mirror/alpine"
 tags = ["3.20", "3.21"]
 platforms = "all"
+scan = true
 
 [[mirror]]
 from = "docker.io/library/debian"
@@ -197,6 +198,9 @@ fn every_documented_key_is_accepted_and_typed() {
     );
     assert_eq!(mirrors[0].tags.len(), 2);
     assert_eq!(mirrors[0].platforms.value, Platforms::All);
+    // `scan` gates the source before copying; off unless written.
+    assert!(mirrors[0].scan.value);
+    assert!(!mirrors[1].scan.value);
     assert_eq!(mirrors[1].tag_regex.as_ref().unwrap().value, r"^12\.\d+$");
     assert_eq!(
         mirrors[1].platforms.value,
@@ -310,6 +314,10 @@ fn json_schema_describes_every_section_and_rejects_unknown_keys() {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
     assert_eq!(schema["additionalProperties"], false);
+    let mirror = &schema["definitions"]["MirrorSettings"]["properties"];
+    assert_eq!(mirror["scan"]["type"], "boolean", "{mirror}");
+    assert_eq!(mirror["scan"]["default"], false, "{mirror}");
+    assert!(mirror.get("tag-pattern").is_none(), "{mirror}");
     let text = schema.to_string();
     for needle in [
         "require-digest",
@@ -427,4 +435,16 @@ fn build_platforms_are_typed_with_a_default_and_bad_ones_are_named_at_their_line
         .unwrap_err()
         .to_string();
     assert!(unknown.contains("`platform`"), "{unknown}");
+}
+
+#[test]
+fn mirror_scan_must_be_a_boolean_at_its_line() {
+    let text = "[[mirror]]\nfrom = \"alpine\"\nto = \"m.example/alpine\"\ntags = [\"3.20\"]\nscan = \"yes\"\n";
+    let errors = Config::parse("portcullis.toml", text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.starts_with("portcullis.toml:5:") && errors.contains("`scan`"),
+        "{errors}"
+    );
 }

@@ -22,6 +22,7 @@ mod copy;
 mod credentials;
 mod error;
 mod facts;
+mod holds;
 mod keychain;
 mod manifest;
 mod options;

@@ -53,6 +53,34 @@ impl PinTarget<'_> {
             replacement,
         })
     }
+
+    /// Whether the reference's whole text is written in one place, so [`PinTarget::edit_to`]
+    /// can name another repository there (not so for a separate `digest:` value).
+    #[must_use]
+    pub fn renamable(&self) -> bool {
+        self.occurrence
+            .literal
+            .as_ref()
+            .is_some_and(|literal| literal.form == LiteralForm::Reference)
+    }
+
+    /// The edit that writes `image` (in Docker's short form, `alpine:3.20@sha256:…`,
+    /// `registry.example.com/mirror/alpine:3.20@sha256:…`) over the reference's text: how
+    /// `pin --mirror` points a reference at its mirror. `None` when the text already names
+    /// `image` or is not [`PinTarget::renamable`].
+    #[must_use]
+    pub fn edit_to(&self, image: &ImageRef) -> Option<Edit> {
+        let literal = self.occurrence.literal.as_ref()?;
+        if literal.form != LiteralForm::Reference {
+            return None;
+        }
+        let replacement = image.familiar();
+        (replacement != literal.text).then(|| Edit {
+            span: literal.span.clone(),
+            expected: literal.text.clone(),
+            replacement,
+        })
+    }
 }
 
 /// Why `pin` leaves a reference alone.
@@ -296,5 +324,51 @@ mod tests {
         let done = dockerfile("Dockerfile", &format!("FROM nginx:1.27@{pinned}\n"), &[]);
         let split = pin_targets(&done);
         assert!(pin_edits(split.targets.iter().map(|t| (t, &pinned))).is_empty());
+    }
+
+    #[test]
+    fn edit_to_names_another_repository_over_the_reference_or_its_arg_default() {
+        let d = digest('f');
+        let text = format!(
+            "ARG BASE=alpine:3.20\nFROM $BASE\nFROM --platform=linux/amd64 alpine:3.20 AS b\nFROM m.example/alpine:3.20@{d}\n"
+        );
+        let occurrences = dockerfile("Dockerfile", &text, &[]);
+        let split = pin_targets(&occurrences);
+        let mirror = image(&format!("m.example/alpine:3.20@{d}"));
+        let edits: Vec<Option<Edit>> = split.targets.iter().map(|t| t.edit_to(&mirror)).collect();
+        let written = format!("m.example/alpine:3.20@{d}");
+        // The ARG default, the FROM line; the reference already on the mirror is unchanged.
+        assert_eq!(edits[0].as_ref().unwrap().replacement, written);
+        assert_eq!(
+            &text[edits[0].as_ref().unwrap().span.clone()],
+            "alpine:3.20"
+        );
+        assert_eq!(edits[1].as_ref().unwrap().replacement, written);
+        assert_eq!(edits[1].as_ref().unwrap().expected, "alpine:3.20");
+        assert_eq!(edits[2], None);
+        assert!(split.targets.iter().all(PinTarget::renamable));
+        // A Docker Hub target is written the short way Docker prints it.
+        let hub = image(&format!("docker.io/library/alpine:3.20@{d}"));
+        let edit = split.targets[2].edit_to(&hub).unwrap();
+        assert_eq!(edit.replacement, format!("alpine:3.20@{d}"));
+    }
+
+    #[test]
+    fn a_separate_digest_value_cannot_be_renamed() {
+        let file = SourceFile {
+            path: "chart/values.yaml".into(),
+            rel: "chart/values.yaml".to_owned(),
+            kind: SourceKind::HelmValues,
+        };
+        let text = "image:\n  repository: alpine\n  tag: \"3.20\"\n";
+        let (occurrences, problems) = parse(&file, text.as_bytes(), &ParseOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        let split = pin_targets(&occurrences);
+        assert_eq!(split.targets.len(), 1, "{occurrences:?}");
+        let target = &split.targets[0];
+        assert!(!target.renamable());
+        assert_eq!(target.edit_to(&image("m.example/alpine:3.20")), None);
+        // Pinning it is still possible.
+        assert!(target.edit(&digest('1')).is_some());
     }
 }

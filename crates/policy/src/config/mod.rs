@@ -315,6 +315,16 @@ impl Config {
         &self.settings.mirror
     }
 
+    /// The first `[[mirror]]` entry that covers `image`, and `image` on that mirror (same
+    /// tag, same digest); see [`crate::families::mirrors`].
+    #[must_use]
+    pub fn mirror_for(
+        &self,
+        image: &portcullis_reference::ImageRef,
+    ) -> Option<crate::families::mirrors::Mirrored<'_>> {
+        crate::families::mirrors::mirror_for(self.mirrors(), image)
+    }
+
     /// `[stale]`.
     #[must_use]
     pub fn stale(&self) -> &StaleSettings {

@@ -11,7 +11,7 @@ use portcullis_reference::{ImageRef, Pattern, Platform};
 use super::reader::{Reader, Section};
 use super::settings::{
     BuildSettings, MirrorSettings, Platforms, RegistrySettings, ReportSettings, Settings,
-    SignSettings, Spanned,
+    SignSettings, Spanned, TagRegex,
 };
 use crate::families;
 
@@ -235,7 +235,10 @@ fn build(reader: &mut Reader<'_>, section: &Section<'_>) -> BuildSettings {
 }
 
 fn mirror(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<MirrorSettings> {
-    reader.check_keys(section, &["from", "to", "tags", "tag-regex", "platforms"]);
+    reader.check_keys(
+        section,
+        &["from", "to", "tags", "tag-regex", "platforms", "scan"],
+    );
     let from = repository(reader, section, "from");
     let to = repository(reader, section, "to");
     let tags = reader
@@ -243,6 +246,13 @@ fn mirror(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<MirrorSettin
         .map(|(v, _)| v)
         .unwrap_or_default();
     let tag_regex = regex_key(reader, section, "tag-regex");
+    // Valid as written, so valid anchored too.
+    let tag_pattern = tag_regex
+        .as_ref()
+        .and_then(|text| TagRegex::new(&text.value).ok());
+    let scan_first = reader
+        .bool(section, "scan")
+        .unwrap_or(Spanned::unsited(false));
     if Reader::entry(section, "tags").is_none() && Reader::entry(section, "tag-regex").is_none() {
         reader.error(
             section.span.as_ref(),
@@ -282,7 +292,9 @@ fn mirror(reader: &mut Reader<'_>, section: &Section<'_>) -> Option<MirrorSettin
         to: to?,
         tags,
         tag_regex,
+        tag_pattern,
         platforms,
+        scan: scan_first,
         site,
     })
 }

@@ -271,6 +271,7 @@ choice! {
 }
 
 pub use crate::families::images::ImagesSettings;
+pub use crate::families::mirrors::TagRegex;
 pub use crate::families::signatures::{Signer, TrustSettings};
 pub use crate::families::staleness::StaleSettings;
 pub use crate::families::vulnerabilities::{
@@ -375,12 +376,19 @@ pub struct MirrorSettings {
     /// Tags to copy.
     #[schemars(with = "Vec<String>", default)]
     pub tags: Vec<Spanned<String>>,
-    /// Tags matching this regular expression are copied too.
+    /// Tags matching this regular expression are copied too; it must match the whole
+    /// tag (anchored at both ends, like the image patterns).
     #[schemars(with = "Option<String>")]
     pub tag_regex: Option<Spanned<String>>,
+    /// `tag-regex`, compiled anchored.
+    #[schemars(skip)]
+    pub tag_pattern: Option<TagRegex>,
     /// `"all"` (default) or a list like `["linux/amd64"]`.
     #[schemars(with = "Platforms", default)]
     pub platforms: Spanned<Platforms>,
+    /// Gate the source on `[scan]` before copying (default `false`).
+    #[schemars(with = "bool", default)]
+    pub scan: Spanned<bool>,
     #[schemars(skip)]
     pub site: Option<ConfigSite>,
 }

@@ -9,14 +9,17 @@
 //! | [`registry`] | `digest-not-found`, `digest-stale` | registry facts (`--resolve`) |
 //! | [`vulnerabilities`] | `vulnerability` | `[scan]` |
 //! | [`waivers`] | `waiver-expired`, `waiver-unused` | `[[waiver]]` |
+//! | [`mirrors`] | `not-from-mirror` | `[[mirror]]` `from`, `to`, `tags`, `tag-regex` |
 //! | [`inputs`] | `file-invalid`, `reference-invalid`, `scan-report-mismatch` | none: the input itself |
 //!
 //! [`signatures`] (`[trust]`) and [`staleness`] (`[stale]`) hold their sections and rule
 //! codes; their checks come with the commands that gather their facts. Sections that are
-//! not rules (`[sign]`, `[[mirror]]`, `[report]`, `[registries]`) live in `config`.
+//! not rules (`[sign]`, `[report]`, `[registries]`, and the rest of `[[mirror]]`) live in
+//! `config`.
 
 pub mod images;
 pub mod inputs;
+pub mod mirrors;
 pub mod registry;
 pub mod signatures;
 pub mod staleness;
