@@ -62,13 +62,17 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         if refused.is_empty() {
             admitted.push(item);
         } else {
-            report.mirrored.push(entry(&item, MirrorOutcome::Refused, None));
+            report
+                .mirrored
+                .push(entry(&item, MirrorOutcome::Refused, None));
             report.findings.extend(refused);
         }
     }
     if args.dry_run {
         for item in &admitted {
-            report.mirrored.push(entry(item, MirrorOutcome::Planned, None));
+            report
+                .mirrored
+                .push(entry(item, MirrorOutcome::Planned, None));
         }
         report.finish();
         return report;
@@ -101,7 +105,9 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
                 report.mirrored.push(entry(&item, outcome, Some(&copied)));
             }
             Ok(Err(error)) => {
-                report.mirrored.push(entry(&item, MirrorOutcome::Failed, None));
+                report
+                    .mirrored
+                    .push(entry(&item, MirrorOutcome::Failed, None));
                 report.failures.push(Failure {
                     message: format!(
                         "cannot mirror `{}` to `{}`: {}",
@@ -114,7 +120,9 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
                 });
             }
             Err(error) => {
-                report.mirrored.push(entry(&item, MirrorOutcome::Failed, None));
+                report
+                    .mirrored
+                    .push(entry(&item, MirrorOutcome::Failed, None));
                 report.failures.push(Failure {
                     message: format!("mirroring `{}` stopped: {error}", item.source),
                     image: Some(item.source.to_string()),

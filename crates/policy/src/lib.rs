@@ -28,7 +28,7 @@ pub use config::{
 };
 pub use evaluate::{evaluate, Facts};
 pub use families::inputs::{problem_findings, ReportMismatch};
-pub use families::mirrors::{mirror_for, Mirrored, TagRegex};
+pub use families::mirrors::{mirror_for, MirrorMatch, TagRegex};
 pub use families::registry::RegistryFact;
 pub use families::vulnerabilities::counts as vulnerability_counts;
 pub use families::waivers::InlineWaiver;

@@ -1,5 +1,5 @@
 //! `portcullis mirror`'s decisions: which images a `[[mirror]]` entry copies (its tags,
-//! and the listed tags its `tag-regex` matches, anchored at both ends), and whether the
+//! and the listed tags its `tag-regex` matches, anchored at both ends: [`MirrorSettings::covers_tag`]), and whether the
 //! policy admits each source — an image in no file, judged by `[images]` allow and deny, and
 //! by `[trust]`: a source that a trusted signer must vouch for is refused until its
 //! signature is verified (fail closed).
@@ -32,17 +32,6 @@ impl MirrorSettings {
         self.tag_regex.is_some()
     }
 
-    /// Whether `tag` is one this entry copies: one of `tags`, or a whole match of
-    /// `tag-regex` (anchored at both ends whatever the pattern says).
-    #[must_use]
-    pub fn wants_tag(&self, tag: &str) -> bool {
-        self.tags.iter().any(|t| t.value == tag)
-            || self.tag_regex.as_ref().is_some_and(|pattern| {
-                regex::Regex::new(&format!("^(?:{})$", pattern.value))
-                    .is_ok_and(|re| re.is_match(tag))
-            })
-    }
-
     /// The images this entry copies: its `tags` in order, then the tags of `listed` (the
     /// source's tag list, when read) that match `tag-regex`, each once.
     #[must_use]
@@ -50,7 +39,7 @@ impl MirrorSettings {
         let mut tags: Vec<&str> = self.tags.iter().map(|t| t.value.as_str()).collect();
         if self.tag_regex.is_some() {
             for tag in listed {
-                if self.wants_tag(tag) && !tags.contains(&tag.as_str()) {
+                if self.covers_tag(tag) && !tags.contains(&tag.as_str()) {
                     tags.push(tag);
                 }
             }
@@ -130,8 +119,8 @@ tag-regex = '3\.2\d'
             plan[1].target.to_string(),
             "registry.example.com/mirror/alpine:3.20"
         );
-        assert!(!entry.wants_tag("3.20-rc"), "anchored at the end");
-        assert!(!entry.wants_tag("x3.20"), "anchored at the start");
+        assert!(!entry.covers_tag("3.20-rc"), "anchored at the end");
+        assert!(!entry.covers_tag("x3.20"), "anchored at the start");
     }
 
     #[test]

@@ -321,7 +321,7 @@ impl Config {
     pub fn mirror_for(
         &self,
         image: &portcullis_reference::ImageRef,
-    ) -> Option<crate::families::mirrors::Mirrored<'_>> {
+    ) -> Option<crate::families::mirrors::MirrorMatch<'_>> {
         crate::families::mirrors::mirror_for(self.mirrors(), image)
     }
 

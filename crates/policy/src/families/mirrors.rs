@@ -95,7 +95,7 @@ impl MirrorSettings {
 
 /// A reference a `[[mirror]]` entry covers, and the same reference on the mirror.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Mirrored<'a> {
+pub struct MirrorMatch<'a> {
     /// The covering entry (the first in file order).
     pub entry: &'a MirrorSettings,
     /// The reference with its repository replaced by the entry's `to`: same tag, same
@@ -105,9 +105,9 @@ pub struct Mirrored<'a> {
 
 /// The first entry of `mirrors` that covers `image`, and `image` on that mirror.
 #[must_use]
-pub fn mirror_for<'a>(mirrors: &'a [MirrorSettings], image: &ImageRef) -> Option<Mirrored<'a>> {
+pub fn mirror_for<'a>(mirrors: &'a [MirrorSettings], image: &ImageRef) -> Option<MirrorMatch<'a>> {
     let entry = mirrors.iter().find(|entry| entry.covers(image))?;
-    Some(Mirrored {
+    Some(MirrorMatch {
         entry,
         image: entry.on_mirror(image),
     })
