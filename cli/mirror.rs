@@ -33,29 +33,7 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         policies: vec![config.name().to_owned()],
         ..Report::default()
     };
-    let mut items = Vec::new();
-    for (i, entry) in config.mirrors().iter().enumerate() {
-        let listed = if entry.lists_tags() {
-            match client.list_tags(&entry.from.value).await {
-                Ok(tags) => tags,
-                Err(error) => {
-                    report.failures.push(Failure {
-                        message: format!(
-                            "cannot list the tags of `{}`: {}",
-                            entry.from.value.name(),
-                            crate::resolve::chain(&error)
-                        ),
-                        image: Some(entry.from.value.name()),
-                        location: None,
-                    });
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        items.extend(entry.plan(i, &listed));
-    }
+    let items = plan(config, &client, &mut report).await;
     let mut admitted = Vec::new();
     for item in items {
         let refused = refusals(config, &item.source);
@@ -133,6 +111,34 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
     }
     report.finish();
     report
+}
+
+/// Every entry's images, in file order; a source whose tags cannot be listed is a failure.
+async fn plan(config: &Config, client: &Client, report: &mut Report) -> Vec<MirrorItem> {
+    let mut items = Vec::new();
+    for (i, entry) in config.mirrors().iter().enumerate() {
+        let listed = if entry.lists_tags() {
+            match client.list_tags(&entry.from.value).await {
+                Ok(tags) => tags,
+                Err(error) => {
+                    report.failures.push(Failure {
+                        message: format!(
+                            "cannot list the tags of `{}`: {}",
+                            entry.from.value.name(),
+                            crate::resolve::chain(&error)
+                        ),
+                        image: Some(entry.from.value.name()),
+                        location: None,
+                    });
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        items.extend(entry.plan(i, &listed));
+    }
+    items
 }
 
 /// The platforms a copy keeps: every one, or the listed ones.

@@ -82,7 +82,7 @@ pub fn refusals(config: &Config, source: &ImageRef) -> Vec<Finding> {
                     .to_owned(),
             ),
         );
-        finding.cause = signer.site.clone();
+        finding.cause.clone_from(&signer.site);
         out.push(finding);
     }
     out

@@ -83,9 +83,11 @@ impl StreamError {
     }
 }
 
-/// The bytes of `response`, checked as they pass: never more than `size`, and at the end
-/// exactly `size` bytes hashing to `digest`, else the stream ends in an error (so an upload
-/// fed by it is abandoned, not completed). `seen` records the first failure for the caller.
+/// The bytes of `response`, checked as they pass: never more than `size`, and exactly
+/// `size` bytes hashing to `digest`, else the stream ends in an error. The last chunk is
+/// held back until the whole blob is verified, so an upload fed by this stream never
+/// receives all its bytes when they do not match: it is abandoned, never completed. `seen`
+/// records the first failure for the caller.
 pub(crate) fn verified(
     response: reqwest::Response,
     digest: Digest,
@@ -94,13 +96,13 @@ pub(crate) fn verified(
     seen: Arc<std::sync::Mutex<Option<StreamError>>>,
 ) -> impl Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
     let url = redact_query(response.url());
-    let state = (
-        response.bytes_stream().boxed(),
-        Hasher::new(digest.algorithm()),
-        0u64,
-        false,
-    );
-    futures_util::stream::try_unfold(state, move |(mut body, mut hasher, mut got, done)| {
+    let state = Check {
+        body: response.bytes_stream().boxed(),
+        hasher: Some(Hasher::new(digest.algorithm())),
+        got: 0,
+        held: None,
+    };
+    futures_util::stream::try_unfold(state, move |mut check| {
         let (digest, url, counters, seen) = (
             digest.clone(),
             url.clone(),
@@ -118,51 +120,64 @@ pub(crate) fn verified(
                     reason: text,
                 }
             };
-            if done {
-                return Ok(None);
-            }
-            match body.next().await {
-                Some(Ok(chunk)) => {
-                    got += chunk.len() as u64;
-                    if got > size {
-                        return Err(fail(StreamError::TooLong {
-                            digest: digest.to_string(),
-                            size,
-                        }));
+            loop {
+                let Some(hasher) = check.hasher.as_mut() else {
+                    return Ok(None);
+                };
+                match check.body.next().await {
+                    Some(Ok(chunk)) => {
+                        check.got += chunk.len() as u64;
+                        if check.got > size {
+                            return Err(fail(StreamError::TooLong {
+                                digest: digest.to_string(),
+                                size,
+                            }));
+                        }
+                        hasher.update(&chunk);
+                        counters
+                            .bytes_read
+                            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        if let Some(previous) = check.held.replace(chunk) {
+                            return Ok(Some((previous, check)));
+                        }
                     }
-                    hasher.update(&chunk);
-                    counters
-                        .bytes_read
-                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                    Ok(Some((chunk, (body, hasher, got, false))))
-                }
-                Some(Err(error)) => Err(fail(StreamError::Read {
-                    url: url.clone(),
-                    reason: error.without_url().to_string(),
-                })),
-                None => {
-                    if got != size {
-                        return Err(fail(StreamError::TooShort {
-                            digest: digest.to_string(),
-                            size,
-                            got,
-                        }));
+                    Some(Err(error)) => {
+                        return Err(fail(StreamError::Read {
+                            url: url.clone(),
+                            reason: error.without_url().to_string(),
+                        }))
                     }
-                    let actual = format!("{}:{}", digest.algorithm().as_str(), hasher.finish());
-                    if actual != digest.to_string() {
-                        return Err(fail(StreamError::Mismatch {
-                            expected: digest.to_string(),
-                            actual,
-                        }));
+                    None => {
+                        if check.got != size {
+                            return Err(fail(StreamError::TooShort {
+                                digest: digest.to_string(),
+                                size,
+                                got: check.got,
+                            }));
+                        }
+                        let hex = check.hasher.take().map(Hasher::finish).unwrap_or_default();
+                        let actual = format!("{}:{hex}", digest.algorithm().as_str());
+                        if actual != digest.to_string() {
+                            return Err(fail(StreamError::Mismatch {
+                                expected: digest.to_string(),
+                                actual,
+                            }));
+                        }
+                        return Ok(check.held.take().map(|last| (last, check)));
                     }
-                    Ok(Some((
-                        Bytes::new(),
-                        (body, Hasher::new(digest.algorithm()), got, true),
-                    )))
                 }
             }
         }
     })
+}
+
+/// The state of [`verified`]: the body, the running hash (taken at the end), the bytes
+/// seen, and the chunk held back.
+struct Check {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    hasher: Option<Hasher>,
+    got: u64,
+    held: Option<Bytes>,
 }
 
 impl Client {
