@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
-use portcullis_policy::mirror::{refusals, MirrorItem};
-use portcullis_policy::{Config, Failure, MirrorOutcome, Mirrored, Platforms, Report};
+use portcullis_policy::mirror::{refusals, scan_refusals, MirrorItem};
+use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Platforms, Report};
+use portcullis_reference::ImageRef;
 use portcullis_registry::{Client, CopyOptions, CopyReport, Platform};
 use portcullis_report::Format;
+use portcullis_scan::{SbomKind, ScanRequest};
 use portcullis_sources::Root;
 
 use crate::args::{Global, MirrorArgs};
@@ -34,18 +36,7 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         ..Report::default()
     };
     let items = plan(config, &client, &mut report).await;
-    let mut admitted = Vec::new();
-    for item in items {
-        let refused = refusals(config, &item.source);
-        if refused.is_empty() {
-            admitted.push(item);
-        } else {
-            report
-                .mirrored
-                .push(entry(&item, MirrorOutcome::Refused, None));
-            report.findings.extend(refused);
-        }
-    }
+    let admitted = gate(config, &client, items, args.dry_run, &mut report).await;
     if args.dry_run {
         for item in &admitted {
             report
@@ -111,6 +102,84 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
     }
     report.finish();
     report
+}
+
+/// The sources the policy admits; the refused ones recorded in `report` with the findings
+/// that keep them out (a scan that cannot run is a failure, and keeps its source out too).
+async fn gate(
+    config: &Config,
+    client: &Client,
+    items: Vec<MirrorItem>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Vec<MirrorItem> {
+    let mut admitted = Vec::new();
+    for mut item in items {
+        let mut refused = refusals(config, &item.source);
+        // The scan gate scans; a dry run only plans.
+        if refused.is_empty() && !dry_run && config.mirrors()[item.entry].scan.value {
+            match scan_gate(config, client, &item).await {
+                Ok((pinned, found)) => {
+                    // Copied by the digest that was scanned, whatever the tag does meanwhile.
+                    item.source = pinned;
+                    refused = found;
+                }
+                Err(message) => {
+                    report
+                        .mirrored
+                        .push(entry(&item, MirrorOutcome::Failed, None));
+                    report.failures.push(Failure {
+                        message,
+                        image: Some(item.source.to_string()),
+                        location: None,
+                    });
+                    continue;
+                }
+            }
+        }
+        if refused.is_empty() {
+            admitted.push(item);
+        } else {
+            report
+                .mirrored
+                .push(entry(&item, MirrorOutcome::Refused, None));
+            report.findings.extend(refused);
+        }
+    }
+    admitted
+}
+
+/// The `[scan]` gate on a source whose entry asks for it: the tag resolved once, that
+/// digest scanned with the policy's hooks, and the findings that keep it out. A scan that
+/// cannot run keeps it out too (the error is returned).
+async fn scan_gate(
+    config: &Config,
+    client: &Client,
+    item: &MirrorItem,
+) -> Result<(ImageRef, Vec<Finding>), String> {
+    let resolved = client.resolve_digest(&item.source).await.map_err(|e| {
+        format!(
+            "cannot resolve `{}` to scan it: {}",
+            item.source,
+            crate::resolve::chain(&e)
+        )
+    })?;
+    let pinned = item.source.with_digest(resolved.digest);
+    let policy_dir = config.resolve_path(std::path::Path::new(""));
+    let request = ScanRequest {
+        image: pinned.clone(),
+        settings: config.scan(),
+        policy_dir: &policy_dir,
+        hooks: &[],
+        reports: &[],
+        vex: &[],
+        sbom: SbomKind::CycloneDx,
+        timeout: None,
+    };
+    let scan = tokio::task::block_in_place(|| portcullis_scan::run(&request))
+        .map_err(|e| format!("cannot scan `{pinned}` before mirroring it: {e}"))?;
+    let today = workspace::today().map_err(|e| e.to_string())?;
+    Ok((pinned, scan_refusals(config, scan.result, today)))
 }
 
 /// Every entry's images, in file order; a source whose tags cannot be listed is a failure.

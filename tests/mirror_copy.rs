@@ -315,3 +315,83 @@ fn runs_killed_at_random_points_leave_no_tag_on_an_incomplete_image() {
         ));
     }
 }
+
+#[test]
+fn the_scan_gate_keeps_a_vulnerable_source_out_and_copies_a_clean_one() {
+    let source = Registry::start(Auth::None).unwrap();
+    let target = Registry::start(Auth::None).unwrap();
+    source
+        .seed_image("team/app", "1.0", &ImageSpec::new("linux", "amd64"))
+        .unwrap();
+    let clean = source
+        .seed_image(
+            "team/clean",
+            "1.0",
+            &ImageSpec::new("linux", "amd64").layers(vec![b"clean".to_vec()]),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = common::repo_root().join("crates/scan/tests/data");
+    // A scanner that finds the fixture's vulnerabilities in `team/app` and none elsewhere,
+    // and names the image it was given.
+    let script = d.join("scanner.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in */team/app*) keep=true;; *) keep=false;; esac\njq --arg image \"$1\" --argjson keep $keep '.source.target.userInput = $image | if $keep then . else .matches = [] end' '{}'\n",
+            data.join("grype-image.json").display(),
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (src, dst) = (source.host(), target.host());
+    std::fs::write(
+        d.join("portcullis.toml"),
+        format!(
+            r#"[scan]
+hooks = ["mine"]
+fail-on = "medium"
+
+[[scan.hook]]
+name = "mine"
+command = ["{}", "{{image}}"]
+format = "grype-json"
+
+[[mirror]]
+from = "{src}/team/app"
+to = "{dst}/mirror/app"
+tags = ["1.0"]
+scan = true
+
+[[mirror]]
+from = "{src}/team/clean"
+to = "{dst}/mirror/clean"
+tags = ["1.0"]
+scan = true
+"#,
+            script.display()
+        ),
+    )
+    .unwrap();
+    let docker = docker_config(d, &[]);
+    let out = mirror(d, &docker, &["--format", "json"]);
+    assert_exit(&out, 1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = common::rules(&report);
+    assert!(
+        !rules.is_empty() && rules.iter().all(|r| *r == "vulnerability"),
+        "{report:#}"
+    );
+    assert_eq!(report["mirrored"][0]["outcome"], "refused", "{report:#}");
+    assert_eq!(report["mirrored"][1]["outcome"], "copied", "{report:#}");
+    assert!(
+        !target
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/mirror/app/")),
+        "nothing of the vulnerable source reached the target"
+    );
+    let (_, bytes) = target.fetch_manifest("mirror/clean", "1.0").unwrap();
+    assert_eq!(format!("sha256:{}", sha256_hex(&bytes)), clean.to_string());
+}

@@ -88,6 +88,26 @@ pub fn refusals(config: &Config, source: &ImageRef) -> Vec<Finding> {
     out
 }
 
+/// The findings of a scan of a mirror source that keep it out (errors not waived): the
+/// `[scan]` gate, as `scan` applies it, with the policy's waivers.
+#[must_use]
+pub fn scan_refusals(
+    config: &Config,
+    scan: crate::vuln::ScanResult,
+    today: jiff::civil::Date,
+) -> Vec<Finding> {
+    let facts = crate::Facts {
+        scans: vec![scan],
+        partial_tree: true,
+        ..crate::Facts::default()
+    };
+    crate::evaluate(config, &facts, today)
+        .findings
+        .into_iter()
+        .filter(|finding| finding.counts(Severity::Error))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
