@@ -17,7 +17,7 @@ use crate::output::Output;
 use crate::workspace;
 
 /// Images copied at once (each also copies several blobs at once).
-const IMAGES_AT_ONCE: usize = 2;
+const IMAGES_AT_ONCE: usize = 4;
 
 pub fn run(global: &Global, args: &MirrorArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabCodequality)?;

@@ -110,30 +110,38 @@ impl Client {
             }),
             visited: Mutex::default(),
         };
-        let top = self.fetch_manifest(source).await?;
-        job.update(|r| r.source_digest = Some(top.digest.clone()));
+        // The source's digest by `HEAD` (or as written): a target that has it already costs
+        // no manifest body.
+        let wanted = match source.digest() {
+            Some(digest) => digest.clone(),
+            None => self.resolve_digest(source).await?.digest,
+        };
+        job.update(|r| r.source_digest = Some(wanted.clone()));
         if let Some(tag) = &tag {
             if let Some((existing, _)) = self.tag_digest(&target_repo, &access, tag).await? {
-                let same = existing == top.digest && options.platforms.is_none();
+                let same = existing == wanted && options.platforms.is_none();
                 if same {
                     job.update(|r| {
                         r.already_present = true;
                         r.digest = Some(existing.clone());
                     });
                     if options.referrers {
-                        job.copy_referrers(&top.digest, 0).await?;
+                        job.copy_referrers(&wanted, 0).await?;
                     }
                     return Ok(job.finish());
                 }
-                if !options.allow_retag && (existing != top.digest || options.platforms.is_none()) {
+                if !options.allow_retag && (existing != wanted || options.platforms.is_none()) {
                     return Err(RegistryError::Retag {
                         target: format!("{}:{tag}", target_repo.name()),
                         existing: existing.to_string(),
-                        wanted: top.digest.to_string(),
+                        wanted: wanted.to_string(),
                     });
                 }
             }
         }
+        let top = self
+            .fetch_manifest(&source.without_digest().with_digest(wanted))
+            .await?;
         let written = job.copy_manifest(top, 0).await?;
         if let Some(tag) = &tag {
             self.put_manifest(
