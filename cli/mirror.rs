@@ -2,6 +2,7 @@
 //! `tag-regex` matches), each source admitted by the policy first, then copied with the
 //! registry's copy engine; one report of what was copied, found, refused or failed.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use portcullis_policy::mirror::{refusals, scan_refusals, MirrorItem};
@@ -16,8 +17,9 @@ use crate::args::{Global, MirrorArgs};
 use crate::output::Output;
 use crate::workspace;
 
-/// Images copied at once (each also copies several blobs at once).
-const IMAGES_AT_ONCE: usize = 4;
+/// Images handled at once. Checking an image that is in place costs a few `HEAD`s; the
+/// blob transfers of all of them share the client's slots (`blob_concurrency`).
+const IMAGES_AT_ONCE: usize = 16;
 
 pub fn run(global: &Global, args: &MirrorArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
@@ -35,7 +37,7 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         policies: vec![config.name().to_owned()],
         ..Report::default()
     };
-    let items = plan(config, &client, &mut report).await;
+    let (items, listed_tags) = plan(config, &client, &mut report).await;
     let admitted = gate(config, &client, items, args.dry_run, &mut report).await;
     if args.dry_run {
         for item in &admitted {
@@ -54,6 +56,7 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
             platforms: platforms(&item.platforms),
             allow_retag: args.allow_retag,
             referrers: true,
+            source_tags: listed_tags[item.entry].clone(),
         };
         tasks.push((
             item.clone(),
@@ -182,33 +185,42 @@ async fn scan_gate(
     Ok((pinned, scan_refusals(config, scan.result, today)))
 }
 
-/// Every entry's images, in file order; a source whose tags cannot be listed is a failure.
-async fn plan(config: &Config, client: &Client, report: &mut Report) -> Vec<MirrorItem> {
+/// Every entry's images, in file order, and each entry's source tags when they could be
+/// listed (one request per entry: they tell which signature and referrer tags exist, so
+/// a copy does not ask for each). An entry with `tag-regex` whose tags cannot be listed is
+/// a failure.
+async fn plan(
+    config: &Config,
+    client: &Client,
+    report: &mut Report,
+) -> (Vec<MirrorItem>, Vec<Tags>) {
     let mut items = Vec::new();
+    let mut listed_tags = Vec::new();
     for (i, entry) in config.mirrors().iter().enumerate() {
-        let listed = if entry.lists_tags() {
-            match client.list_tags(&entry.from.value).await {
-                Ok(tags) => tags,
-                Err(error) => {
-                    report.failures.push(Failure {
-                        message: format!(
-                            "cannot list the tags of `{}`: {}",
-                            entry.from.value.name(),
-                            crate::resolve::chain(&error)
-                        ),
-                        image: Some(entry.from.value.name()),
-                        location: None,
-                    });
-                    Vec::new()
-                }
+        let listed = match client.list_tags(&entry.from.value).await {
+            Ok(tags) => Some(tags),
+            Err(error) if entry.lists_tags() => {
+                report.failures.push(Failure {
+                    message: format!(
+                        "cannot list the tags of `{}`: {}",
+                        entry.from.value.name(),
+                        crate::resolve::chain(&error)
+                    ),
+                    image: Some(entry.from.value.name()),
+                    location: None,
+                });
+                None
             }
-        } else {
-            Vec::new()
+            Err(_) => None,
         };
-        items.extend(entry.plan(i, &listed));
+        items.extend(entry.plan(i, listed.as_deref().unwrap_or_default()));
+        listed_tags.push(listed.map(|tags| Arc::new(tags.into_iter().collect())));
     }
-    items
+    (items, listed_tags)
 }
+
+/// A source repository's tags, when listed.
+type Tags = Option<Arc<BTreeSet<String>>>;
 
 /// The platforms a copy keeps: every one, or the listed ones.
 fn platforms(platforms: &Platforms) -> Option<Vec<Platform>> {

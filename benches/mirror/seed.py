@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Seeds a Distribution registry for benches/mirror: COUNT two-platform images (an OCI
-index over linux/amd64 and linux/arm64), each platform one random layer of LAYER_MB
-megabytes, as REPO:1.0 … REPO:1.(COUNT-1). With --big MB, one single-platform image
+index over linux/amd64 and linux/arm64), each platform one gzip layer of LAYER_MB
+megabytes of random bytes, as REPO:1.0 … REPO:1.(COUNT-1). With --big MB, one single-platform image
 REPO-big:1.0 whose one layer is MB megabytes, uploaded from a file (never in memory).
 Usage: seed.py URL REPO COUNT LAYER_MB [--big MB --file PATH]"""
+import gzip
 import hashlib
 import http.client
 import json
@@ -14,7 +15,7 @@ import urllib.parse
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 def connect(url):
@@ -82,7 +83,9 @@ def main():
     for i in range(count):
         children = []
         for arch in ("amd64", "arm64"):
-            layer = push_blob(url, repo, os.urandom(layer_mb * 1000 * 1000))
+            # Really gzip (of random bytes, so about as large): a copier that looks at the
+            # bytes finds them compressed as the media type says, and keeps them as they are.
+            layer = push_blob(url, repo, gzip.compress(os.urandom(layer_mb * 1000 * 1000), 1))
             doc = image(url, repo, "linux", arch, layer)
             d, s = push_manifest(url, repo, "sha256:" + hashlib.sha256(json.dumps(doc).encode()).hexdigest(), OCI_MANIFEST, doc)
             children.append({"mediaType": OCI_MANIFEST, "digest": d, "size": s,

@@ -50,6 +50,11 @@ struct Inner {
     options: ClientOptions,
     transport: Transport,
     auth: Authenticator,
+    /// Registries that answered 404 on the referrers API: they have none (the OCI
+    /// distribution spec), so their fallback tag is read directly from then on.
+    no_referrers_api: std::sync::Mutex<BTreeSet<String>>,
+    /// Blob transfers in flight across every copy of this client.
+    blob_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Client {
@@ -65,11 +70,14 @@ impl Client {
         keychain: Keychain,
     ) -> Result<Self, RegistryError> {
         let transport = Transport::new(&options)?;
+        let blob_slots = options.blob_concurrency.max(1);
         Ok(Self {
             inner: Arc::new(Inner {
                 options,
                 transport,
                 auth: Authenticator::new(keychain),
+                no_referrers_api: std::sync::Mutex::default(),
+                blob_slots: Arc::new(tokio::sync::Semaphore::new(blob_slots)),
             }),
             observer: Observer::default(),
         })
@@ -412,6 +420,32 @@ impl Client {
     /// The request counters, shared with streams that outlive one call.
     pub(crate) fn counters(&self) -> Arc<crate::transport::Counters> {
         Arc::clone(&self.inner.transport.counters)
+    }
+
+    /// A slot for one blob transfer: at most `blob_concurrency` at once across every copy.
+    pub(crate) async fn blob_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.blob_slots)
+            .acquire_owned()
+            .await
+            .ok()
+    }
+
+    /// Whether `registry` is known to have no referrers API.
+    pub(crate) fn lacks_referrers_api(&self, registry: &str) -> bool {
+        self.inner
+            .no_referrers_api
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(registry)
+    }
+
+    /// Remembers that `registry` has no referrers API.
+    pub(crate) fn note_no_referrers_api(&self, registry: &str) {
+        self.inner
+            .no_referrers_api
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(registry.to_owned());
     }
 
     pub(crate) fn transport(&self) -> &Transport {

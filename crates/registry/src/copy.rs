@@ -37,6 +37,9 @@ pub struct CopyOptions {
     pub allow_retag: bool,
     /// Copy what refers to each copied manifest (signatures, attestations, SBOMs).
     pub referrers: bool,
+    /// The source repository's tags, when the caller listed them: a fallback index or
+    /// cosign tag that is not among them is not asked for.
+    pub source_tags: Option<std::sync::Arc<BTreeSet<String>>>,
 }
 
 /// What a copy did.
@@ -112,13 +115,24 @@ impl Client {
         };
         // The source's digest by `HEAD` (or as written): a target that has it already costs
         // no manifest body.
-        let wanted = match source.digest() {
-            Some(digest) => digest.clone(),
-            None => self.resolve_digest(source).await?.digest,
+        // Both asked at once: what the source has, and what the target tag holds.
+        let source_digest = async {
+            match source.digest() {
+                Some(digest) => Ok(digest.clone()),
+                None => self.resolve_digest(source).await.map(|r| r.digest),
+            }
         };
+        let target_digest = async {
+            match &tag {
+                Some(tag) => self.tag_digest(&target_repo, &access, tag).await,
+                None => Ok(None),
+            }
+        };
+        let (wanted, existing) = futures_util::future::join(source_digest, target_digest).await;
+        let (wanted, existing) = (wanted?, existing?);
         job.update(|r| r.source_digest = Some(wanted.clone()));
         if let Some(tag) = &tag {
-            if let Some((existing, _)) = self.tag_digest(&target_repo, &access, tag).await? {
+            if let Some((existing, _)) = existing {
                 let same = existing == wanted && options.platforms.is_none();
                 if same {
                     job.update(|r| {
@@ -294,9 +308,13 @@ impl Job<'_> {
                 blobs.push((digest, size));
             }
         }
+        // The client's blob slots bound the transfers of every copy together.
         let limit = self.client.options().blob_concurrency.max(1);
         let mut results = futures_util::stream::iter(blobs)
-            .map(|(digest, size)| async move { self.copy_blob(&digest, size).await })
+            .map(|(digest, size)| async move {
+                let _slot = self.client.blob_slot().await;
+                self.copy_blob(&digest, size).await
+            })
             .buffer_unordered(limit);
         while let Some(result) = results.next().await {
             match result? {
@@ -353,6 +371,14 @@ impl Job<'_> {
         Ok(())
     }
 
+    /// Whether the source may have `tag`: listed, or the tags were not listed.
+    fn tagged(&self, tag: &str) -> bool {
+        self.options
+            .source_tags
+            .as_ref()
+            .is_none_or(|tags| tags.contains(tag))
+    }
+
     /// Whether the target has the manifest (`HEAD` by digest).
     async fn present(&self, digest: &Digest) -> Result<bool, RegistryError> {
         if self
@@ -396,16 +422,27 @@ impl Job<'_> {
             if depth >= MAX_REFERRER_DEPTH {
                 return Ok(());
             }
-            let found = self
-                .client
-                .referrers(&self.source, &Access::Pull, subject)
-                .await?;
-            for referrer in found {
-                self.copy_referrer(subject, &referrer, depth).await?;
-            }
-            for suffix in LEGACY_SUFFIXES {
-                self.copy_legacy_tag(subject, suffix, depth).await?;
-            }
+            // The referrers and the three legacy tags are independent: looked up at once.
+            let referrers = async {
+                // Without a referrers API, the referrers are in the fallback tag: a listed
+                // repository without that tag has none.
+                let untagged = !self.tagged(&fallback_tag(subject));
+                if untagged && self.client.lacks_referrers_api(self.source.registry()) {
+                    return Ok(());
+                }
+                let found = self
+                    .client
+                    .referrers(&self.source, &Access::Pull, subject)
+                    .await?;
+                for referrer in found {
+                    self.copy_referrer(subject, &referrer, depth).await?;
+                }
+                Ok::<(), RegistryError>(())
+            };
+            let legacy = futures_util::future::try_join_all(
+                LEGACY_SUFFIXES.map(|suffix| self.copy_legacy_tag(subject, suffix, depth)),
+            );
+            futures_util::future::try_join(referrers, legacy).await?;
             Ok(())
         })
     }
@@ -453,6 +490,9 @@ impl Job<'_> {
         depth: usize,
     ) -> Result<(), RegistryError> {
         let tag = format!("{}.{suffix}", fallback_tag(subject));
+        if !self.tagged(&tag) {
+            return Ok(());
+        }
         let Some((digest, _)) = self
             .client
             .tag_digest(&self.source, &Access::Pull, &tag)

@@ -34,7 +34,8 @@ pub struct ClientOptions {
     pub blob_timeout: Duration,
     /// Requests the client may send in all, retries and tokens included (`None`: no limit).
     pub max_requests: Option<u64>,
-    /// Blobs copied at once by [`crate::Client::copy`] (default 4).
+    /// Blobs transferred at once across every [`crate::Client::copy`] of the client
+    /// (default 6).
     pub blob_concurrency: usize,
 }
 
@@ -53,7 +54,7 @@ impl Default for ClientOptions {
             backoff: Duration::from_millis(250),
             blob_timeout: Duration::from_secs(30 * 60),
             max_requests: None,
-            blob_concurrency: 4,
+            blob_concurrency: 6,
         }
     }
 }

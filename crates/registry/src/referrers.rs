@@ -41,29 +41,39 @@ impl Client {
         digest: &Digest,
     ) -> Result<Vec<Referrer>, RegistryError> {
         let url = self.url(image, &format!("referrers/{digest}"))?;
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
-        let counters = self.counters();
-        let response = self
-            .send_scoped(
-                Method::GET,
-                image,
-                access,
-                url.clone(),
-                headers,
-                None,
-                &counters.manifest_requests,
-            )
-            .await?;
-        let from_api = response.status() == StatusCode::OK && content_type(&response) == OCI_INDEX;
-        let bytes = if from_api {
-            read_capped(response, &url, MAX_MANIFEST_BYTES).await?
+        let from_api = if self.lacks_referrers_api(image.registry()) {
+            None
         } else {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
+            let counters = self.counters();
+            let response = self
+                .send_scoped(
+                    Method::GET,
+                    image,
+                    access,
+                    url.clone(),
+                    headers,
+                    None,
+                    &counters.manifest_requests,
+                )
+                .await?;
+            if response.status() == StatusCode::OK && content_type(&response) == OCI_INDEX {
+                Some(read_capped(response, &url, MAX_MANIFEST_BYTES).await?)
+            } else {
+                if response.status() == StatusCode::NOT_FOUND {
+                    self.note_no_referrers_api(image.registry());
+                }
+                None
+            }
+        };
+        let bytes = match from_api {
+            Some(bytes) => bytes,
             // No referrers API (404, or a page that is not an index): the fallback tag.
-            match self.fallback_index(image, access, digest).await? {
+            None => match self.fallback_index(image, access, digest).await? {
                 Some(bytes) => bytes,
                 None => return Ok(Vec::new()),
-            }
+            },
         };
         parse_index(&bytes).map_err(|reason| RegistryError::InvalidManifest {
             url: redact_query(&url),
