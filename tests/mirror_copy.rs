@@ -173,6 +173,21 @@ tags = ["1.0"]
 
     let out = mirror(dir.path(), &docker, &["--format", "json"]);
     assert_exit(&out, 1);
+    // The report passes the committed JSON schema, checked by an independent validator.
+    let file = dir.path().join("mirror.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let validator = common::repo_root().join(".venv/bin/check-jsonschema");
+    let checked = Command::new(&validator)
+        .arg("--schemafile")
+        .arg(common::repo_root().join("schemas/report-v1.schema.json"))
+        .arg(&file)
+        .output()
+        .expect("check-jsonschema (scripts/install-test-deps)");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rules: Vec<&str> = common::rules(&report);
     assert_eq!(rules, ["image-not-allowed"], "{report:#}");
