@@ -52,6 +52,10 @@ pub enum RegistryError {
     /// A `docker-credential-<helper>` program failed.
     #[error("credential helper `docker-credential-{helper}` failed: {reason}")]
     CredentialHelper { helper: String, reason: String },
+    /// The registry's pull limit (Docker Hub's `ratelimit-remaining: 0`) stayed used up
+    /// through every pause.
+    #[error("`{url}`: the registry's pull limit is used up (`ratelimit-limit: {limit}`); wait for its window, or log in for a higher limit")]
+    RateLimited { url: String, limit: String },
     /// The run's request budget is spent.
     #[error("the budget of {limit} registry requests is spent (next: `{url}`)")]
     Budget { limit: u64, url: String },

@@ -290,6 +290,11 @@ impl Transport {
             });
             let result = request.send().await;
             let retry_in = match &result {
+                // Docker Hub's pull limit is spent: pause for its `Retry-After`, else as long
+                // as a gate waits (`MAX_RETRY_AFTER`), rather than hammering it.
+                Ok(response) if limit_spent(response).is_some() => {
+                    Some(retry_after(response).unwrap_or(MAX_RETRY_AFTER))
+                }
                 Ok(response) if is_transient(response.status()) => {
                     Some(retry_after(response).unwrap_or_else(|| self.backoff_for(attempt)))
                 }
@@ -312,6 +317,12 @@ impl Transport {
                     tokio::time::sleep(delay).await;
                 }
                 _ => {
+                    if let Some(limit) = result.as_ref().ok().and_then(limit_spent) {
+                        return Err(RegistryError::RateLimited {
+                            url: redact_query(url),
+                            limit,
+                        });
+                    }
                     return result.map_err(|source| {
                         let error = RegistryError::Network {
                             url: redact_query(url),
@@ -324,7 +335,7 @@ impl Transport {
                                 .insert(origin.clone(), full_message(&error));
                         }
                         error
-                    })
+                    });
                 }
             }
         }
@@ -368,6 +379,24 @@ fn full_message(error: &RegistryError) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The `ratelimit-limit` of a 429 whose `ratelimit-remaining` is 0 (Docker Hub's pull
+/// limit, used up), or `None`.
+fn limit_spent(response: &Response) -> Option<String> {
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let headers = response.headers();
+    let remaining = headers.get("ratelimit-remaining")?.to_str().ok()?;
+    let left = remaining.split(';').next()?.trim();
+    (left == "0").then(|| {
+        headers
+            .get("ratelimit-limit")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown")
+            .to_owned()
+    })
 }
 
 fn is_transient(status: StatusCode) -> bool {

@@ -181,3 +181,54 @@ async fn a_redirect_to_another_host_carries_no_credentials() {
     // The registry itself did get the bearer token.
     assert!(!source.token_requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_pull_limit_pauses_and_then_says_so() {
+    let source = Registry::start(Auth::None).unwrap();
+    let target = Registry::start(Auth::None).unwrap();
+    source
+        .seed_image("team/app", "1.0", &ImageSpec::new("linux", "amd64"))
+        .unwrap();
+    let to = ImageRef::parse(&format!("{}/mirror/app", target.host())).unwrap();
+    // Two answers of "limit used up", then the registry lets us through: the copy pauses
+    // and completes.
+    let brief = FaultProxy::start(
+        &source.url(),
+        vec![FaultRule::new(Fault::RateLimited {
+            retry_after: Some(0),
+        })
+        .first(2)],
+        5,
+    )
+    .unwrap();
+    let client = Client::with_keychain(quick_retries(), Keychain::empty()).unwrap();
+    let from = ImageRef::parse(&format!("{}/team/app:1.0", brief.host())).unwrap();
+    client
+        .copy(&from, &to, &CopyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(brief.injected_of(FaultKind::RateLimited), 2);
+    // Used up for good: a clear error naming the limit, after the pauses.
+    let spent = FaultProxy::start(
+        &source.url(),
+        vec![FaultRule::new(Fault::RateLimited {
+            retry_after: Some(0),
+        })],
+        6,
+    )
+    .unwrap();
+    let from = ImageRef::parse(&format!("{}/team/app:1.0", spent.host())).unwrap();
+    let error = client
+        .copy(&from, &to.with_tag("2.0"), &CopyOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, RegistryError::RateLimited { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("100;w=21600"), "{error}");
+    assert!(
+        spent.injected_of(FaultKind::RateLimited) > 1,
+        "it paused and tried again"
+    );
+}
