@@ -79,6 +79,9 @@ struct Job<'a> {
     report: Mutex<CopyReport>,
     /// Manifests of the target visited in this run (copied or found).
     visited: Mutex<BTreeSet<Digest>>,
+    /// One lock per blob digest: a blob that two manifests share (an empty config, a
+    /// common layer) is copied once, not raced into two uploads of the same digest.
+    blob_locks: Mutex<std::collections::BTreeMap<Digest, std::sync::Arc<tokio::sync::Mutex<bool>>>>,
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, RegistryError>> + Send + 'a>>;
@@ -112,6 +115,7 @@ impl Client {
                 ..CopyReport::default()
             }),
             visited: Mutex::default(),
+            blob_locks: Mutex::default(),
         };
         // The source's digest by `HEAD` (or as written): a target that has it already costs
         // no manifest body.
@@ -332,6 +336,27 @@ impl Job<'_> {
     /// One blob, tried again on failures a retry can mend (a dropped connection, a 5xx
     /// mid-upload); bytes that do not match their digest are not retried.
     async fn copy_blob(&self, digest: &Digest, size: u64) -> Result<BlobCopy, RegistryError> {
+        let lock = std::sync::Arc::clone(
+            self.blob_locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(digest.clone())
+                .or_default(),
+        );
+        let mut copied = lock.lock().await;
+        if *copied {
+            return Ok(BlobCopy::Present);
+        }
+        let outcome = self.copy_blob_retrying(digest, size).await?;
+        *copied = true;
+        Ok(outcome)
+    }
+
+    async fn copy_blob_retrying(
+        &self,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<BlobCopy, RegistryError> {
         let retries = self.client.options().max_retries;
         let mut attempt = 0;
         loop {
