@@ -8,7 +8,7 @@ use std::sync::Arc;
 use portcullis_policy::mirror::{refusals, scan_refusals, MirrorItem};
 use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Platforms, Report};
 use portcullis_reference::ImageRef;
-use portcullis_registry::{Client, CopyOptions, CopyReport, Platform};
+use portcullis_registry::{Client, CopyOptions, CopyReport, Platform, Progress};
 use portcullis_report::Format;
 use portcullis_scan::{SbomKind, ScanRequest};
 use portcullis_sources::Root;
@@ -25,9 +25,33 @@ pub fn run(global: &Global, args: &MirrorArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
     let root = Root::current()?;
     let config = workspace::policy_here(&root, global.config.as_deref())?;
+    let progress = crate::progress::Copies::start(global);
     let client = crate::resolve::client(&config)?;
+    let client = match &progress {
+        Some(progress) => client.with_progress(Arc::clone(progress) as Arc<dyn Progress>),
+        None => client,
+    };
     let runtime = workspace::runtime()?;
-    let report = runtime.block_on(mirror(&config, client, args));
+    let report = runtime.block_on(async {
+        // The bytes so far, redrawn while the copies run.
+        let ticker = progress.clone().map(|progress| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                loop {
+                    progress.bytes(client.stats().bytes_read);
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            })
+        });
+        let report = mirror(&config, client, args).await;
+        if let Some(ticker) = ticker {
+            ticker.abort();
+        }
+        report
+    });
+    if let Some(progress) = &progress {
+        progress.clear();
+    }
     let configs = vec![(config.name().to_owned(), config.source.clone())];
     Ok(output.emit(&report, &root.dir, &configs))
 }
@@ -49,6 +73,7 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         return report;
     }
     let limit = Arc::new(tokio::sync::Semaphore::new(IMAGES_AT_ONCE));
+    client.observe_queued(admitted.len());
     let mut tasks = Vec::new();
     for item in admitted {
         let (client, limit) = (client.clone(), Arc::clone(&limit));

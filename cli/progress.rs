@@ -79,6 +79,57 @@ impl portcullis_registry::Progress for Lookups {
     }
 }
 
+/// The copies of `mirror`, as one bar: images done/total, the bytes read from the sources
+/// so far, and the image being copied.
+#[derive(Debug)]
+pub struct Copies {
+    bar: ProgressBar,
+}
+
+impl Copies {
+    /// A bar when progress is wanted.
+    pub fn start(global: &Global) -> Option<Arc<Self>> {
+        if !wanted(global) {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{spinner} mirroring {pos}/{len} images, {prefix} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix("0.0 MB");
+        bar.enable_steady_tick(TICK);
+        Some(Arc::new(Self { bar }))
+    }
+
+    /// The blob bytes read so far, over every image.
+    pub fn bytes(&self, bytes: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        self.bar
+            .set_prefix(format!("{:.1} MB", bytes as f64 / 1_000_000.0));
+    }
+
+    /// Clears the bar (before the command prints its messages).
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl portcullis_registry::Progress for Copies {
+    fn queued(&self, count: usize) {
+        self.bar.inc_length(count as u64);
+    }
+
+    fn started(&self, image: &ImageRef) {
+        self.bar.set_message(format!("copying {image}"));
+    }
+
+    fn finished(&self, _: &ImageRef, _: Option<&RegistryError>) {
+        self.bar.inc(1);
+    }
+}
+
 /// The scanner hooks of `scan`, one spinner each: the hook, its elapsed time and the last
 /// line it wrote to stderr.
 #[derive(Debug)]

@@ -87,11 +87,24 @@ struct Job<'a> {
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, RegistryError>> + Send + 'a>>;
 
 impl Client {
-    /// Copies `source` (a tag or a digest) into `target`'s repository, under `target`'s tag
+    /// Copies `source` (a tag or a digest) into `target`'s repository (told to the client's
+    /// progress observer as started and finished; the caller queues it), under `target`'s tag
     /// (the source's tag when `target` has none; no tag when neither has one).
     /// Refuses before writing anything when the target tag points at another digest and
     /// `allow_retag` is off.
     pub async fn copy(
+        &self,
+        source: &ImageRef,
+        target: &ImageRef,
+        options: &CopyOptions,
+    ) -> Result<CopyReport, RegistryError> {
+        self.observer.started(source);
+        let result = self.copy_observed(source, target, options).await;
+        self.observer.finished(source, result.as_ref().err());
+        result
+    }
+
+    async fn copy_observed(
         &self,
         source: &ImageRef,
         target: &ImageRef,

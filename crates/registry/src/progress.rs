@@ -75,4 +75,9 @@ impl Client {
         client.observer = Observer(Some(progress));
         client
     }
+
+    /// Tells the progress observer that `count` more operations (copies) are coming.
+    pub fn observe_queued(&self, count: usize) {
+        self.observer.queued(count);
+    }
 }
