@@ -22,6 +22,9 @@ use crate::referrers::{fallback_tag, Referrer, LEGACY_SUFFIXES};
 
 /// How deep referrers of referrers are followed (a signature of an attestation of an image).
 const MAX_REFERRER_DEPTH: usize = 3;
+/// How deep indexes may nest (an index of indexes of images is two): a hostile registry
+/// could otherwise serve an endless chain of distinct indexes.
+const MAX_INDEX_NESTING: usize = 4;
 /// Media types of layers that are never copied (Windows foreign layers live elsewhere).
 const FOREIGN_LAYERS: [&str; 2] = [
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
@@ -173,7 +176,7 @@ impl Client {
         let top = self
             .fetch_manifest(&source.without_digest().with_digest(wanted))
             .await?;
-        let written = job.copy_manifest(top, 0).await?;
+        let written = job.copy_manifest(top, 0, 0).await?;
         if let Some(tag) = &tag {
             self.put_manifest(
                 &target_repo,
@@ -208,8 +211,19 @@ impl Job<'_> {
     /// Copies one manifest read from the source (its blobs or children first, then its
     /// referrers), and returns what was written: the same bytes, or a new index when
     /// platforms are filtered.
-    fn copy_manifest(&self, manifest: Manifest, depth: usize) -> Boxed<'_, Manifest> {
+    fn copy_manifest(
+        &self,
+        manifest: Manifest,
+        depth: usize,
+        nesting: usize,
+    ) -> Boxed<'_, Manifest> {
         Box::pin(async move {
+            if nesting > MAX_INDEX_NESTING {
+                return Err(RegistryError::InvalidManifest {
+                    url: format!("{}@{}", self.source.name(), manifest.digest),
+                    reason: format!("indexes nested more than {MAX_INDEX_NESTING} deep"),
+                });
+            }
             let doc: Value = serde_json::from_slice(&manifest.bytes).map_err(|e| {
                 RegistryError::InvalidManifest {
                     url: format!("{}@{}", self.source.name(), manifest.digest),
@@ -217,7 +231,8 @@ impl Job<'_> {
                 }
             })?;
             let written = if let Some(children) = doc.get("manifests").and_then(Value::as_array) {
-                self.copy_index(&manifest, &doc, children, depth).await?
+                self.copy_index(&manifest, &doc, children, depth, nesting)
+                    .await?
             } else {
                 self.copy_image(&manifest, &doc).await?;
                 manifest
@@ -237,6 +252,7 @@ impl Job<'_> {
         doc: &Value,
         children: &[Value],
         depth: usize,
+        nesting: usize,
     ) -> Result<Manifest, RegistryError> {
         let mut kept = Vec::new();
         for child in children {
@@ -256,7 +272,7 @@ impl Job<'_> {
                     .client
                     .fetch_manifest(&self.source.with_digest(digest.clone()))
                     .await?;
-                self.copy_manifest(bytes, depth).await?;
+                self.copy_manifest(bytes, depth, nesting + 1).await?;
             } else if self.options.referrers {
                 self.copy_referrers(&digest, depth).await?;
             }
@@ -504,7 +520,7 @@ impl Job<'_> {
                 .client
                 .fetch_manifest(&self.source.with_digest(referrer.digest.clone()))
                 .await?;
-            self.copy_manifest(manifest, depth + 1).await?;
+            self.copy_manifest(manifest, depth + 1, 0).await?;
             self.update(|r| r.referrers_copied += 1);
             // A registry with the referrers API lists it now; ask rather than trust a header.
             self.client
@@ -551,7 +567,7 @@ impl Job<'_> {
             .client
             .fetch_manifest(&self.source.with_digest(digest))
             .await?;
-        let written = self.copy_manifest(manifest, depth + 1).await?;
+        let written = self.copy_manifest(manifest, depth + 1, 0).await?;
         self.client
             .put_manifest(
                 &self.target,

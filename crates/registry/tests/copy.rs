@@ -272,3 +272,39 @@ async fn only_the_listed_platforms_make_a_new_index() {
         .fetch_manifest("base", &children[0].to_string())
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_chain_of_indexes_is_refused_and_nothing_is_tagged() {
+    let source = Registry::start(Auth::None).unwrap();
+    let target = Registry::start(Auth::None).unwrap();
+    let (mut digest, _) = source
+        .seed_index("chain", "base", &[("linux", "amd64", None)])
+        .unwrap();
+    let (_, mut bytes) = source.fetch_manifest("chain", "base").unwrap();
+    // Each index lists the one before: eight levels of indexes over one image.
+    for level in 0..8 {
+        let index = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{ "mediaType": OCI_INDEX, "digest": digest.to_string(), "size": bytes.len() }],
+            "annotations": { "level": level.to_string() },
+        }))
+        .unwrap();
+        digest = source
+            .push_manifest("chain", "top", OCI_INDEX, &index)
+            .unwrap();
+        bytes = index;
+    }
+    let client = client_for_both(&source, &target);
+    let to = ImageRef::parse(&format!("{}/chain", target.host())).unwrap();
+    let error = client
+        .copy(
+            &image(&source, "chain", "top"),
+            &to,
+            &CopyOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("nested more than"), "{error}");
+    assert!(target.fetch_manifest("chain", "top").is_err());
+}
