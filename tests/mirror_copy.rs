@@ -250,6 +250,16 @@ tags = ["1.0"]
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["mirrored"][1]["outcome"], "present", "{report:#}");
     assert!(!stderr(&out).contains("mirror-s3cret"));
+    // The pull-request comment format lists each image.
+    let out = mirror(dir.path(), &docker, &["--format", "markdown"]);
+    assert_exit(&out, 1);
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    assert!(markdown.contains("#### Mirrored"), "{markdown}");
+    assert!(
+        markdown.contains("/evil/tool:1.0` | `") && markdown.contains("| **refused** |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| already mirrored |"), "{markdown}");
 }
 
 /// A small deterministic sequence for the kill delays.

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
-use portcullis_policy::{Finding, Report, Severity};
+use portcullis_policy::{Finding, MirrorOutcome, Mirrored, Report, Severity};
 
 use crate::{code, plural, waiver_reason, RenderOptions};
 
@@ -323,6 +323,25 @@ fn waived_row(finding: &Finding) -> String {
 
 /// Counts per scanned image: the vulnerabilities that count (not suppressed) by severity,
 /// how many of them have a fix, and how many VEX or waivers suppressed.
+/// One image `mirror` handled: source, target, what happened, the digest and the bytes.
+fn mirror_row(m: &Mirrored) -> String {
+    let outcome = match m.outcome {
+        MirrorOutcome::Copied => "copied",
+        MirrorOutcome::Present => "already mirrored",
+        MirrorOutcome::Refused => "**refused**",
+        MirrorOutcome::Failed => "**failed**",
+        MirrorOutcome::Planned => "would copy",
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let megabytes = m.bytes as f64 / 1_000_000.0;
+    format!(
+        "| {} | {} | {outcome} | {} | {megabytes:.1} MB |\n",
+        code_cell(&m.source),
+        code_cell(&m.target),
+        m.digest.as_deref().map(code_cell).unwrap_or_default(),
+    )
+}
+
 fn scan_row(scan: &ScanResult) -> String {
     let open: Vec<_> = scan
         .vulnerabilities
@@ -456,6 +475,12 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.scans.iter().map(scan_row).collect(),
         "\n",
     );
+    let mut mirrored = Table::new(
+        "#### Mirrored\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n"
+            .to_owned(),
+        report.mirrored.iter().map(mirror_row).collect(),
+        "\n",
+    );
     let mut groups: Vec<Table> = groups(&open).iter().map(Group::table).collect();
     let mut waived_table = Table::new(
         format!(
@@ -472,6 +497,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let fixed = units(&head) + units(&counts) + units(&footer) + units(details_heading) + reserve;
     let mut budget = limit.saturating_sub(fixed);
     budget -= scans.fill(budget);
+    budget -= mirrored.fill(budget);
     for group in &mut groups {
         budget -= group.fill(budget);
     }
@@ -483,6 +509,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     }
     out.push_str(&counts);
     scans.write(&mut out);
+    mirrored.write(&mut out);
     if groups.iter().any(|g| g.kept > 0) {
         out.push_str(details_heading);
     }
@@ -493,7 +520,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let left_findings: usize =
         groups.iter().map(Table::left_out).sum::<usize>() + waived_table.left_out();
     let left_groups = groups.iter().filter(|g| g.kept == 0).count();
-    let left_images = scans.left_out();
+    let left_images = scans.left_out() + mirrored.left_out();
     if left_findings + left_images > 0 {
         let mut parts = Vec::new();
         if left_findings > 0 {
