@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use portcullis_policy::mirror::{refusals, scan_refusals, MirrorItem};
-use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Platforms, Report};
+use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Report};
 use portcullis_reference::ImageRef;
-use portcullis_registry::{Client, CopyOptions, CopyReport, Platform, Progress};
+use portcullis_registry::{Client, CopyOptions, CopyReport, Progress};
 use portcullis_report::Format;
 use portcullis_scan::{SbomKind, ScanRequest};
 use portcullis_sources::Root;
@@ -78,7 +78,7 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
     for item in admitted {
         let (client, limit) = (client.clone(), Arc::clone(&limit));
         let options = CopyOptions {
-            platforms: platforms(&item.platforms),
+            platforms: item.platforms.listed().map(<[_]>::to_vec),
             allow_retag: args.allow_retag,
             referrers: true,
             source_tags: listed_tags[item.entry].clone(),
@@ -145,7 +145,7 @@ async fn gate(
     for mut item in items {
         let mut refused = refusals(config, &item.source);
         // The scan gate scans; a dry run only plans.
-        if refused.is_empty() && !dry_run && config.mirrors()[item.entry].scan.value {
+        if refused.is_empty() && !dry_run && item.scan {
             match scan_gate(config, client, &item).await {
                 Ok((pinned, found)) => {
                     // Copied by the digest that was scanned, whatever the tag does meanwhile.
@@ -246,14 +246,6 @@ async fn plan(
 
 /// A source repository's tags, when listed.
 type Tags = Option<Arc<BTreeSet<String>>>;
-
-/// The platforms a copy keeps: every one, or the listed ones.
-fn platforms(platforms: &Platforms) -> Option<Vec<Platform>> {
-    match platforms {
-        Platforms::All => None,
-        Platforms::List(list) => Some(list.iter().filter_map(|p| Platform::parse(p)).collect()),
-    }
-}
 
 fn entry(item: &MirrorItem, outcome: MirrorOutcome, copied: Option<&CopyReport>) -> Mirrored {
     let copied = copied.cloned().unwrap_or_default();

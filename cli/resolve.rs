@@ -62,13 +62,7 @@ pub fn chain(error: &RegistryError) -> String {
 
 /// A registry failure for `image`, with its causes.
 pub fn failure(image: &ImageRef, error: &RegistryError) -> String {
-    let mut text = format!("cannot resolve `{image}`: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
+    format!("cannot resolve `{image}`: {}", chain(error))
 }
 
 /// Facts for `check --resolve`, by image, and the lookups that failed for a reason other

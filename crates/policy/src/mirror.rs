@@ -21,6 +21,8 @@ pub struct MirrorItem {
     pub target: ImageRef,
     /// Which platforms of an index to copy.
     pub platforms: Platforms,
+    /// The source passes the `[scan]` gate before it is copied (`scan = true`).
+    pub scan: bool,
     /// The index of the `[[mirror]]` entry in the policy file.
     pub entry: usize,
 }
@@ -49,6 +51,7 @@ impl MirrorSettings {
                 source: self.from.value.without_digest().with_tag(tag),
                 target: self.to.value.without_digest().with_tag(tag),
                 platforms: self.platforms.value.clone(),
+                scan: self.scan.value,
                 entry,
             })
             .collect()
@@ -141,6 +144,7 @@ tag-regex = '3\.2\d'
         );
         assert!(!entry.covers_tag("3.20-rc"), "anchored at the end");
         assert!(!entry.covers_tag("x3.20"), "anchored at the start");
+        assert!(!plan[0].scan, "no scan unless the entry asks");
     }
 
     #[test]

@@ -204,7 +204,10 @@ fn every_documented_key_is_accepted_and_typed() {
     assert_eq!(mirrors[1].tag_regex.as_ref().unwrap().value, r"^12\.\d+$");
     assert_eq!(
         mirrors[1].platforms.value,
-        Platforms::List(vec!["linux/amd64".into(), "linux/arm64/v8".into()])
+        Platforms::List(vec![
+            portcullis_reference::Platform::parse("linux/amd64").unwrap(),
+            portcullis_reference::Platform::parse("linux/arm64/v8").unwrap()
+        ])
     );
 
     assert_eq!(

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::client::{Access, Client, Manifest};
 use crate::error::RegistryError;
-use crate::manifest::{Platform, OCI_INDEX};
+use crate::manifest::OCI_INDEX;
 use crate::push::{target_access, BlobCopy};
 use crate::referrers::{fallback_tag, Referrer, LEGACY_SUFFIXES};
 
@@ -35,7 +35,7 @@ const FOREIGN_LAYERS: [&str; 2] = [
 #[derive(Debug, Clone, Default)]
 pub struct CopyOptions {
     /// Only these platforms of an index (a new index listing them); `None`: every child.
-    pub platforms: Option<Vec<Platform>>,
+    pub platforms: Option<Vec<portcullis_reference::Platform>>,
     /// Move a target tag that points at another digest.
     pub allow_retag: bool,
     /// Copy what refers to each copied manifest (signatures, attestations, SBOMs).
@@ -460,11 +460,9 @@ impl Job<'_> {
         };
         let text = |key: &str| platform.get(key).and_then(Value::as_str).unwrap_or("");
         list.iter().any(|p| {
-            p.os == text("os")
-                && p.architecture == text("architecture")
-                && p.variant
-                    .as_deref()
-                    .is_none_or(|variant| variant == text("variant"))
+            p.os() == text("os")
+                && p.arch() == text("architecture")
+                && p.variant().is_none_or(|variant| variant == text("variant"))
         })
     }
 

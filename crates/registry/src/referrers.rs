@@ -44,20 +44,7 @@ impl Client {
         let from_api = if self.lacks_referrers_api(image.registry()) {
             None
         } else {
-            let mut headers = HeaderMap::new();
-            headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
-            let counters = self.counters();
-            let response = self
-                .send_scoped(
-                    Method::GET,
-                    image,
-                    access,
-                    url.clone(),
-                    headers,
-                    None,
-                    &counters.manifest_requests,
-                )
-                .await?;
+            let response = self.get_index(image, access, url.clone()).await?;
             if response.status() == StatusCode::OK && content_type(&response) == OCI_INDEX {
                 Some(read_capped(response, &url, MAX_MANIFEST_BYTES).await?)
             } else {
@@ -90,25 +77,34 @@ impl Client {
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         let tag = fallback_tag(digest);
         let url = self.manifest_url(image, &tag)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
-        let counters = self.counters();
-        let response = self
-            .send_scoped(
-                Method::GET,
-                image,
-                access,
-                url.clone(),
-                headers,
-                None,
-                &counters.manifest_requests,
-            )
-            .await?;
+        let response = self.get_index(image, access, url.clone()).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         let response = check_status(response, image, &url)?;
         Ok(Some(read_capped(response, &url, MAX_MANIFEST_BYTES).await?))
+    }
+
+    /// `GET url` asking for an OCI index (a referrers list or a fallback tag index).
+    async fn get_index(
+        &self,
+        image: &ImageRef,
+        access: &Access,
+        url: reqwest::Url,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
+        let counters = self.counters();
+        self.send_scoped(
+            Method::GET,
+            image,
+            access,
+            url,
+            headers,
+            None,
+            &counters.manifest_requests,
+        )
+        .await
     }
 
     /// Adds `referrer` to the fallback tag index of `subject` in `target`'s repository

@@ -248,7 +248,7 @@ async fn only_the_listed_platforms_make_a_new_index() {
     let client = client_for_both(&source, &target);
     let options = CopyOptions {
         platforms: Some(vec![
-            portcullis_registry::Platform::parse("linux/arm64").unwrap()
+            portcullis_reference::Platform::parse("linux/arm64").unwrap()
         ]),
         ..CopyOptions::default()
     };

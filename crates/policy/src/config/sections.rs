@@ -189,20 +189,8 @@ fn repository(
     }
 }
 
-fn platform(text: &str) -> Result<String, String> {
-    let parts: Vec<&str> = text.split('/').collect();
-    let valid = (2..=3).contains(&parts.len())
-        && parts.iter().all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        });
-    if valid {
-        Ok(text.to_owned())
-    } else {
-        Err(format!("invalid platform `{text}`: expected `os/arch` or `os/arch/variant`, like `linux/arm64`"))
-    }
+fn platform(text: &str) -> Result<Platform, String> {
+    Platform::parse(text).map_err(|error| error.to_string())
 }
 
 fn build(reader: &mut Reader<'_>, section: &Section<'_>) -> BuildSettings {

@@ -321,7 +321,18 @@ pub enum Platforms {
     #[default]
     All,
     /// Only these `os/arch[/variant]`.
-    List(Vec<String>),
+    List(Vec<Platform>),
+}
+
+impl Platforms {
+    /// The listed platforms, or `None` for every platform.
+    #[must_use]
+    pub fn listed(&self) -> Option<&[Platform]> {
+        match self {
+            Platforms::All => None,
+            Platforms::List(list) => Some(list),
+        }
+    }
 }
 
 /// `"all"` or a list of platforms.
