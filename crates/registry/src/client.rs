@@ -289,10 +289,29 @@ impl Client {
         image: &ImageRef,
         reference: &str,
     ) -> Result<(Resolved, Option<Vec<u8>>), RegistryError> {
+        self.head_or_get_as(image, reference, &Access::Pull).await
+    }
+
+    /// [`Client::head_or_get`] with the token scope of the operation asking (a copy asks
+    /// its target with the scope it writes with: one token per repository).
+    pub(crate) async fn head_or_get_as(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+        access: &Access,
+    ) -> Result<(Resolved, Option<Vec<u8>>), RegistryError> {
         let url = self.manifest_url(image, reference)?;
         let counter = &self.inner.transport.counters.manifest_requests;
         let response = self
-            .send_authed(Method::HEAD, image, url.clone(), accept(), counter)
+            .send_scoped(
+                Method::HEAD,
+                image,
+                access,
+                url.clone(),
+                accept(),
+                None,
+                counter,
+            )
             .await?;
         if response.status() != StatusCode::METHOD_NOT_ALLOWED {
             let response = check_status(response, image, &url)?;

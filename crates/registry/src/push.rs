@@ -173,41 +173,23 @@ impl Client {
         Ok(response.headers().contains_key("oci-subject"))
     }
 
-    /// The digest `target`'s tag points at now (`HEAD`), when it exists.
+    /// The digest `target`'s `reference` (a tag, or a digest) points at now and its media
+    /// type (`HEAD`, checked as a resolve checks it), when it exists.
     pub(crate) async fn tag_digest(
         &self,
         target: &ImageRef,
         access: &Access,
-        tag: &str,
+        reference: &str,
     ) -> Result<Option<(Digest, String)>, RegistryError> {
-        let url = self.manifest_url(target, tag)?;
-        let counters = self.counters();
-        let response = self
-            .send_scoped(
-                Method::HEAD,
-                target,
-                access,
-                url.clone(),
-                crate::client::accept(),
-                None,
-                &counters.manifest_requests,
-            )
-            .await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let response = crate::client::check_status(response, target, &url)?;
-        let media_type = crate::client::content_type(&response);
-        if let Some(digest) = crate::client::header_digest(&response, &url)? {
-            return Ok(Some((digest, media_type)));
-        }
-        // No digest header: read the manifest and hash it.
-        let by = match Digest::parse(tag) {
+        let image = match Digest::parse(reference) {
             Ok(digest) => target.without_digest().with_digest(digest),
-            Err(_) => target.without_digest().with_tag(tag),
+            Err(_) => target.without_digest().with_tag(reference),
         };
-        let manifest = self.fetch_manifest(&by).await?;
-        Ok(Some((manifest.digest, manifest.media_type)))
+        match self.head_or_get_as(&image, reference, access).await {
+            Ok((resolved, _)) => Ok(Some((resolved.digest, resolved.media_type))),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 }
 
