@@ -277,30 +277,50 @@ fn run_hook_with(
 }
 
 /// Starts the hook in its own process group, stdin closed, stdout/stderr piped.
+///
+/// A hook script written just before the run (by a wrapper, or by another thread of the
+/// same process) can still be open for writing in a child that was forked but has not yet
+/// exec'd; the kernel then refuses to run it ("Text file busy"). That window is
+/// microseconds long, so the start is retried a few times before it counts as a failure.
 fn spawn(hook: &HookSpec, prepared: &Prepared) -> Result<Child, ScanError> {
-    Command::new(&prepared.program)
-        .args(&prepared.args)
-        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|error| {
-            if error.kind() == std::io::ErrorKind::NotFound {
-                ScanError::MissingBinary {
-                    hook: hook.name.clone(),
-                    program: prepared.program.clone(),
-                    install_hint: install_hint(&prepared.program),
-                }
-            } else {
-                ScanError::Spawn {
-                    hook: hook.name.clone(),
-                    program: prepared.program.clone(),
-                    error,
-                }
+    const BUSY_RETRIES: u32 = 20;
+    let mut attempt = 0;
+    loop {
+        let started = Command::new(&prepared.program)
+            .args(&prepared.args)
+            .envs(prepared.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn();
+        match started {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && attempt < BUSY_RETRIES =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)));
             }
-        })
+            other => return other.map_err(|error| spawn_error(hook, prepared, error)),
+        }
+    }
+}
+
+fn spawn_error(hook: &HookSpec, prepared: &Prepared, error: std::io::Error) -> ScanError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        ScanError::MissingBinary {
+            hook: hook.name.clone(),
+            program: prepared.program.clone(),
+            install_hint: install_hint(&prepared.program),
+        }
+    } else {
+        ScanError::Spawn {
+            hook: hook.name.clone(),
+            program: prepared.program.clone(),
+            error,
+        }
+    }
 }
 
 /// Parses what the hook printed; the exit code only matters when the output is unusable.
