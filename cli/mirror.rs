@@ -61,7 +61,15 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         policies: vec![config.name().to_owned()],
         ..Report::default()
     };
-    let (items, listed_tags) = plan(config, &client, &mut report).await;
+    // The targets' challenges and push tokens are learned while the sources' tags are
+    // listed, not after.
+    let targets = config.mirrors().iter().map(|entry| &entry.to.value);
+    let prepare = async {
+        if !args.dry_run {
+            client.prepare_push(targets).await;
+        }
+    };
+    let ((items, listed_tags), ()) = tokio::join!(plan(config, &client, &mut report), prepare);
     let admitted = gate(config, &client, items, args.dry_run, &mut report).await;
     if args.dry_run {
         for item in &admitted {

@@ -59,7 +59,8 @@ pub(crate) enum StreamError {
 }
 
 impl StreamError {
-    /// The registry error a failed copy reports (bytes that lie are a digest mismatch).
+    /// The registry error a failed copy reports: bytes that lie are a digest mismatch, a
+    /// length that differs from the descriptor a size mismatch.
     pub(crate) fn into_registry_error(self) -> RegistryError {
         match self {
             StreamError::Mismatch { expected, actual } => {
@@ -70,15 +71,12 @@ impl StreamError {
                 status: 0,
                 detail: format!(": the source stopped: {reason}"),
             },
-            other => RegistryError::DigestMismatch {
-                expected: match &other {
-                    StreamError::TooLong { digest, .. } | StreamError::TooShort { digest, .. } => {
-                        digest.clone()
-                    }
-                    _ => String::new(),
-                },
-                actual: other.to_string(),
-            },
+            StreamError::TooLong { ref digest, .. } | StreamError::TooShort { ref digest, .. } => {
+                RegistryError::SizeMismatch {
+                    digest: digest.clone(),
+                    detail: self.to_string(),
+                }
+            }
         }
     }
 }

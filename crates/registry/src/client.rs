@@ -3,7 +3,7 @@
 //! header, an index whose platforms are wanted, an image's platform), and bounded
 //! concurrency for many references at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,12 +50,20 @@ struct Inner {
     options: ClientOptions,
     transport: Transport,
     auth: Authenticator,
-    /// Registries that answered 404 on the referrers API: they have none (the OCI
-    /// distribution spec), so their fallback tag is read directly from then on.
-    no_referrers_api: std::sync::Mutex<BTreeSet<String>>,
+    /// Per registry, whether it has the referrers API (`None`: not asked yet). A registry
+    /// that answers 404 has none (the OCI distribution spec), so its fallback tag is read
+    /// directly from then on. The first copy to ask holds the slot while it asks, so
+    /// images copied at once send one probe between them, not one each.
+    referrers_api: std::sync::Mutex<HashMap<String, ReferrersApi>>,
+    /// Registries that refused uploads as too large (413), with the chunk size that is
+    /// tried first for the rest of the run.
+    chunked_uploads: std::sync::Mutex<HashMap<String, u64>>,
     /// Blob transfers in flight across every copy of this client.
     blob_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Whether a registry has the referrers API, once known.
+pub(crate) type ReferrersApi = Arc<tokio::sync::Mutex<Option<bool>>>;
 
 impl Client {
     /// A client reading credentials from the Docker config and the environment.
@@ -76,7 +84,8 @@ impl Client {
                 options,
                 transport,
                 auth: Authenticator::new(keychain),
-                no_referrers_api: std::sync::Mutex::default(),
+                referrers_api: std::sync::Mutex::default(),
+                chunked_uploads: std::sync::Mutex::default(),
                 blob_slots: Arc::new(tokio::sync::Semaphore::new(blob_slots)),
             }),
             observer: Observer::default(),
@@ -449,22 +458,37 @@ impl Client {
             .ok()
     }
 
-    /// Whether `registry` is known to have no referrers API.
-    pub(crate) fn lacks_referrers_api(&self, registry: &str) -> bool {
-        self.inner
-            .no_referrers_api
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(registry)
+    /// What is known of `registry`'s referrers API; the slot is locked while one copy asks.
+    pub(crate) fn referrers_api(&self, registry: &str) -> ReferrersApi {
+        Arc::clone(
+            self.inner
+                .referrers_api
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(registry.to_owned())
+                .or_default(),
+        )
     }
 
-    /// Remembers that `registry` has no referrers API.
-    pub(crate) fn note_no_referrers_api(&self, registry: &str) {
+    /// The chunk size uploads to `registry` use after it refused larger ones.
+    pub(crate) fn preferred_chunk_bytes(&self, registry: &str) -> Option<u64> {
         self.inner
-            .no_referrers_api
+            .chunked_uploads
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(registry.to_owned());
+            .get(registry)
+            .copied()
+    }
+
+    /// Remembers that `registry` takes uploads in chunks of at most `bytes`.
+    pub(crate) fn note_chunk_bytes(&self, registry: &str, bytes: u64) {
+        let mut known = self
+            .inner
+            .chunked_uploads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = known.entry(registry.to_owned()).or_insert(bytes);
+        *entry = (*entry).min(bytes);
     }
 
     pub(crate) fn transport(&self) -> &Transport {
@@ -473,6 +497,24 @@ impl Client {
 
     pub(crate) fn options(&self) -> &ClientOptions {
         &self.inner.options
+    }
+
+    /// Learns, at once, each target registry's challenge and the push token for each
+    /// repository, so the first writes and `HEAD`s of a batch of copies do not each wait for
+    /// them in turn; run it beside other work (listing the sources' tags). Failures are
+    /// left for the copies themselves to report.
+    pub async fn prepare_push<'a>(&self, targets: impl IntoIterator<Item = &'a ImageRef>) {
+        let mut seen = BTreeSet::new();
+        let distinct: Vec<&ImageRef> = targets
+            .into_iter()
+            .filter(|image| seen.insert((image.registry(), image.repository())))
+            .collect();
+        futures_util::future::join_all(
+            distinct
+                .into_iter()
+                .map(|image| self.authorization(image, &Access::Push)),
+        )
+        .await;
     }
 
     /// The `Authorization` value for `access` to `image`'s repository (cached per scope), for

@@ -479,12 +479,9 @@ impl Job<'_> {
                 // Without a referrers API, the referrers are in the fallback tag: a listed
                 // repository without that tag has none.
                 let untagged = !self.tagged(&fallback_tag(subject));
-                if untagged && self.client.lacks_referrers_api(self.source.registry()) {
-                    return Ok(());
-                }
                 let found = self
                     .client
-                    .referrers(&self.source, &Access::Pull, subject)
+                    .referrers(&self.source, &Access::Pull, subject, untagged)
                     .await?;
                 for referrer in found {
                     self.copy_referrer(subject, &referrer, depth).await?;
@@ -509,7 +506,7 @@ impl Job<'_> {
             // Copied before: make sure the target still lists it (its referrers API, or the
             // fallback index read below).
             self.client
-                .referrers(&self.target, &self.access, subject)
+                .referrers(&self.target, &self.access, subject, false)
                 .await?
                 .iter()
                 .any(|r| r.digest == referrer.digest)
@@ -522,7 +519,7 @@ impl Job<'_> {
             self.update(|r| r.referrers_copied += 1);
             // A registry with the referrers API lists it now; ask rather than trust a header.
             self.client
-                .referrers(&self.target, &self.access, subject)
+                .referrers(&self.target, &self.access, subject, false)
                 .await?
                 .iter()
                 .any(|r| r.digest == referrer.digest)

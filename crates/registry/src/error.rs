@@ -27,6 +27,10 @@ pub enum RegistryError {
     /// Content did not hash to the digest it was requested by or announced with.
     #[error("digest mismatch: expected `{expected}`, got `{actual}`")]
     DigestMismatch { expected: String, actual: String },
+    /// A blob's length is not the size its descriptor gives (a source that sends more or
+    /// fewer bytes than it announced).
+    #[error("size mismatch: {detail}")]
+    SizeMismatch { digest: String, detail: String },
     /// After a redirect, another origin asked for credentials: the registry's are not sent
     /// to it.
     #[error("`{origin}` asked for credentials after a redirect from `{registry}`; the registry's credentials answer only its own challenges")]

@@ -31,6 +31,7 @@ mod progress;
 mod push;
 mod referrers;
 mod tags;
+mod tls;
 mod transport;
 
 pub use client::{Client, Manifest};

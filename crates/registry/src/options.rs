@@ -37,7 +37,17 @@ pub struct ClientOptions {
     /// Blobs transferred at once across every [`crate::Client::copy`] of the client
     /// (default 6).
     pub blob_concurrency: usize,
+    /// Upload every blob in chunks of this many bytes (`PATCH` with `Content-Range`, then
+    /// the closing `PUT`) instead of one streamed `PUT`. `None` (the default): one `PUT`,
+    /// unless the registry refuses it as too large (413), after which that registry gets
+    /// chunks of [`DEFAULT_CHUNK_BYTES`]. Never below the registry's `OCI-Chunk-Min-Length`.
+    pub upload_chunk_bytes: Option<u64>,
 }
+
+/// The chunk size of a chunked upload when none is configured: small enough for the
+/// request-size limits of common proxies (100 MB and up), large enough to keep the number of
+/// round trips low.
+pub const DEFAULT_CHUNK_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -55,6 +65,7 @@ impl Default for ClientOptions {
             blob_timeout: Duration::from_secs(30 * 60),
             max_requests: None,
             blob_concurrency: 6,
+            upload_chunk_bytes: None,
         }
     }
 }

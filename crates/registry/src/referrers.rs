@@ -34,28 +34,45 @@ pub fn fallback_tag(digest: &Digest) -> String {
 impl Client {
     /// The referrers of `digest` in `image`'s repository: from the referrers API when the
     /// registry has it, else from the fallback tag index (none when neither exists).
+    /// `no_fallback_tag`: the repository's tag list shows no fallback tag, so a registry
+    /// without the API has no referrers for `digest` and is not asked again.
     pub(crate) async fn referrers(
         &self,
         image: &ImageRef,
         access: &Access,
         digest: &Digest,
+        no_fallback_tag: bool,
     ) -> Result<Vec<Referrer>, RegistryError> {
         let url = self.url(image, &format!("referrers/{digest}"))?;
-        let from_api = if self.lacks_referrers_api(image.registry()) {
+        let slot = self.referrers_api(image.registry());
+        // Held while the first copy asks a registry whose API is not known yet.
+        let mut asking = Some(slot.lock().await);
+        let known = asking.as_deref().copied().flatten();
+        if known.is_some() {
+            asking = None;
+        }
+        let from_api = if known == Some(false) {
             None
         } else {
             let response = self.get_index(image, access, url.clone()).await?;
-            if response.status() == StatusCode::OK && content_type(&response) == OCI_INDEX {
+            let indexed =
+                response.status() == StatusCode::OK && content_type(&response) == OCI_INDEX;
+            if let Some(mut state) = asking.take() {
+                if indexed {
+                    *state = Some(true);
+                } else if response.status() == StatusCode::NOT_FOUND {
+                    *state = Some(false);
+                }
+            }
+            if indexed {
                 Some(read_capped(response, &url, MAX_MANIFEST_BYTES).await?)
             } else {
-                if response.status() == StatusCode::NOT_FOUND {
-                    self.note_no_referrers_api(image.registry());
-                }
                 None
             }
         };
         let bytes = match from_api {
             Some(bytes) => bytes,
+            None if no_fallback_tag => return Ok(Vec::new()),
             // No referrers API (404, or a page that is not an index): the fallback tag.
             None => match self.fallback_index(image, access, digest).await? {
                 Some(bytes) => bytes,

@@ -90,29 +90,17 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub fn new(options: &ClientOptions) -> Result<Self, RegistryError> {
-        install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_rustls()
+        let mut roots = Vec::new();
+        for file in &options.ca_files {
+            roots.extend(crate::tls::read_ca_file(file)?);
+        }
+        let builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::client_config(roots))
             .redirect(reqwest::redirect::Policy::none())
             // A silent peer fails after `timeout`; a layer that keeps arriving may take longer.
             .read_timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
             .user_agent(options.user_agent.clone());
-        for file in &options.ca_files {
-            let pem = std::fs::read(file).map_err(|e| RegistryError::Setup {
-                reason: format!("reading CA file `{}`: {e}", file.display()),
-            })?;
-            let certificates =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Setup {
-                    reason: format!("CA file `{}`: {e}", file.display()),
-                })?;
-            if certificates.is_empty() {
-                return Err(RegistryError::Setup {
-                    reason: format!("CA file `{}` holds no PEM certificate", file.display()),
-                });
-            }
-            builder = builder.tls_certs_merge(certificates);
-        }
         let http = builder.build().map_err(|e| RegistryError::Setup {
             reason: e.to_string(),
         })?;

@@ -232,3 +232,122 @@ async fn a_spent_pull_limit_pauses_and_then_says_so() {
         "it paused and tried again"
     );
 }
+
+/// Every blob of the image at `tag`, read from `registry` without a proxy, hashes to its
+/// digest; returns how many there were.
+async fn blobs_verify(registry: &Registry, repository: &str, tag: &str) -> usize {
+    let (_, bytes) = registry.fetch_manifest(repository, tag).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let mut count = 0;
+    for blob in manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&manifest["config"]])
+    {
+        let want = blob["digest"].as_str().unwrap();
+        let got = reqwest::get(format!("{}/v2/{repository}/blobs/{want}", registry.url()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(format!("sha256:{}", sha256_hex(&got)), want);
+        count += 1;
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_chunk_size_uploads_each_blob_in_patches() {
+    let source = Registry::start(Auth::None).unwrap();
+    let target = Registry::start(Auth::None).unwrap();
+    // 300,000 bytes in chunks of 64 KiB: five PATCHes (four whole, one partial).
+    let layer: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    source
+        .seed_image(
+            "team/app",
+            "1.0",
+            &ImageSpec::new("linux", "amd64").layers(vec![layer]),
+        )
+        .unwrap();
+    let proxy = FaultProxy::start(&target.url(), Vec::new(), 3).unwrap();
+    let options = ClientOptions {
+        upload_chunk_bytes: Some(64 * 1024),
+        ..quick_retries()
+    };
+    let client = Client::with_keychain(options, Keychain::empty()).unwrap();
+    let from = ImageRef::parse(&format!("{}/team/app:1.0", source.host())).unwrap();
+    let to = ImageRef::parse(&format!("{}/mirror/app", proxy.host())).unwrap();
+    let report = client
+        .copy(&from, &to, &CopyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.blobs_uploaded, 2);
+    let requests = proxy.requests();
+    let patches = requests.iter().filter(|r| r.method == "PATCH").count();
+    // The layer in five chunks, the small config in one.
+    assert_eq!(patches, 6, "{requests:#?}");
+    let closing_puts = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/blobs/uploads/"))
+        .count();
+    assert_eq!(closing_puts, 2);
+    assert_eq!(blobs_verify(&target, "mirror/app", "1.0").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_refuses_large_uploads_gets_smaller_chunks() {
+    let source = Registry::start(Auth::None).unwrap();
+    let target = Registry::start(Auth::None).unwrap();
+    // Layers of 3 MB behind a 1 MiB body limit (nginx's default `client_max_body_size`).
+    for i in 0..3u32 {
+        let layer: Vec<u8> = (0..3_000_000u32)
+            .map(|n| (n.wrapping_mul(7).wrapping_add(i) % 253) as u8)
+            .collect();
+        let spec = ImageSpec::new("linux", "amd64").layers(vec![layer]);
+        source
+            .seed_image("team/app", &format!("1.{i}"), &spec)
+            .unwrap();
+    }
+    let proxy = FaultProxy::start(
+        &target.url(),
+        vec![FaultRule::new(Fault::Status {
+            code: 413,
+            retry_after: None,
+        })
+        .path(PathMatch::Uploads)
+        .larger_than(1024 * 1024)],
+        4,
+    )
+    .unwrap();
+    let client = Client::with_keychain(quick_retries(), Keychain::empty()).unwrap();
+    for i in 0..3 {
+        let from = ImageRef::parse(&format!("{}/team/app:1.{i}", source.host())).unwrap();
+        let to = ImageRef::parse(&format!("{}/mirror/app", proxy.host())).unwrap();
+        client
+            .copy(&from, &to, &CopyOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("image {i}: {e}"));
+        assert_eq!(
+            blobs_verify(&target, "mirror/app", &format!("1.{i}")).await,
+            2
+        );
+    }
+    // The whole layer, then chunks of 32 MiB and 4 MiB (each the whole 3 MB) were refused;
+    // chunks of 512 KiB went through, and the later images used them from the start.
+    assert_eq!(
+        proxy.injected_of(FaultKind::Status),
+        3,
+        "{:#?}",
+        proxy.requests()
+    );
+    let patches = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.status == Some(202))
+        .count();
+    // Three layers of six 512 KiB chunks each (3,000,000 / 524,288 → 6); configs are small
+    // enough to go whole... in chunks too, once the registry is known to want them.
+    assert!(patches >= 18, "{patches}");
+}

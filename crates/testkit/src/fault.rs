@@ -119,6 +119,7 @@ pub struct FaultRule {
     fault: Fault,
     rate: f64,
     first: Option<u64>,
+    larger_than: Option<u64>,
 }
 
 impl FaultRule {
@@ -131,6 +132,7 @@ impl FaultRule {
             fault,
             rate: 1.0,
             first: None,
+            larger_than: None,
         }
     }
 
@@ -162,11 +164,22 @@ impl FaultRule {
         self
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
+    /// Only requests whose `Content-Length` is over `bytes` (a proxy's body size limit:
+    /// `Fault::Status { code: 413, .. }`).
+    #[must_use]
+    pub fn larger_than(mut self, bytes: u64) -> Self {
+        self.larger_than = Some(bytes);
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str, length: Option<u64>) -> bool {
         self.method
             .as_deref()
             .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && self.path.matches(path)
+            && self
+                .larger_than
+                .is_none_or(|limit| length.is_some_and(|length| length > limit))
     }
 
     fn validate(&self, index: usize) -> Result<()> {
@@ -410,10 +423,10 @@ fn draw(seed: u64, rule: usize, n: u64) -> f64 {
 
 impl Shared {
     /// The fault for this request, if a rule fires; counts the match either way.
-    fn decide(&self, method: &str, path: &str) -> Option<Fault> {
+    fn decide(&self, method: &str, path: &str, length: Option<u64>) -> Option<Fault> {
         let mut matched = lock(&self.matched);
         for (index, rule) in self.rules.iter().enumerate() {
-            if !rule.matches(method, path) {
+            if !rule.matches(method, path, length) {
                 continue;
             }
             let n = matched[index];
@@ -470,8 +483,16 @@ mod tests {
     #[test]
     fn rules_match_method_case_insensitively() {
         let rule = FaultRule::new(Fault::Corrupt).method("get");
-        assert!(rule.matches("GET", "/v2/"));
-        assert!(!rule.matches("HEAD", "/v2/"));
+        assert!(rule.matches("GET", "/v2/", None));
+        assert!(!rule.matches("HEAD", "/v2/", None));
+        let limit = FaultRule::new(Fault::Status {
+            code: 413,
+            retry_after: None,
+        })
+        .larger_than(10);
+        assert!(limit.matches("PUT", "/v2/a/blobs/uploads/1", Some(11)));
+        assert!(!limit.matches("PUT", "/v2/a/blobs/uploads/1", Some(10)));
+        assert!(!limit.matches("PUT", "/v2/a/blobs/uploads/1", None));
     }
 
     #[test]
@@ -514,7 +535,7 @@ mod tests {
             1,
         );
         let kinds: Vec<_> = (0..4)
-            .map(|_| shared.decide("GET", "/v2/").map(|f| f.kind()))
+            .map(|_| shared.decide("GET", "/v2/", None).map(|f| f.kind()))
             .collect();
         assert_eq!(
             kinds,
@@ -525,7 +546,7 @@ mod tests {
                 Some(FaultKind::Corrupt)
             ]
         );
-        assert_eq!(shared.decide("HEAD", "/v2/"), None);
+        assert_eq!(shared.decide("HEAD", "/v2/", None), None);
     }
 
     #[test]

@@ -90,7 +90,11 @@ pub(super) fn serve_proxy(stream: TcpStream, shared: &Shared) -> Result<()> {
         return Ok(());
     };
     let path = head.target.split('?').next().unwrap_or("");
-    let fault = shared.decide(&head.method, path);
+    let length = match wire::request_framing(&head)? {
+        wire::Framing::Length(length) => Some(length),
+        _ => None,
+    };
+    let fault = shared.decide(&head.method, path, length);
     let index = shared.record(ProxiedRequest {
         method: head.method.clone(),
         path: head.target.clone(),
