@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use portcullis_policy::mirror::{refusals, scan_refusals, MirrorItem};
-use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Report};
+use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Report, Traffic};
 use portcullis_reference::ImageRef;
 use portcullis_registry::{Client, CopyOptions, CopyReport, Progress};
 use portcullis_report::Format;
@@ -137,6 +137,13 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         }
     }
     report.finish();
+    let stats = client.stats();
+    report.summary.traffic = Some(Traffic {
+        requests: stats.total_requests,
+        retries: stats.retries,
+        bytes_read: stats.bytes_read,
+        bytes_written: stats.bytes_written,
+    });
     report
 }
 

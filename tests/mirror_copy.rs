@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{assert_exit, portcullis, stderr};
+use common::{assert_exit, portcullis, stderr, stdout};
 use portcullis_testkit::{have_program, sha256_hex, Auth, ImageSpec, Registry};
 
 /// A Docker config directory with the credentials of `registries`.
@@ -250,6 +250,38 @@ tags = ["1.0"]
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["mirrored"][1]["outcome"], "present", "{report:#}");
     assert!(!stderr(&out).contains("mirror-s3cret"));
+    // The run's registry traffic: requests made, nothing moved on a re-run.
+    let traffic = &report["summary"]["traffic"];
+    assert!(traffic["requests"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(traffic["bytes_written"], 0, "{report:#}");
+    // JUnit: one `portcullis mirror` suite, valid against junit-10.xsd, the images in place
+    // passing and the refused one failing.
+    let junit = dir.path().join("mirror.xml");
+    let out = mirror(
+        dir.path(),
+        &docker,
+        &["-f", "human", "-f", &format!("junit={}", junit.display())],
+    );
+    assert_exit(&out, 1);
+    assert!(stdout(&out).contains("registries: "), "{}", stdout(&out));
+    let checked = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(common::repo_root().join("crates/report/tests/data/junit-10.xsd"))
+        .arg(&junit)
+        .output()
+        .expect("xmllint (scripts/install-test-deps)");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"portcullis mirror\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("classname=\"mirror\"").count(), 2, "{xml}");
+    assert!(xml.contains("image-not-allowed"), "{xml}");
     // The pull-request comment format lists each image.
     let out = mirror(dir.path(), &docker, &["--format", "markdown"]);
     assert_exit(&out, 1);

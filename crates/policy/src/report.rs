@@ -37,6 +37,23 @@ pub struct Summary {
     pub not_checked: usize,
     /// Scanned vulnerabilities a VEX statement marks not affecting the image.
     pub suppressed_by_vex: usize,
+    /// What the run asked of registries (`mirror`); absent for commands that did not copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+}
+
+/// Registry traffic of a run: every request sent (tokens and retries included) and the blob
+/// bytes moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Traffic {
+    /// HTTP requests sent to registries and their token services.
+    pub requests: u64,
+    /// Of those, attempts repeated after a 429, a 5xx or a dropped connection.
+    pub retries: u64,
+    /// Blob bytes read from sources.
+    pub bytes_read: u64,
+    /// Blob bytes uploaded to targets (mounted blobs move none).
+    pub bytes_written: u64,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
@@ -233,6 +250,7 @@ impl Report {
         self.summary = Summary {
             files: self.summary.files,
             not_checked: self.summary.not_checked,
+            traffic: self.summary.traffic,
             images: self.images.len(),
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),

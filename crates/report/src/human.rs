@@ -287,6 +287,26 @@ pub(crate) fn summary_line(report: &Report) -> String {
     line
 }
 
+/// What a run asked of registries: `registries: 412 requests (3 retried), 612.4 MB read, 600.1 MB written`.
+pub(crate) fn traffic_line(traffic: &portcullis_policy::Traffic) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let megabytes = |bytes: u64| bytes as f64 / 1_000_000.0;
+    let mut line = format!(
+        "registries: {}",
+        plural(traffic.requests as usize, "request", "requests")
+    );
+    if traffic.retries > 0 {
+        let _ = write!(line, " ({} retried)", traffic.retries);
+    }
+    let _ = write!(
+        line,
+        ", {:.1} MB read, {:.1} MB written",
+        megabytes(traffic.bytes_read),
+        megabytes(traffic.bytes_written)
+    );
+    line
+}
+
 /// What `mirror` did with one image: `copied `src:tag` → `dst:tag` (sha256:…): 3 manifests, 5 blobs, 12.4 MB, 2 referrers`.
 pub(crate) fn mirror_line(m: &Mirrored) -> String {
     let verb = match m.outcome {
@@ -432,6 +452,10 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
         out.push_str(&printable(&mirror_line(mirrored)));
         out.push('\n');
     }
+    if let Some(traffic) = &report.summary.traffic {
+        out.push_str(&traffic_line(traffic));
+        out.push('\n');
+    }
     if let Some(line) = policies_line(report) {
         out.push_str(&printable(&line));
         out.push('\n');
@@ -489,6 +513,34 @@ fn emit_to(
         Box::new(NoColor::new(buffer))
     };
     term::emit(writer.as_mut(), config, files, diagnostic).is_ok()
+}
+
+#[cfg(test)]
+mod traffic_tests {
+    use super::traffic_line;
+    use portcullis_policy::Traffic;
+
+    #[test]
+    fn traffic_names_requests_retries_and_bytes() {
+        let traffic = Traffic {
+            requests: 412,
+            retries: 3,
+            bytes_read: 612_400_000,
+            bytes_written: 600_060_000,
+        };
+        assert_eq!(
+            traffic_line(&traffic),
+            "registries: 412 requests (3 retried), 612.4 MB read, 600.1 MB written"
+        );
+        let quiet = Traffic {
+            requests: 1,
+            ..Traffic::default()
+        };
+        assert_eq!(
+            traffic_line(&quiet),
+            "registries: 1 request, 0.0 MB read, 0.0 MB written"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use portcullis_policy::{Finding, Report, Severity};
+use portcullis_policy::{Finding, MirrorOutcome, Report, Severity};
 
 use crate::parts::split;
 use crate::{code, waiver_reason, TOOL_NAME};
@@ -159,6 +159,34 @@ impl Suite {
     }
 }
 
+/// The cases of a mirror run's images that are not refusals (those are findings).
+fn mirror_cases(report: &Report, suite: &mut Suite) {
+    for mirrored in &report.mirrored {
+        let name = format!("{} → {}", mirrored.source, mirrored.target);
+        match mirrored.outcome {
+            MirrorOutcome::Copied | MirrorOutcome::Present | MirrorOutcome::Planned => {
+                suite.passing("mirror", name);
+            }
+            MirrorOutcome::Failed => {
+                let message = report
+                    .failures
+                    .iter()
+                    .find(|f| f.image.as_deref() == Some(mirrored.source.as_str()))
+                    .map_or("the copy failed", |f| f.message.as_str());
+                let name = suite.names.unique(name);
+                suite.failures += 1;
+                suite.cases.push(format!(
+                    "    <testcase classname=\"mirror\" name=\"{}\">\n      <failure type=\"copy-failed\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                    xml(&name),
+                    xml(message),
+                    xml(message)
+                ));
+            }
+            MirrorOutcome::Refused => {}
+        }
+    }
+}
+
 /// The `JUnit` document.
 pub(crate) fn render(report: &Report) -> String {
     let parts = split(report);
@@ -181,7 +209,14 @@ pub(crate) fn render(report: &Report) -> String {
         for &i in check {
             suite.finding(&report.findings[i]);
         }
-        suites.push((format!("{TOOL_NAME} check"), suite));
+        // A mirror run: its refusals are the findings above; each image copied or found in
+        // place passes, each failed copy fails with the error.
+        let mirror = !report.mirrored.is_empty() && report.summary.files == 0;
+        if mirror {
+            mirror_cases(report, &mut suite);
+        }
+        let command = if mirror { "mirror" } else { "check" };
+        suites.push((format!("{TOOL_NAME} {command}"), suite));
     }
     for part in &parts.scans {
         let mut suite = Suite::default();

@@ -494,7 +494,22 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     // The note's longest form, reserved up front so it always fits.
     let reserve = 300;
     let details_heading = "#### Details\n\n";
-    let fixed = units(&head) + units(&counts) + units(&footer) + units(details_heading) + reserve;
+    let traffic = report
+        .summary
+        .traffic
+        .as_ref()
+        .map_or_else(String::new, |traffic| {
+            format!(
+                "{}\n\n",
+                crate::human::traffic_line(traffic).replacen("registries", "Registries", 1)
+            )
+        });
+    let fixed = units(&head)
+        + units(&counts)
+        + units(&footer)
+        + units(details_heading)
+        + units(&traffic)
+        + reserve;
     let mut budget = limit.saturating_sub(fixed);
     budget -= scans.fill(budget);
     budget -= mirrored.fill(budget);
@@ -510,6 +525,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     out.push_str(&counts);
     scans.write(&mut out);
     mirrored.write(&mut out);
+    out.push_str(&traffic);
     if groups.iter().any(|g| g.kept > 0) {
         out.push_str(details_heading);
     }

@@ -288,6 +288,7 @@ pub fn sample() -> Report {
             waived: 1,
             not_checked: 0,
             suppressed_by_vex: 0,
+            traffic: None,
         },
         ..Report::default()
     }
