@@ -454,6 +454,20 @@ pub const MIN_LIMIT: usize = 2_000;
 /// Renders within `limit` UTF-16 code units (raised to [`MIN_LIMIT`] if below it). GitLab
 /// notes take up to 1,000,000 characters; GitHub's job summary takes 1 MiB.
 #[must_use]
+/// The run's registry traffic as a paragraph (a mirror run), else nothing.
+fn traffic_paragraph(report: &Report) -> String {
+    report
+        .summary
+        .traffic
+        .as_ref()
+        .map_or_else(String::new, |traffic| {
+            format!(
+                "{}\n\n",
+                crate::human::traffic_line(traffic).replacen("registries", "Registries", 1)
+            )
+        })
+}
+
 pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: usize) -> String {
     let limit = limit.max(MIN_LIMIT);
     let head = head(report);
