@@ -508,16 +508,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     // The note's longest form, reserved up front so it always fits.
     let reserve = 300;
     let details_heading = "#### Details\n\n";
-    let traffic = report
-        .summary
-        .traffic
-        .as_ref()
-        .map_or_else(String::new, |traffic| {
-            format!(
-                "{}\n\n",
-                crate::human::traffic_line(traffic).replacen("registries", "Registries", 1)
-            )
-        });
+    let traffic = traffic_paragraph(report);
     let fixed = units(&head)
         + units(&counts)
         + units(&footer)
