@@ -219,6 +219,20 @@ impl Client {
         ))
     }
 
+    /// One write of an upload, sent once (a streamed body cannot be sent again) and counted.
+    async fn send_upload(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<Response, RegistryError> {
+        self.counters()
+            .write_requests
+            .fetch_add(1, Ordering::Relaxed);
+        self.transport().send_once(method, url, headers, body).await
+    }
+
     /// One streamed `PUT …?digest=` with the whole blob.
     async fn upload_whole(&self, upload: &Upload<'_>, location: Url) -> Result<(), RegistryError> {
         let failure = Arc::new(std::sync::Mutex::new(None));
@@ -227,12 +241,8 @@ impl Client {
         put.query_pairs_mut()
             .append_pair("digest", &upload.digest.to_string());
         let headers = self.upload_headers(upload, &put, upload.size).await?;
-        self.counters()
-            .write_requests
-            .fetch_add(1, Ordering::Relaxed);
         let sent = self
-            .transport()
-            .send_once(
+            .send_upload(
                 Method::PUT,
                 put.clone(),
                 headers,
@@ -275,12 +285,8 @@ impl Client {
                 CONTENT_RANGE,
                 HeaderValue::from_str(&range).expect("digits and a dash"),
             );
-            self.counters()
-                .write_requests
-                .fetch_add(1, Ordering::Relaxed);
             let sent = self
-                .transport()
-                .send_once(
+                .send_upload(
                     Method::PATCH,
                     url.clone(),
                     headers,
@@ -305,12 +311,8 @@ impl Client {
         put.query_pairs_mut()
             .append_pair("digest", &upload.digest.to_string());
         let headers = self.upload_headers(upload, &put, 0).await?;
-        self.counters()
-            .write_requests
-            .fetch_add(1, Ordering::Relaxed);
         let response = self
-            .transport()
-            .send_once(Method::PUT, put.clone(), headers, reqwest::Body::from(""))
+            .send_upload(Method::PUT, put.clone(), headers, reqwest::Body::from(""))
             .await?;
         if response.status() != StatusCode::CREATED {
             return Err(refused(response, &put).await);

@@ -85,22 +85,10 @@ async fn twenty_images_arrive_complete_through_ten_percent_faults() {
             .fetch_manifest("mirror/app", &format!("1.{i}"))
             .unwrap();
         assert_eq!(format!("sha256:{}", sha256_hex(&bytes)), digest.to_string());
-        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        let blobs = manifest["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .chain([&manifest["config"]]);
-        for blob in blobs {
-            let want = blob["digest"].as_str().unwrap();
-            let got = reqwest::get(format!("{}/v2/mirror/app/blobs/{want}", target.url()))
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            assert_eq!(format!("sha256:{}", sha256_hex(&got)), want);
-        }
+        assert_eq!(
+            blobs_verify(&target, "mirror/app", &format!("1.{i}")).await,
+            3
+        );
     }
 }
 
