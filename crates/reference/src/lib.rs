@@ -18,6 +18,7 @@
 
 mod digest;
 pub mod host;
+pub mod identity;
 pub mod inline;
 mod name;
 mod pattern;
