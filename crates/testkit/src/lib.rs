@@ -32,6 +32,7 @@ mod fault;
 mod http;
 mod registry;
 mod seed;
+pub mod sigstore;
 mod token;
 
 pub use fault::{
