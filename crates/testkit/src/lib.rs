@@ -1,6 +1,7 @@
 //! Test-only helpers: start a real Distribution registry (`docker-registry`) on a free
 //! loopback port, seed it with images through the registry API, put a fault-injecting
-//! proxy in front of it, and shared test context.
+//! proxy in front of it, run a local Sigstore ([`sigstore::SigstoreStack`]: OIDC issuer,
+//! Fulcio, Rekor and the trust files that point clients at them), and shared test context.
 //!
 //! [`FaultProxy`] relays every request to an upstream (streaming bodies, keeping upload
 //! `Location`s on the proxy) and injects [`Fault`]s by [`FaultRule`]: error statuses with
@@ -32,6 +33,7 @@ mod fault;
 mod http;
 mod registry;
 mod seed;
+pub mod sigstore;
 mod token;
 
 pub use fault::{
