@@ -158,7 +158,7 @@ async fn gate(
 ) -> Vec<MirrorItem> {
     let mut admitted = Vec::new();
     for mut item in items {
-        let mut refused = refusals(config, &item.source);
+        let mut refused = refusals(config, &item.source, None);
         // The scan gate scans; a dry run only plans.
         if refused.is_empty() && !dry_run && item.scan {
             match scan_gate(config, client, &item).await {

@@ -10,6 +10,7 @@ use portcullis_reference::{ImageRef, Problem, Resolution};
 use crate::config::Config;
 use crate::families::inputs::{self, ReportMismatch};
 use crate::families::registry::{self, RegistryFact};
+use crate::families::signatures::{self, SignatureFact};
 use crate::families::{images, mirrors, tags, vulnerabilities, waivers, At};
 use crate::finding::Finding;
 use crate::report::{ImageEntry, Report, Summary};
@@ -30,6 +31,8 @@ pub struct Facts {
     pub problems: Vec<Problem>,
     /// `--resolve` results, by image.
     pub registry: Option<BTreeMap<ImageRef, RegistryFact>>,
+    /// `--verify` results, by image, for the images a `[[trust.signer]]` covers.
+    pub signatures: Option<BTreeMap<ImageRef, SignatureFact>>,
     pub scans: Vec<ScanResult>,
     /// Inline waiver comments of the files read, as `sources` found them.
     pub inline_comments: Vec<InlineComment>,
@@ -256,6 +259,12 @@ fn evaluate_subjects(
         if let Some(fact) = facts.registry.as_ref().and_then(|facts| facts.get(image)) {
             found.extend(registry::check(fact, &at, image));
         }
+        if let Some(signed) = &facts.signatures {
+            // An image the verifier was not asked about counts as unsigned: fail closed.
+            let unchecked = SignatureFact::default();
+            let fact = signed.get(image).unwrap_or(&unchecked);
+            found.extend(signatures::check(config.trust(), fact, &at, image));
+        }
         // In report order (the rule decides among one reference's findings), so the report
         // is sorted already when the references were.
         found.sort_by(|a, b| a.rule.code().cmp(b.rule.code()));
@@ -278,6 +287,9 @@ fn evaluated_rules(facts: &Facts) -> BTreeSet<Rule> {
     ]);
     if facts.registry.is_some() {
         rules.extend([Rule::DigestNotFound, Rule::DigestStale]);
+    }
+    if facts.signatures.is_some() {
+        rules.extend([Rule::SignatureMissing, Rule::SignatureInvalid]);
     }
     if !facts.scans.is_empty() {
         rules.insert(Rule::Vulnerability);

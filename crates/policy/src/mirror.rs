@@ -7,9 +7,9 @@
 use portcullis_reference::ImageRef;
 
 use crate::config::{Config, MirrorSettings, Platforms};
+use crate::families::signatures::SignatureFact;
 use crate::families::{images, At};
 use crate::finding::{Finding, Severity};
-use crate::rules::Rule;
 use crate::subject::{HelpPaths, Subject};
 
 /// One image a `[[mirror]]` entry copies.
@@ -58,36 +58,39 @@ impl MirrorSettings {
     }
 }
 
-/// Why the policy refuses to mirror `source`: `image-not-allowed` when `[images]` allow
-/// and deny do not admit it, `signature-missing` when a `[[trust.signer]]` covers it (the
-/// signature cannot be checked by `mirror` yet, so the source is refused rather than copied
-/// unverified). Empty: admitted.
+/// Whether a `[[trust.signer]]` covers `source`: then its signatures are verified before
+/// it is mirrored, and [`refusals`] needs what verification found.
 #[must_use]
-pub fn refusals(config: &Config, source: &ImageRef) -> Vec<Finding> {
+pub fn needs_signature(config: &Config, source: &ImageRef) -> bool {
+    !config.trust().signers_for(source).is_empty()
+}
+
+/// Why the policy refuses to mirror `source`: `image-not-allowed` when `[images]` allow
+/// and deny do not admit it; `signature-missing` or `signature-invalid` when a
+/// `[[trust.signer]]` covers it and `signatures` (what verification found, `None`: not
+/// verified) holds no signer it accepts. Empty: admitted.
+#[must_use]
+pub fn refusals(
+    config: &Config,
+    source: &ImageRef,
+    signatures: Option<&SignatureFact>,
+) -> Vec<Finding> {
     let subject = Subject::image(source.clone());
     let help = HelpPaths::default();
     let at = At::new(&subject, &help);
     let mut out: Vec<Finding> = images::check(config.images(), &at, source)
         .into_iter()
         .collect();
-    let signer = config.trust().signers.iter().find(|signer| {
-        signer.images.is_empty() || signer.images.iter().any(|p| p.value.matches(source))
-    });
-    if let Some(signer) = signer {
-        let mut finding = at.finding(
-            Rule::SignatureMissing,
-            Severity::Error,
-            format!(
-                "`{source}` must be signed by a trusted signer, and `mirror` cannot verify signatures yet"
-            ),
-            Some(
-                "mirror it once `portcullis verify` can check it, or narrow the `[[trust.signer]]` `images`"
-                    .to_owned(),
-            ),
-        );
-        finding.cause.clone_from(&signer.site);
-        out.push(finding);
-    }
+    let unverified = SignatureFact {
+        error: Some("they were not verified".to_owned()),
+        ..SignatureFact::default()
+    };
+    out.extend(crate::families::signatures::check(
+        config.trust(),
+        signatures.unwrap_or(&unverified),
+        &at,
+        source,
+    ));
     out
 }
 
@@ -147,6 +150,9 @@ tag-regex = '3\.2\d'
         assert!(!plan[0].scan, "no scan unless the entry asks");
     }
 
+    use crate::rules::Rule;
+    use portcullis_reference::identity::SignerIdentity;
+
     #[test]
     fn sources_outside_the_allowlist_or_needing_a_signature_are_refused() {
         let config = config(
@@ -161,15 +167,53 @@ identity = "https://github.com/acme/images/.github/workflows/release.yml@refs/he
 "#,
         );
         let alpine = ImageRef::parse("alpine:3.20").unwrap();
-        assert!(refusals(&config, &alpine).is_empty());
+        assert!(!needs_signature(&config, &alpine));
+        assert!(refusals(&config, &alpine, None).is_empty());
         let evil = ImageRef::parse("docker.io/evil/alpine:3.20").unwrap();
-        let refused = refusals(&config, &evil);
+        let refused = refusals(&config, &evil, None);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].rule, Rule::ImageNotAllowed);
         assert!(refused[0].message.contains("docker.io/evil/alpine"));
         let signed = ImageRef::parse("ghcr.io/acme/base:1").unwrap();
-        let refused = refusals(&config, &signed);
+        assert!(needs_signature(&config, &signed));
+        // Not verified: refused, never copied unverified.
+        let refused = refusals(&config, &signed, None);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].rule, Rule::SignatureMissing);
+        assert!(
+            refused[0].message.contains("not verified"),
+            "{}",
+            refused[0].message
+        );
+        // Verified, by the trusted identity: admitted.
+        let trusted = SignerIdentity::Certificate {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "https://github.com/acme/images/.github/workflows/release.yml@refs/heads/main"
+                .into(),
+            extensions: std::collections::BTreeMap::new(),
+        };
+        let fact = SignatureFact {
+            verified: vec![trusted],
+            ..SignatureFact::default()
+        };
+        assert!(refusals(&config, &signed, Some(&fact)).is_empty());
+        // Verified, by somebody else: invalid, naming who signed.
+        let stranger = SignerIdentity::Certificate {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "https://github.com/evil/fork/.github/workflows/release.yml@refs/heads/main"
+                .into(),
+            extensions: std::collections::BTreeMap::new(),
+        };
+        let fact = SignatureFact {
+            verified: vec![stranger],
+            ..SignatureFact::default()
+        };
+        let refused = refusals(&config, &signed, Some(&fact));
+        assert_eq!(refused[0].rule, Rule::SignatureInvalid);
+        assert!(
+            refused[0].message.contains("evil/fork"),
+            "{}",
+            refused[0].message
+        );
     }
 }

@@ -142,10 +142,19 @@ mod tests {
     #[test]
     fn every_extension_round_trips_by_oid_and_key() {
         for extension in CertificateExtension::iter() {
-            assert_eq!(CertificateExtension::from_oid(extension.oid()), Some(extension));
-            assert_eq!(CertificateExtension::from_key(extension.key()), Some(extension));
+            assert_eq!(
+                CertificateExtension::from_oid(extension.oid()),
+                Some(extension)
+            );
+            assert_eq!(
+                CertificateExtension::from_key(extension.key()),
+                Some(extension)
+            );
         }
-        assert_eq!(CertificateExtension::from_oid("1.3.6.1.4.1.57264.1.1"), None);
+        assert_eq!(
+            CertificateExtension::from_oid("1.3.6.1.4.1.57264.1.1"),
+            None
+        );
         assert_eq!(
             CertificateExtension::SourceRepositoryRef.oid(),
             "1.3.6.1.4.1.57264.1.14"
