@@ -156,7 +156,7 @@ impl Client {
 
     /// The referrers of `subject` in `image`'s repository (the referrers API, else the
     /// fallback tag index), only those whose `artifactType` is `artifact_type` when given.
-    /// Each is listed once, however often the index names it.
+    /// Entries come as listed: a hostile index may name one manifest many times.
     pub async fn referrers_of(
         &self,
         image: &ImageRef,
@@ -164,13 +164,11 @@ impl Client {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, RegistryError> {
         let listed = self.referrers(image, &Access::Pull, subject, false).await?;
-        let mut seen = std::collections::BTreeSet::new();
         Ok(listed
             .into_iter()
             .filter(|referrer| {
                 artifact_type.is_none_or(|wanted| referrer.artifact_type() == Some(wanted))
             })
-            .filter(|referrer| seen.insert(referrer.digest.clone()))
             .collect())
     }
 

@@ -7,7 +7,7 @@
 //! step from the image, so a registry whose referrers point at each other cannot make it
 //! loop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_registry::{Client, RegistryError};
@@ -20,7 +20,9 @@ use super::{OciError, BUNDLE_MEDIA_TYPE, BUNDLE_MEDIA_TYPES, EMPTY_MEDIA_TYPE};
 /// How much discovery reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiscoveryLimits {
-    /// Referrers that may hold a bundle (more is an error).
+    /// Entries of the referrers listing, whatever their type (more is an error).
+    pub max_listed: usize,
+    /// Distinct referrers that may hold a bundle (more is an error).
     pub max_referrers: usize,
     /// Layers of one manifest (more is an error).
     pub max_layers: usize,
@@ -33,6 +35,7 @@ pub struct DiscoveryLimits {
 impl Default for DiscoveryLimits {
     fn default() -> Self {
         Self {
+            max_listed: 1024,
             max_referrers: 64,
             max_layers: 64,
             max_blob_bytes: 16 * 1024 * 1024,
@@ -203,11 +206,19 @@ async fn referrer_bundles(
         .referrers_of(&budget.repository, digest, None)
         .await
         .map_err(budget.registry("listing the referrers of"))?;
+    if listed.len() > budget.limits.max_listed {
+        return Err(OciError::TooManyReferrers {
+            image: budget.image.clone(),
+            count: listed.len(),
+            limit: budget.limits.max_listed,
+        });
+    }
     // Some registries list bundle referrers with the empty type or none: the layer media
-    // type decides.
+    // type decides. Each manifest is read once, however often it is listed.
+    let mut seen = BTreeSet::new();
     let candidates: Vec<_> = listed
         .into_iter()
-        .filter(|r| r.digest != *digest)
+        .filter(|r| r.digest != *digest && seen.insert(r.digest.clone()))
         .filter(|r| {
             r.artifact_type()
                 .is_none_or(|t| t == BUNDLE_MEDIA_TYPE || t == EMPTY_MEDIA_TYPE || t.is_empty())

@@ -82,7 +82,7 @@ pub enum OciError {
     #[error("not a Sigstore bundle: {reason}")]
     NotABundle { reason: String },
     /// More referrers than discovery reads.
-    #[error("`{image}` lists {count} signature referrers, more than the {limit} read; a registry listing that many is refused")]
+    #[error("`{image}` lists {count} referrers that may hold signatures, more than the {limit} read; a registry listing that many is refused")]
     TooManyReferrers {
         image: String,
         count: usize,
