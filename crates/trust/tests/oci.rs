@@ -282,6 +282,31 @@ async fn legacy_signatures_of_two_signers_are_both_kept_and_read_back_exactly() 
         att_found.rekor_bundle.as_ref().unwrap().payload.log_id,
         "c0ffee"
     );
+
+    // All three layers together exceed a small per-image budget.
+    let limits = DiscoveryLimits {
+        max_total_bytes: 2 * alice.payload.len() as u64,
+        ..DiscoveryLimits::default()
+    };
+    let error = discover(&client, &image, limits).await.unwrap_err();
+    assert!(matches!(error, OciError::TooMuchData { .. }), "{error}");
+    // And a tag with more layers than read is refused.
+    let limits = DiscoveryLimits {
+        max_layers: 1,
+        ..DiscoveryLimits::default()
+    };
+    let error = discover(&client, &image, limits).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            OciError::TooManyLayers {
+                count: 2,
+                limit: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 /// Pushes a manifest with `layers` referring to `subject` by digest; returns its digest.

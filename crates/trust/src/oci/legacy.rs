@@ -466,6 +466,48 @@ mod tests {
     }
 
     #[test]
+    fn a_message_signature_bundle_becomes_a_sig_layer() {
+        let bundle = json!({
+            "mediaType": super::super::BUNDLE_MEDIA_TYPE,
+            "verificationMaterial": {
+                "certificate": {"rawBytes": STANDARD.encode(b"leaf")},
+                "tlogEntries": [{
+                    "logIndex": "9", "logId": {"keyId": STANDARD.encode([0x0a, 0xbc])},
+                    "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+                    "integratedTime": "1700000001",
+                    "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode(b"set")},
+                    "canonicalizedBody": STANDARD.encode(b"body")
+                }]
+            },
+            "messageSignature": {
+                "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode([1u8; 32])},
+                "signature": STANDARD.encode(b"the signature")
+            }
+        });
+        let view = BundleView::parse(&serde_json::to_vec(&bundle).unwrap()).unwrap();
+        let image = ImageRef::parse("ghcr.io/acme/app:v1").unwrap();
+        let payload = simple_signing_payload(&image, &Digest::sha256(b"x"), &BTreeMap::new());
+        let entry = LegacyEntry::from_bundle(&view, &payload, Some("chain".into())).unwrap();
+        assert_eq!(entry.kind, LegacyKind::Signature);
+        assert_eq!(entry.payload, payload);
+        let annotations = entry.annotations();
+        assert_eq!(
+            annotations[ANNOTATION_SIGNATURE],
+            STANDARD.encode(b"the signature")
+        );
+        assert_eq!(
+            annotations[ANNOTATION_CERTIFICATE],
+            "-----BEGIN CERTIFICATE-----\nbGVhZg==\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(annotations[ANNOTATION_CHAIN], "chain");
+        assert_eq!(
+            annotations[ANNOTATION_REKOR_BUNDLE],
+            r#"{"SignedEntryTimestamp":"c2V0","Payload":{"body":"Ym9keQ==","integratedTime":1700000001,"logIndex":9,"logID":"0abc"}}"#
+        );
+        assert!(!annotations.contains_key(ANNOTATION_PREDICATE_TYPE));
+    }
+
+    #[test]
     fn the_config_lists_every_layer() {
         let layers = vec![
             json!({"digest": "sha256:aa"}),
