@@ -90,7 +90,16 @@ async fn a_bundle_referrer_is_pushed_indexed_and_discovered() {
     let client = client();
     let bundle = signature_bundle(&digest, "alice");
     let created: jiff::Timestamp = "2026-03-01T10:20:30Z".parse().unwrap();
-    let pushed = attach_bundle(&client, &image, &bundle, created)
+    // The tag written beside the digest names another image: the digest is what is signed.
+    registry
+        .seed_image(
+            "acme/app",
+            "v2",
+            &ImageSpec::new("linux", "arm64").layers(vec![b"one".to_vec(), b"two".to_vec()]),
+        )
+        .unwrap();
+    let tagged = image.with_tag("v2");
+    let pushed = attach_bundle(&client, &tagged, &bundle, created)
         .await
         .unwrap();
     assert_eq!(pushed.indexed_by, IndexedBy::FallbackTag);

@@ -337,14 +337,16 @@ pub async fn attach_bundle(
             source,
         }
     };
+    // By digest alone: a tag beside it may name another manifest by now.
+    let pinned = image.without_tag();
     let mut subject = client
-        .resolve_digest(image)
+        .resolve_digest(&pinned)
         .await
         .map_err(registry("looking up the manifest to sign"))?;
     if subject.size == 0 {
         // The registry gave no length: read the manifest itself (verified by digest).
         let manifest = client
-            .fetch_manifest(image)
+            .fetch_manifest(&pinned)
             .await
             .map_err(registry("reading the manifest to sign"))?;
         subject.size = manifest.bytes.len() as u64;
