@@ -1,8 +1,10 @@
 //! OCI distribution client for portcullis: auth keychain (anonymous bearer tokens, basic,
 //! Docker `config.json`, credential helpers, `DOCKER_AUTH_CONFIG`, CI tokens), retries with
 //! backoff, tag → digest resolution, the facts `check --resolve` judges
-//! ([`Client::facts`]) and the digests `pin` writes ([`Client::pins`]). Copying and
-//! referrers come later.
+//! ([`Client::facts`]) and the digests `pin` writes ([`Client::pins`]), the copy engine
+//! ([`Client::copy`]), and small artifacts written and read whole for signing
+//! ([`Client::push_blob`], [`Client::push_manifest`], [`Client::fetch_blob`],
+//! [`Client::referrers_of`], [`Client::add_fallback_referrer`]).
 //!
 //! Request budget: one `HEAD` per unique reference ([`Client::resolve_digest`],
 //! [`Client::resolve_all_digests`]); [`Client::resolve`] adds a `GET` only when the result
@@ -15,6 +17,7 @@
 //! observer ([`Client::with_progress`]), told about every lookup of [`Client::pins`] and
 //! [`Client::facts`].
 
+mod artifacts;
 mod auth;
 mod blobs;
 mod client;
@@ -34,6 +37,7 @@ mod tags;
 mod tls;
 mod transport;
 
+pub use artifacts::PushedManifest;
 pub use client::{Client, Manifest};
 pub use copy::{CopyOptions, CopyReport};
 pub use credentials::Credentials;

@@ -44,7 +44,7 @@ pub(crate) fn target_access(source: &ImageRef, target: &ImageRef) -> Access {
 }
 
 /// An upload session the registry opened (`202`), or a mount it did at once (`201`).
-enum Started {
+pub(crate) enum Started {
     Mounted,
     Upload {
         location: Url,
@@ -127,7 +127,7 @@ impl Client {
     }
 
     /// `POST …/blobs/uploads/` (with `mount` and `from` for a mount).
-    async fn start_upload(
+    pub(crate) async fn start_upload(
         &self,
         target: &ImageRef,
         access: &Access,
@@ -470,7 +470,7 @@ fn upload_location(response: &Response, start: &Url) -> Result<Url, RegistryErro
 }
 
 /// An upload the registry did not accept, with the start of its error body.
-async fn refused(response: Response, url: &Url) -> RegistryError {
+pub(crate) async fn refused(response: Response, url: &Url) -> RegistryError {
     let status = response.status().as_u16();
     if status == 401 {
         return RegistryError::Unauthorized {

@@ -25,6 +25,70 @@ pub struct Referrer {
     pub descriptor: Map<String, Value>,
 }
 
+impl Referrer {
+    /// The descriptor of a manifest that refers to another, as a referrers index lists it:
+    /// its media type, digest, size, `artifactType` and annotations.
+    #[must_use]
+    pub fn new(
+        digest: Digest,
+        media_type: &str,
+        size: u64,
+        artifact_type: &str,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let mut descriptor = Map::new();
+        descriptor.insert("mediaType".into(), Value::from(media_type));
+        descriptor.insert("digest".into(), Value::from(digest.to_string()));
+        descriptor.insert("size".into(), Value::from(size));
+        descriptor.insert("artifactType".into(), Value::from(artifact_type));
+        if !annotations.is_empty() {
+            descriptor.insert(
+                "annotations".into(),
+                Value::Object(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .collect(),
+                ),
+            );
+        }
+        Self {
+            digest,
+            media_type: media_type.to_owned(),
+            descriptor,
+        }
+    }
+
+    /// The listed `artifactType`, when there is one.
+    #[must_use]
+    pub fn artifact_type(&self) -> Option<&str> {
+        self.descriptor.get("artifactType").and_then(Value::as_str)
+    }
+
+    /// The listed size (0 when the entry gives none).
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.descriptor
+            .get("size")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    /// The listed annotations whose values are strings.
+    #[must_use]
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        self.descriptor
+            .get("annotations")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The tag a registry without the referrers API lists `digest`'s referrers under.
 #[must_use]
 pub fn fallback_tag(digest: &Digest) -> String {
