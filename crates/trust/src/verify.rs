@@ -19,6 +19,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use portcullis_reference::{Algorithm, Digest};
+use sigstore_verify::bundle::Error as BundleError;
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent};
 use sigstore_verify::{
     CertificateError, Error as LibError, PublicKeyVerificationPolicy, TransparencyLogError,
@@ -310,21 +311,26 @@ pub fn verify(
     if needs_tlog {
         require_proofs(bundle)?;
     }
-    let verifier = Verifier::new(&root.root).map_err(|e| VerifyError::TrustRoot(e.to_string()))?;
-    let result = match signer {
-        Signer::Keyless(_) => verifier.verify(hash, bundle, &VerificationPolicy::any_identity()),
-        Signer::Key { public_key, tlog } => {
-            let policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(public_key.clone()));
-            let policy = if *tlog {
-                policy
-            } else {
-                policy.skip_tlog_unsafe()
-            };
-            verifier.verify(hash, bundle, &policy)
-        }
-    }
-    .map_err(classify)?;
 
+    let result = match signer {
+        Signer::Key {
+            public_key,
+            tlog: false,
+        } => {
+            verify_with_key_only(bundle, &hash, public_key)?;
+            None
+        }
+        Signer::Key { public_key, .. } => {
+            let policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(public_key.clone()));
+            Some(library(root, bundle, hash, &policy)?)
+        }
+        Signer::Keyless(_) => Some(library(
+            root,
+            bundle,
+            hash,
+            &VerificationPolicy::any_identity(),
+        )?),
+    };
     let entry = bundle.verification_material.tlog_entries.first();
     let mut proved = VerifiedIdentity {
         issuer: None,
@@ -345,8 +351,10 @@ pub fn verify(
     }
     if let Signer::Keyless(policy) = signer {
         let certificate = result
-            .certificate()
-            .filter(|_| result.certificate_verified() && result.sct_verified())
+            .as_ref()
+            .and_then(|r| r.certificate().map(|c| (r, c)))
+            .filter(|(r, _)| r.certificate_verified() && r.sct_verified())
+            .map(|(_, c)| c)
             .ok_or_else(|| VerifyError::Chain("the certificate was not verified".into()))?;
         proved.issuer.clone_from(&certificate.issuer);
         proved.identity = certificate.identity.as_ref().map(ToString::to_string);
@@ -358,6 +366,46 @@ pub fn verify(
         judge(policy, &proved)?;
     }
     Ok(proved)
+}
+
+fn library(
+    root: &TrustRoot,
+    bundle: &Bundle,
+    hash: Sha256Hash,
+    policy: &(impl sigstore_verify::Policy + ?Sized),
+) -> Result<sigstore_verify::VerificationResult, VerifyError> {
+    let verifier = Verifier::new(&root.root).map_err(|e| VerifyError::TrustRoot(e.to_string()))?;
+    verifier
+        .verify(hash, bundle, policy)
+        .map_err(|error| refine(bundle, classify(error)))
+}
+
+/// A key-based bundle with no log entry: the signature over the digest (or the DSSE PAE)
+/// with the given key, and nothing else to check.
+fn verify_with_key_only(bundle: &Bundle, hash: &Sha256Hash, key: &[u8]) -> Result<(), VerifyError> {
+    use sigstore_verify::crypto::VerificationKey;
+    let key = VerificationKey::from_spki(&DerPublicKey::new(key.to_vec()))
+        .map_err(|e| VerifyError::Signature(format!("the public key is unusable: {e}")))?;
+    let bad = |e: sigstore_verify::crypto::Error| VerifyError::Signature(e.to_string());
+    match &bundle.content {
+        SignatureContent::MessageSignature(message) => {
+            if let Some(digest) = &message.message_digest {
+                if digest.digest.as_bytes() != hash.as_bytes() {
+                    return Err(VerifyError::SubjectDigest(
+                        "the bundle's message digest is not the artifact's".into(),
+                    ));
+                }
+            }
+            key.verify_prehashed(hash.as_bytes(), &message.signature)
+                .map_err(bad)
+        }
+        SignatureContent::DsseEnvelope(envelope) => {
+            let pae =
+                sigstore_verify::types::pae(&envelope.payload_type, envelope.payload.as_bytes());
+            key.verify(pae, &envelope.signature.sig).map_err(bad)
+        }
+        _ => Err(VerifyError::Bundle("it holds no signature content".into())),
+    }
 }
 
 /// Every log entry needs an inclusion proof with a signed checkpoint.
@@ -378,6 +426,67 @@ fn require_proofs(bundle: &Bundle) -> Result<(), VerifyError> {
         }
     }
     Ok(())
+}
+
+/// A signed entry timestamp that does not verify may mean a changed timestamp or a
+/// changed body: a body that does not describe the bundle is named as such.
+fn refine(bundle: &Bundle, error: VerifyError) -> VerifyError {
+    if !matches!(error, VerifyError::InclusionPromise(_)) {
+        return error;
+    }
+    for entry in &bundle.verification_material.tlog_entries {
+        if let Err(body) = body_describes(bundle, entry.canonicalized_body.as_bytes()) {
+            return body;
+        }
+    }
+    error
+}
+
+/// Whether a `hashedrekord` log entry's body names this bundle's digest, signature and
+/// certificate (sigstore-verify checks this too, after the signed entry timestamp).
+fn body_describes(bundle: &Bundle, body: &[u8]) -> Result<(), VerifyError> {
+    let mismatch = |what: &str| VerifyError::TlogEntry(format!("its body {what}"));
+    let body: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| mismatch("is not JSON"))?;
+    if body.get("kind").and_then(|k| k.as_str()) != Some("hashedrekord") {
+        return Ok(());
+    }
+    let SignatureContent::MessageSignature(message) = &bundle.content else {
+        return Err(mismatch("is a `hashedrekord` entry for a DSSE bundle"));
+    };
+    let signature = body
+        .pointer("/spec/signature/content")
+        .and_then(|v| v.as_str());
+    if signature != Some(message.signature.to_base64().as_str()) {
+        return Err(mismatch("names another signature"));
+    }
+    if let Some(digest) = &message.message_digest {
+        let hash = body
+            .pointer("/spec/data/hash/value")
+            .and_then(|v| v.as_str());
+        if hash != Some(hex_of(digest.digest.as_bytes()).as_str()) {
+            return Err(mismatch("names another artifact digest"));
+        }
+    }
+    if let Some(certificate) = bundle.signing_certificate() {
+        let named = body
+            .pointer("/spec/signature/publicKey/content")
+            .and_then(|v| v.as_str())
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .and_then(|pem| pem_block(&String::from_utf8_lossy(&pem), "CERTIFICATE").ok());
+        if named.as_deref() != Some(certificate.as_bytes()) {
+            return Err(mismatch("names another certificate"));
+        }
+    }
+    Ok(())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut text, b| {
+        let _ = write!(text, "{b:02x}");
+        text
+    })
 }
 
 /// The statement's subjects, one of which must be `expected`, and its predicate.
@@ -468,6 +577,15 @@ fn classify(error: LibError) -> VerifyError {
             TransparencyLogError::UnknownLog { log_id } => VerifyError::UnknownLog(log_id),
             _ => VerifyError::TlogEntry(text),
         },
+        LibError::Bundle(
+            BundleError::CheckpointRootMismatch | BundleError::LogIndexOutOfRange { .. },
+        ) => VerifyError::InclusionProof(text),
+        LibError::Bundle(BundleError::MissingCheckpoint) => {
+            VerifyError::TlogMissing("signed checkpoint in its inclusion proof")
+        }
+        LibError::Bundle(BundleError::MissingInclusionProof(_)) => {
+            VerifyError::TlogMissing("inclusion proof")
+        }
         LibError::InvalidBundle(_) | LibError::UnsupportedBundle(_) | LibError::Bundle(_) => {
             VerifyError::Bundle(text)
         }
