@@ -176,6 +176,15 @@ fn checkpoint_signature_changed(b: &mut serde_json::Value) {
     *c = serde_json::Value::String(lines.join("\n"));
 }
 
+/// Part changed, bundle, artifact, error kind, words of the message.
+type Case = (
+    &'static str,
+    String,
+    Vec<u8>,
+    fn(&VerifyError) -> bool,
+    &'static str,
+);
+
 #[test]
 fn refuses_every_tampered_part_with_its_own_message() {
     let entry = "/verificationMaterial/tlogEntries/0";
@@ -191,7 +200,7 @@ fn refuses_every_tampered_part_with_its_own_message() {
         })
     };
     // (part changed, bundle, artifact, error kind, words of the message)
-    let cases: Vec<(&str, String, Vec<u8>, fn(&VerifyError) -> bool, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("signature", flip("/messageSignature/signature".into()), WHEEL.to_vec(),
             |e| matches!(e, VerifyError::Signature(_)), "the signature does not verify"),
         ("certificate", flip("/verificationMaterial/x509CertificateChain/certificates/0/rawBytes".into()), WHEEL.to_vec(),
