@@ -91,6 +91,20 @@ portcullis scan ghcr.io/acme/api:1.4.2 --hook syft --sbom-out sbom.cdx.json --pr
 portcullis mirror --config mirror.toml --format json --output mirror.json"
     )]
     Mirror(MirrorArgs),
+    /// Sign a file (keyless with an identity token, or with `--key`) into a Sigstore
+    /// bundle v0.3.
+    #[command(
+        after_help = "Examples:\n  portcullis sign-blob dist/app.tar.gz --signing-config signing_config.json\n  \
+portcullis sign-blob dist/app.tar.gz --key cosign.key --bundle app.sigstore.json"
+    )]
+    SignBlob(SignBlobArgs),
+    /// Verify a file (or a digest) against a Sigstore bundle and a signer identity.
+    #[command(
+        after_help = "Example:\n  portcullis verify-blob app.whl --bundle app.whl.sigstore.json --offline \\\n    \
+--certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1 \\\n    \
+--certificate-oidc-issuer https://token.actions.githubusercontent.com"
+    )]
+    VerifyBlob(VerifyBlobArgs),
     /// Write a commented portcullis.toml to start from.
     #[command(after_help = "Example:\n  portcullis init && portcullis check")]
     Init(InitArgs),
@@ -221,4 +235,96 @@ pub struct ScanArgs {
 fn fail_on(text: &str) -> Result<portcullis_policy::FailOn, String> {
     portcullis_policy::FailOn::parse_level(text)
         .ok_or_else(|| format!("`{text}` is not a level: use critical, high, medium, low or none"))
+}
+
+#[derive(Debug, Args)]
+pub struct SignBlobArgs {
+    /// The file to sign.
+    pub file: PathBuf,
+    /// Where to write the bundle (default: FILE.sigstore.json); written atomically.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// The OIDC identity token (default: `SIGSTORE_ID_TOKEN`, or GitHub Actions' token).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "identity_token_file")]
+    pub identity_token: Option<String>,
+    /// A file holding the OIDC identity token.
+    #[arg(long, value_name = "FILE")]
+    pub identity_token_file: Option<PathBuf>,
+    /// Fulcio URL (with `--rekor-url`).
+    #[arg(long, value_name = "URL", requires = "rekor_url")]
+    pub fulcio_url: Option<String>,
+    /// Rekor (v1 API) URL; with `--key`, logs the key-based signature there.
+    #[arg(long, value_name = "URL")]
+    pub rekor_url: Option<String>,
+    /// A Sigstore signing config naming Fulcio and Rekor.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// A client trust config (trusted root and signing config).
+    #[arg(long, value_name = "FILE")]
+    pub trust_config: Option<PathBuf>,
+    /// Sign with this PKCS#8 PEM ECDSA P-256 key instead of a Fulcio certificate.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBlobArgs {
+    /// The file to verify (or give `--digest`).
+    #[arg(required_unless_present = "digest", conflicts_with = "digest")]
+    pub file: Option<PathBuf>,
+    /// The artifact's digest, `sha256:HEX`.
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Option<String>,
+    /// The Sigstore bundle.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// The signer's identity (certificate SAN), exactly.
+    #[arg(long, value_name = "IDENTITY")]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the whole identity must match.
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_identity")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer, exactly.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the whole issuer must match.
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_oidc_issuer")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Source repository (`owner/repo` or its URL), 1.3.6.1.4.1.57264.1.12.
+    #[arg(long, value_name = "REPO")]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// Source repository ref, 1.3.6.1.4.1.57264.1.14.
+    #[arg(long, value_name = "REF")]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// Source repository digest (commit), 1.3.6.1.4.1.57264.1.13.
+    #[arg(long, value_name = "SHA")]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// Build trigger (event), 1.3.6.1.4.1.57264.1.20.
+    #[arg(long, value_name = "EVENT")]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// Build signer URI, 1.3.6.1.4.1.57264.1.9.
+    #[arg(long, value_name = "URI")]
+    pub certificate_build_signer_uri: Option<String>,
+    /// Runner environment, 1.3.6.1.4.1.57264.1.11.
+    #[arg(long, value_name = "ENV")]
+    pub certificate_runner_environment: Option<String>,
+    /// Verify a key-based bundle with this PEM public key.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// With `--key`: accept a bundle that has no transparency log entry.
+    #[arg(long, requires = "key")]
+    pub insecure_ignore_tlog: bool,
+    /// A trusted root (`trusted_root.json` or client trust config) instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// A client trust config whose trusted root to use.
+    #[arg(long, value_name = "FILE", conflicts_with = "trusted_root")]
+    pub trust_config: Option<PathBuf>,
+    /// No network I/O (verification never does any: the root is embedded or given).
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

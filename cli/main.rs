@@ -2,6 +2,7 @@
 //! picks the output and maps the outcome to the documented exit codes. No domain logic.
 
 mod args;
+mod blob;
 mod check;
 mod exit;
 mod init;
@@ -39,6 +40,8 @@ fn main() -> ExitCode {
         Command::Pin(args) => pin::run(&cli.global, args),
         Command::Scan(args) => scan::run(&cli.global, args),
         Command::Mirror(args) => mirror::run(&cli.global, args),
+        Command::SignBlob(args) => blob::sign_blob(&cli.global, args),
+        Command::VerifyBlob(args) => blob::verify_blob(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

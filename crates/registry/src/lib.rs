@@ -55,4 +55,4 @@ pub use portcullis_secret::Secret;
 pub use progress::Progress;
 pub use push::BlobCopy;
 pub use referrers::{fallback_tag, Referrer, LEGACY_SUFFIXES};
-pub use transport::Stats;
+pub use transport::{install_crypto_provider, Stats};
