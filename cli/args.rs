@@ -105,6 +105,30 @@ portcullis sign-blob dist/app.tar.gz --key cosign.key --bundle app.sigstore.json
 --certificate-oidc-issuer https://token.actions.githubusercontent.com"
     )]
     VerifyBlob(VerifyBlobArgs),
+    /// Sign an image by digest (keyless with an identity token, or with `--key`): a
+    /// Sigstore bundle as an OCI 1.1 referrer, as cosign v3 writes it, read back and
+    /// verified.
+    #[command(
+        after_help = "Examples:\n  portcullis sign ghcr.io/acme/app@sha256:… \n  \
+portcullis sign ghcr.io/acme/app:1.0 --resolve-tag --format both"
+    )]
+    Sign(SignArgs),
+    /// Attest an in-toto statement about an image by digest (SLSA provenance, vuln,
+    /// `CycloneDX`, SPDX or any predicate type).
+    #[command(
+        after_help = "Examples:\n  portcullis attest ghcr.io/acme/app@sha256:… --type slsaprovenance --predicate auto\n  \
+portcullis attest ghcr.io/acme/app@sha256:… --type cyclonedx --predicate sbom.json"
+    )]
+    Attest(AttestArgs),
+    /// Verify the signatures (or attestations) of an image against a signer identity or
+    /// the policy's `[[trust.signer]]` entries.
+    #[command(
+        after_help = "Examples:\n  portcullis verify ghcr.io/acme/app:1.0 \\\n    \
+--certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main \\\n    \
+--certificate-oidc-issuer https://token.actions.githubusercontent.com\n  \
+portcullis verify ghcr.io/acme/app:1.0 --type slsaprovenance"
+    )]
+    Verify(VerifyArgs),
     /// Write a commented portcullis.toml to start from.
     #[command(after_help = "Example:\n  portcullis init && portcullis check")]
     Init(InitArgs),
@@ -139,6 +163,14 @@ pub struct CheckArgs {
     /// Ask the registries: report pinned digests that no longer exist or that the tag left.
     #[arg(long)]
     pub resolve: bool,
+    /// Verify the signatures of every image a `[[trust.signer]]` covers
+    /// (`signature-missing`, `signature-invalid`).
+    #[arg(long)]
+    pub verify: bool,
+    /// With `--verify`: the trusted root (`trusted_root.json` or client trust config)
+    /// instead of the embedded public-good one.
+    #[arg(long, value_name = "FILE", requires = "verify")]
+    pub trusted_root: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -185,6 +217,10 @@ pub struct MirrorArgs {
     /// Move a target tag that points at another digest (refused by default).
     #[arg(long)]
     pub allow_retag: bool,
+    /// The trusted root that signatures of `[[trust.signer]]`-covered sources are checked
+    /// against (`trusted_root.json` or client trust config; default: the public-good one).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -237,13 +273,9 @@ fn fail_on(text: &str) -> Result<portcullis_policy::FailOn, String> {
         .ok_or_else(|| format!("`{text}` is not a level: use critical, high, medium, low or none"))
 }
 
+/// How to sign: keyless (an identity token; Fulcio and Rekor) or with a key.
 #[derive(Debug, Args)]
-pub struct SignBlobArgs {
-    /// The file to sign.
-    pub file: PathBuf,
-    /// Where to write the bundle (default: FILE.sigstore.json); written atomically.
-    #[arg(long, value_name = "FILE")]
-    pub bundle: Option<PathBuf>,
+pub struct SigningArgs {
     /// The OIDC identity token (default: `SIGSTORE_ID_TOKEN`, or GitHub Actions' token).
     #[arg(long, value_name = "TOKEN", conflicts_with = "identity_token_file")]
     pub identity_token: Option<String>,
@@ -256,30 +288,25 @@ pub struct SignBlobArgs {
     /// Rekor (v1 API) URL; with `--key`, logs the key-based signature there.
     #[arg(long, value_name = "URL")]
     pub rekor_url: Option<String>,
-    /// A Sigstore signing config naming Fulcio and Rekor.
+    /// A Sigstore signing config naming Fulcio and Rekor (default: the public-good
+    /// instance's, embedded).
     #[arg(long, value_name = "FILE")]
     pub signing_config: Option<PathBuf>,
     /// A client trust config (trusted root and signing config).
     #[arg(long, value_name = "FILE")]
     pub trust_config: Option<PathBuf>,
+    /// The trusted root a signature is checked against after it is written (default: the
+    /// trust config's, else the public-good root).
+    #[arg(long, value_name = "FILE", conflicts_with = "trust_config")]
+    pub trusted_root: Option<PathBuf>,
     /// Sign with this PKCS#8 PEM ECDSA P-256 key instead of a Fulcio certificate.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
+/// Whose signature to accept, and against which root.
 #[derive(Debug, Args)]
-pub struct VerifyBlobArgs {
-    /// The file to verify (or give `--digest`).
-    #[arg(required_unless_present = "digest", conflicts_with = "digest")]
-    pub file: Option<PathBuf>,
-    /// The artifact's digest, `sha256:HEX`.
-    #[arg(long, value_name = "DIGEST")]
-    pub digest: Option<String>,
-    /// The Sigstore bundle.
-    #[arg(long, value_name = "FILE")]
-    pub bundle: PathBuf,
+pub struct IdentityArgs {
     /// The signer's identity (certificate SAN), exactly.
     #[arg(long, value_name = "IDENTITY")]
     pub certificate_identity: Option<String>,
@@ -310,10 +337,10 @@ pub struct VerifyBlobArgs {
     /// Runner environment, 1.3.6.1.4.1.57264.1.11.
     #[arg(long, value_name = "ENV")]
     pub certificate_runner_environment: Option<String>,
-    /// Verify a key-based bundle with this PEM public key.
+    /// Verify a key-based signature with this PEM public key.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// With `--key`: accept a bundle that has no transparency log entry.
+    /// With `--key`: accept a signature that has no transparency log entry.
     #[arg(long, requires = "key")]
     pub insecure_ignore_tlog: bool,
     /// A trusted root (`trusted_root.json` or client trust config) instead of the embedded one.
@@ -322,9 +349,118 @@ pub struct VerifyBlobArgs {
     /// A client trust config whose trusted root to use.
     #[arg(long, value_name = "FILE", conflicts_with = "trusted_root")]
     pub trust_config: Option<PathBuf>,
-    /// No network I/O (verification never does any: the root is embedded or given).
+    /// No network I/O but to the registry (verification needs none: the root is embedded
+    /// or given).
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignBlobArgs {
+    /// The file to sign.
+    pub file: PathBuf,
+    /// Where to write the bundle (default: FILE.sigstore.json); written atomically.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBlobArgs {
+    /// The file to verify (or give `--digest`).
+    #[arg(required_unless_present = "digest", conflicts_with = "digest")]
+    pub file: Option<PathBuf>,
+    /// The artifact's digest, `sha256:HEX`.
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Option<String>,
+    /// The Sigstore bundle.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where a signature goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// cosign v3: a Sigstore bundle as an OCI 1.1 referrer.
+    Bundle,
+    /// cosign v2: the `sha256-<hex>.sig` / `.att` tag.
+    Legacy,
+    /// Both.
+    Both,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The image, by digest: `registry/repository@sha256:…` (a tag with `--resolve-tag`).
+    pub image: String,
+    /// Where the signature goes.
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub format: LayoutArg,
+    /// Sign what a tag names now (resolved once; that digest is signed).
+    #[arg(long)]
+    pub resolve_tag: bool,
+    /// `key=value` annotations signed with the image (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The image, by digest: `registry/repository@sha256:…` (a tag with `--resolve-tag`).
+    pub image: String,
+    /// The predicate type: `slsaprovenance`, `vuln`, `cyclonedx`, `spdx`, `custom` or a URI.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: String,
+    /// The predicate JSON file, or `auto` (`slsaprovenance` built from the CI environment).
+    #[arg(long, value_name = "FILE")]
+    pub predicate: String,
+    /// Base images the build used (`image@sha256:…`, repeatable), for `--predicate auto`.
+    #[arg(long = "base-image", value_name = "IMAGE")]
+    pub base_images: Vec<String>,
+    /// The largest predicate accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = portcullis_trust::statement::DEFAULT_MAX_PREDICATE_BYTES)]
+    pub max_predicate_bytes: u64,
+    /// Where the attestation goes.
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub format: LayoutArg,
+    /// Attest what a tag names now (resolved once).
+    #[arg(long)]
+    pub resolve_tag: bool,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image (a tag is resolved once; its digest is verified).
+    pub image: String,
+    /// Verify attestations of this predicate type (`slsaprovenance`, `vuln`, …, a URI, or
+    /// `any`) instead of signatures, and print their predicates.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// Without identity flags, the `[[trust.signer]]` entries of the policy decide.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }

@@ -21,7 +21,15 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let report = check(ws, args.resolve, progress.as_ref());
+    let verify = if args.verify {
+        Some(match &args.trusted_root {
+            Some(path) => crate::sigstore::root_file(path)?,
+            None => portcullis_trust::TrustRoot::production(),
+        })
+    } else {
+        None
+    };
+    let report = check(ws, args.resolve, verify.as_ref(), progress.as_ref());
     if let Some(progress) = &progress {
         progress.clear();
     }
@@ -32,14 +40,16 @@ pub fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
 }
 
 /// The check of every group, merged into one report; the registry lookups of `--resolve`
-/// drawn on `progress`.
+/// drawn on `progress`; with `verify`, the signatures of the images a `[[trust.signer]]`
+/// covers checked against that root.
 pub fn check(
     ws: Workspace,
     resolve: bool,
+    verify: Option<&portcullis_trust::TrustRoot>,
     progress: Option<&Arc<Lookups>>,
 ) -> anyhow::Result<Report> {
     let today = workspace::today()?;
-    let runtime = if resolve {
+    let runtime = if resolve || verify.is_some() {
         Some(workspace::runtime()?)
     } else {
         None
@@ -60,7 +70,10 @@ pub fn check(
             ..Facts::default()
         };
         let mut failures = Vec::new();
-        if let Some(runtime) = &runtime {
+        if let (Some(runtime), Some(root)) = (&runtime, verify) {
+            facts.signatures = Some(signatures(runtime, &group.config, &facts, root)?);
+        }
+        if let (Some(runtime), true) = (&runtime, resolve) {
             let images = facts
                 .subjects
                 .iter()
@@ -77,4 +90,30 @@ pub fn check(
         report = report.merge(part);
     }
     Ok(report)
+}
+
+/// What verification finds for each image a `[[trust.signer]]` covers, once per image.
+fn signatures(
+    runtime: &tokio::runtime::Runtime,
+    config: &portcullis_policy::Config,
+    facts: &Facts,
+    root: &portcullis_trust::TrustRoot,
+) -> anyhow::Result<
+    std::collections::BTreeMap<portcullis_reference::ImageRef, portcullis_policy::SignatureFact>,
+> {
+    let client = crate::resolve::client(config)?;
+    let covered: std::collections::BTreeSet<_> = facts
+        .subjects
+        .iter()
+        .filter_map(|s| s.resolution.image())
+        .filter(|image| !config.trust().signers_for(image).is_empty())
+        .cloned()
+        .collect();
+    Ok(covered
+        .into_iter()
+        .map(|image| {
+            let (_, fact) = runtime.block_on(crate::sign::signature_fact(&client, &image, root));
+            (image, fact)
+        })
+        .collect())
 }

@@ -13,6 +13,8 @@ mod pin_mirror;
 mod progress;
 mod resolve;
 mod scan;
+mod sign;
+mod sigstore;
 mod workspace;
 
 use std::fmt::Write as _;
@@ -42,6 +44,9 @@ fn main() -> ExitCode {
         Command::Mirror(args) => mirror::run(&cli.global, args),
         Command::SignBlob(args) => blob::sign_blob(&cli.global, args),
         Command::VerifyBlob(args) => blob::verify_blob(&cli.global, args),
+        Command::Sign(args) => sign::sign(&cli.global, args),
+        Command::Attest(args) => sign::attest(&cli.global, args),
+        Command::Verify(args) => sign::verify(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

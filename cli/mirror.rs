@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use portcullis_policy::mirror::{refusals, scan_refusals, MirrorItem};
+use portcullis_policy::mirror::{needs_signature, refusals, scan_refusals, MirrorItem};
 use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Report, Traffic};
 use portcullis_reference::ImageRef;
 use portcullis_registry::{Client, CopyOptions, CopyReport, Progress};
@@ -31,6 +31,10 @@ pub fn run(global: &Global, args: &MirrorArgs) -> anyhow::Result<u8> {
         Some(progress) => client.with_progress(Arc::clone(progress) as Arc<dyn Progress>),
         None => client,
     };
+    let trust_root = match &args.trusted_root {
+        Some(path) => crate::sigstore::root_file(path)?,
+        None => portcullis_trust::TrustRoot::production(),
+    };
     let runtime = workspace::runtime()?;
     let report = runtime.block_on(async {
         // The bytes so far, redrawn while the copies run.
@@ -43,7 +47,7 @@ pub fn run(global: &Global, args: &MirrorArgs) -> anyhow::Result<u8> {
                 }
             })
         });
-        let report = mirror(&config, client, args).await;
+        let report = mirror(&config, client, &trust_root, args).await;
         if let Some(ticker) = ticker {
             ticker.abort();
         }
@@ -56,7 +60,12 @@ pub fn run(global: &Global, args: &MirrorArgs) -> anyhow::Result<u8> {
     Ok(output.emit(&report, &root.dir, &configs))
 }
 
-async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
+async fn mirror(
+    config: &Config,
+    client: Client,
+    trust_root: &portcullis_trust::TrustRoot,
+    args: &MirrorArgs,
+) -> Report {
     let mut report = Report {
         policies: vec![config.name().to_owned()],
         ..Report::default()
@@ -70,7 +79,15 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
         }
     };
     let ((items, listed_tags), ()) = tokio::join!(plan(config, &client, &mut report), prepare);
-    let admitted = gate(config, &client, items, args.dry_run, &mut report).await;
+    let admitted = gate(
+        config,
+        &client,
+        trust_root,
+        items,
+        args.dry_run,
+        &mut report,
+    )
+    .await;
     if args.dry_run {
         for item in &admitted {
             report
@@ -152,13 +169,26 @@ async fn mirror(config: &Config, client: Client, args: &MirrorArgs) -> Report {
 async fn gate(
     config: &Config,
     client: &Client,
+    trust_root: &portcullis_trust::TrustRoot,
     items: Vec<MirrorItem>,
     dry_run: bool,
     report: &mut Report,
 ) -> Vec<MirrorItem> {
     let mut admitted = Vec::new();
     for mut item in items {
-        let mut refused = refusals(config, &item.source, None);
+        // A source a `[[trust.signer]]` covers is verified first (a dry run too: it writes
+        // nothing), and copied by the digest that was verified.
+        let signatures = if needs_signature(config, &item.source) {
+            let (pinned, fact) =
+                crate::sign::signature_fact(client, &item.source, trust_root).await;
+            if let Some(pinned) = pinned {
+                item.source = pinned;
+            }
+            Some(fact)
+        } else {
+            None
+        };
+        let mut refused = refusals(config, &item.source, signatures.as_ref());
         // The scan gate scans; a dry run only plans.
         if refused.is_empty() && !dry_run && item.scan {
             match scan_gate(config, client, &item).await {

@@ -85,11 +85,10 @@ pub fn refusals(
         error: Some("they were not verified".to_owned()),
         ..SignatureFact::default()
     };
-    out.extend(crate::families::signatures::check(
+    out.extend(crate::families::signatures::judge_signatures(
         config.trust(),
-        signatures.unwrap_or(&unverified),
-        &at,
         source,
+        signatures.unwrap_or(&unverified),
     ));
     out
 }

@@ -150,6 +150,15 @@ impl TrustConfig {
 }
 
 /// Reads a signing config file (`application/vnd.dev.sigstore.signingconfig.v0.2+json`).
+/// The public-good instance's signing config (Fulcio, Rekor, timestamp authorities), embedded:
+/// where keyless signing goes when nothing else is named.
+#[must_use]
+pub fn production_signing_config() -> SigningConfig {
+    SigningConfig::from_json(include_str!("../data/production-signing_config.v0.2.json"))
+        .expect("the embedded signing config parses")
+}
+
+/// Reads a signing config file.
 pub fn signing_config_from_file(path: &Path) -> Result<SigningConfig, RootError> {
     let text = std::fs::read_to_string(path).map_err(|source| RootError::Read {
         path: path.to_owned(),
@@ -186,6 +195,17 @@ mod tests {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn the_embedded_signing_config_names_the_public_good_services() {
+        let services =
+            crate::sign::Services::from_signing_config(&production_signing_config()).unwrap();
+        assert_eq!(services.fulcio_url, "https://fulcio.sigstore.dev");
+        assert!(
+            services.rekor_url.starts_with("https://rekor.sigstore.dev"),
+            "{services:?}"
+        );
     }
 
     #[test]

@@ -142,6 +142,20 @@ pub struct SignatureFact {
     pub error: Option<String>,
 }
 
+/// What the policy says of `image`, named by itself (not written in a file: `verify`, the
+/// mirror gate), given what verification found: `None` when a trusted signer is among the
+/// verified ones, or when no `[[trust.signer]]` covers the image.
+#[must_use]
+pub fn judge_signatures(
+    trust: &TrustSettings,
+    image: &ImageRef,
+    fact: &SignatureFact,
+) -> Option<Finding> {
+    let subject = crate::subject::Subject::image(image.clone());
+    let help = crate::subject::HelpPaths::default();
+    check(trust, fact, &At::new(&subject, &help), image)
+}
+
 /// The signature rules for an image some `[[trust.signer]]` covers: nothing when a verified
 /// signer is accepted, `signature-invalid` when signatures exist but none is acceptable,
 /// else `signature-missing`.
