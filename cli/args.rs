@@ -62,6 +62,29 @@ pub struct OutputArgs {
     pub output: Option<PathBuf>,
 }
 
+/// Where reports of `sign` and `attest` go: `-f`/`--report FORMAT[=PATH]` (there
+/// `--format` names where the signature goes, as in cosign) and `--output FILE`.
+#[derive(Debug, Args)]
+pub struct SignOutputArgs {
+    /// Report format, as `--format` of the other commands (`-f json`, `-f sarif=out.sarif`).
+    #[arg(short = 'f', long = "report", value_name = "FORMAT[=PATH]")]
+    pub report: Vec<String>,
+    /// Write the (single) report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl SignOutputArgs {
+    /// The same choices as the other commands take them.
+    #[must_use]
+    pub fn output_args(&self) -> OutputArgs {
+        OutputArgs {
+            format: self.report.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every image reference against the policy.
@@ -412,7 +435,7 @@ pub struct SignArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub output: SignOutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -440,7 +463,7 @@ pub struct AttestArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub output: SignOutputArgs,
 }
 
 #[derive(Debug, Args)]

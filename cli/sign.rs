@@ -100,7 +100,11 @@ fn who(identity: &VerifiedIdentity) -> String {
 }
 
 pub fn sign(global: &Global, args: &SignArgs) -> anyhow::Result<u8> {
-    let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
+    let output = Output::new(
+        global,
+        &args.output.output_args(),
+        Format::GitlabCodequality,
+    )?;
     let (root_dir, config) = policy(global)?;
     let client = crate::resolve::client(&config)?;
     let rt = runtime()?;
@@ -126,7 +130,11 @@ pub fn sign(global: &Global, args: &SignArgs) -> anyhow::Result<u8> {
 }
 
 pub fn attest(global: &Global, args: &AttestArgs) -> anyhow::Result<u8> {
-    let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
+    let output = Output::new(
+        global,
+        &args.output.output_args(),
+        Format::GitlabCodequality,
+    )?;
     let (root_dir, config) = policy(global)?;
     let client = crate::resolve::client(&config)?;
     let rt = runtime()?;

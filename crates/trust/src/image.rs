@@ -131,7 +131,9 @@ pub async fn sign_image(
         verified: Vec::new(),
     };
     if options.layout.bundle() {
-        let statement = Statement::image_signature(&digest, &options.annotations).to_bytes();
+        let statement = Statement::image_signature(&digest, &options.annotations)
+            .with_subject_name(&image.name())
+            .to_bytes();
         let signed = sign(Payload::Statement(&statement), options.mode, options.http).await?;
         let json = signed
             .to_json()

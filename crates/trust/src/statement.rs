@@ -380,6 +380,18 @@ impl Statement {
         }
     }
 
+    /// The statement with its subjects named `name` (the image's repository, as `cosign
+    /// attest` names them). In-toto Statement v1 says a subject SHOULD have a name, and
+    /// some verifiers (sigstore-python) refuse one without; verifiers that go by the digest
+    /// (cosign) read it all the same.
+    #[must_use]
+    pub fn with_subject_name(mut self, name: &str) -> Self {
+        for subject in &mut self.subject {
+            subject.name = Some(name.to_owned());
+        }
+        self
+    }
+
     /// The JSON bytes that go into a DSSE envelope as its payload.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -332,7 +332,7 @@ fn canonical_body(proposed: &Value) -> Result<Vec<u8>> {
                 "kind": "hashedrekord",
                 "spec": {
                     "data": { "hash": { "algorithm": "sha256", "value": digest_hex.to_ascii_lowercase() } },
-                    "signature": { "content": signature_b64, "publicKey": { "content": key_b64 } },
+                    "signature": { "content": signature_b64, "publicKey": { "content": canonical_verifier(key_b64)? } },
                 },
             })
         }
@@ -372,7 +372,9 @@ fn canonical_body(proposed: &Value) -> Result<Vec<u8>> {
                     .iter()
                     .find(|(_, spki)| keys::verify(spki, &pae, &raw).is_ok())
                     .with_context(|| format!("dsse: no verifier verifies signature `{sig_b64}`"))?;
-                signatures.push(json!({ "signature": sig_b64, "verifier": verifier.0 }));
+                signatures.push(
+                    json!({ "signature": sig_b64, "verifier": canonical_verifier(verifier.0)? }),
+                );
             }
             signatures.sort_by(|a, b| a["signature"].as_str().cmp(&b["signature"].as_str()));
             json!({
@@ -392,6 +394,21 @@ fn canonical_body(proposed: &Value) -> Result<Vec<u8>> {
     Ok(canonical_json(&stored).into_bytes())
 }
 
+/// A base64 PEM certificate or public key as Rekor stores it: decoded and encoded again
+/// (LF line ends, 64 columns), whatever line ends the client sent — what verifiers compare
+/// against the certificate in a bundle.
+fn canonical_verifier(b64_pem: &str) -> Result<String> {
+    let pem = String::from_utf8(B64.decode(b64_pem).context("a verifier is not base64")?)
+        .context("a verifier is not PEM text")?;
+    let label = if pem.contains("BEGIN CERTIFICATE") {
+        "CERTIFICATE"
+    } else {
+        "PUBLIC KEY"
+    };
+    let der = keys::pem_decode(&pem, label)?;
+    Ok(B64.encode(keys::pem_block(label, &der)))
+}
+
 /// The SPKI of a base64 PEM certificate or public key.
 fn verifier_key(b64_pem: &str) -> Result<Vec<u8>> {
     let pem = String::from_utf8(B64.decode(b64_pem).context("a verifier is not base64")?)
@@ -401,6 +418,21 @@ fn verifier_key(b64_pem: &str) -> Result<Vec<u8>> {
         super::der::certificate_spki(&cert).map(<[u8]>::to_vec)
     } else {
         keys::pem_decode(&pem, "PUBLIC KEY")
+    }
+}
+
+#[cfg(test)]
+mod verifier_tests {
+    use super::*;
+
+    #[test]
+    fn verifiers_are_stored_with_lf_line_ends_whatever_the_client_sent() {
+        let der: Vec<u8> = (0..100u8).collect();
+        let lf = keys::pem_block("CERTIFICATE", &der);
+        let crlf = lf.replace('\n', "\r\n");
+        assert_ne!(lf, crlf);
+        let stored = canonical_verifier(&B64.encode(&crlf)).unwrap();
+        assert_eq!(B64.decode(stored).unwrap(), lf.as_bytes());
     }
 }
 
