@@ -144,6 +144,9 @@ fn skopeo_raw(registry: &Registry, reference: &str) -> Option<Value> {
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
 }
 
+// One scenario, step on step: each refusal is checked against what was signed before it.
+// A skipped part says why on stderr.
+#[allow(clippy::too_many_lines, clippy::print_stderr)]
 #[test]
 fn signed_and_attested_images_verify_only_for_the_right_signer() {
     let w = world();
