@@ -178,7 +178,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub images: Vec<ImageEntry>,
     pub scans: Vec<ScanResult>,
-    /// What `mirror` copied, found or refused, in plan order.
+    /// What `mirror` did with each planned image: those refused or failed at the gate first,
+    /// then the copies, each group in plan order.
     pub mirrored: Vec<Mirrored>,
     pub failures: Vec<Failure>,
     pub notes: Vec<Note>,
