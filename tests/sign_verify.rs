@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{assert_exit, portcullis, stderr, stdout};
-use portcullis_testkit::sigstore::{Claims, SigstoreStack};
+use portcullis_testkit::sigstore::{Claims, Service, SigstoreStack};
 use portcullis_testkit::{sha256_hex, Auth, ImageSpec, Registry};
 use serde_json::Value;
 
@@ -177,6 +177,15 @@ fn signed_and_attested_images_verify_only_for_the_right_signer() {
         w.trust(),
     ]);
     assert_exit(&out, 0);
+    // Two signatures (bundle and legacy): one certificate and one log entry each.
+    assert_eq!(w.stack.requests_to(Service::Fulcio).len(), 2);
+    let rekor_posts = w
+        .stack
+        .requests_to(Service::Rekor)
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(rekor_posts, 2);
     assert!(
         stderr(&out).contains("read back and verified"),
         "{}",
@@ -280,8 +289,14 @@ fn signed_and_attested_images_verify_only_for_the_right_signer() {
 
     // The right identity: accepted, the signature and each attestation.
     let issuer = w.stack.issuer_url().to_owned();
+    let before = w.stack.requests().len();
     let out = w.verify(&tagged, WORKFLOW, &issuer, &[]);
     assert_exit(&out, 0);
+    assert_eq!(
+        w.stack.requests().len(),
+        before,
+        "verifying asks no Sigstore service"
+    );
     assert_eq!(
         stderr(&out).matches("verified, signed by").count(),
         2,
