@@ -8,7 +8,7 @@
 //!   [`VerifiedIdentity`].
 //! - [`sign`]: keyless and key-based signing of blobs and in-toto statements.
 //! - [`statement`]: in-toto Statement v1 and its predicates (cosign sign, SLSA provenance
-//!   v1, vuln, CycloneDX, SPDX, custom).
+//!   v1, vuln, `CycloneDX`, SPDX, custom).
 //! - [`oci`]: the layouts cosign reads (bundle referrers, legacy `.sig`/`.att` tags) and
 //!   their discovery.
 
