@@ -12,6 +12,7 @@
 //! - [`oci`]: the layouts cosign reads (bundle referrers, legacy `.sig`/`.att` tags) and
 //!   their discovery.
 
+pub mod image;
 pub mod oci;
 mod provenance;
 pub mod root;

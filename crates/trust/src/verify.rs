@@ -175,6 +175,9 @@ pub struct IdentityPolicy {
 pub enum Signer {
     /// A Fulcio certificate whose identity the policy admits.
     Keyless(IdentityPolicy),
+    /// Any Fulcio certificate that chains to the trusted root: who signed is returned for
+    /// the caller to judge (`[[trust.signer]]` entries, matched by `policy`).
+    AnyCertificate,
     /// A key of our own (SPKI DER); `tlog` requires a transparency log entry.
     Key { public_key: Vec<u8>, tlog: bool },
 }
@@ -214,6 +217,31 @@ pub struct VerifiedIdentity {
     pub subjects: Vec<Digest>,
     /// The statement of a DSSE bundle.
     pub statement: Option<Statement>,
+}
+
+impl VerifiedIdentity {
+    /// The signer as `policy` matches it against `[[trust.signer]]`.
+    #[must_use]
+    pub fn signer(&self) -> portcullis_reference::identity::SignerIdentity {
+        use portcullis_reference::identity::{CertificateExtension, SignerIdentity};
+        match (&self.issuer, &self.identity) {
+            (Some(issuer), Some(subject)) if !self.key_based => SignerIdentity::Certificate {
+                issuer: issuer.clone(),
+                subject: subject.clone(),
+                extensions: self
+                    .extensions
+                    .iter()
+                    .filter_map(|(extension, value)| {
+                        let oid = format!("1.3.6.1.4.1.57264.1.{}", extension.arc());
+                        Some((CertificateExtension::from_oid(&oid)?, value.clone()))
+                    })
+                    .collect(),
+            },
+            _ => SignerIdentity::Key {
+                fingerprint: "(a key-based signature)".to_owned(),
+            },
+        }
+    }
 }
 
 /// Why a bundle does not verify. Each kind has its own message; all are failures.
@@ -300,6 +328,28 @@ pub fn verify(
     signer: &Signer,
     root: &TrustRoot,
 ) -> Result<VerifiedIdentity, VerifyError> {
+    verify_with(bundle, subject, signer, root, Proofs::Checkpoint)
+}
+
+/// What a transparency log entry must carry to count as logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proofs {
+    /// An inclusion proof with a signed checkpoint (bundles v0.2 and later, and what
+    /// portcullis itself writes).
+    Checkpoint,
+    /// A signed entry timestamp suffices: cosign's legacy `.sig`/`.att` layout carries the
+    /// entry and its timestamp (the `dev.sigstore.cosign/bundle` annotation) but no proof.
+    Promise,
+}
+
+/// [`verify`] with the log proofs required spelled out.
+pub fn verify_with(
+    bundle: &Bundle,
+    subject: Subject<'_>,
+    signer: &Signer,
+    root: &TrustRoot,
+    proofs: Proofs,
+) -> Result<VerifiedIdentity, VerifyError> {
     let expected = match subject {
         Subject::Bytes(bytes) => Digest::sha256(bytes),
         Subject::Digest(digest) if digest.algorithm() == Algorithm::Sha256 => digest.clone(),
@@ -309,7 +359,10 @@ pub fn verify(
         .map_err(|e| VerifyError::DigestAlgorithm(format!("{expected}: {e}")))?;
     let needs_tlog = !matches!(signer, Signer::Key { tlog: false, .. });
     if needs_tlog {
-        require_proofs(bundle)?;
+        match proofs {
+            Proofs::Checkpoint => require_proofs(bundle)?,
+            Proofs::Promise => require_promises(bundle)?,
+        }
     }
     if matches!(signer, Signer::Keyless(_)) {
         issued_by(bundle, root)?;
@@ -327,7 +380,7 @@ pub fn verify(
             let policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(public_key.clone()));
             Some(library(root, bundle, hash, &policy)?)
         }
-        Signer::Keyless(_) => Some(library(
+        Signer::Keyless(_) | Signer::AnyCertificate => Some(library(
             root,
             bundle,
             hash,
@@ -352,7 +405,7 @@ pub fn verify(
         proved.subjects = subjects;
         proved.statement = Some(statement);
     }
-    if let Signer::Keyless(policy) = signer {
+    if matches!(signer, Signer::Keyless(_) | Signer::AnyCertificate) {
         let certificate = result
             .as_ref()
             .and_then(|r| r.certificate().map(|c| (r, c)))
@@ -366,7 +419,9 @@ pub fn verify(
                 proved.extensions.insert(extension, value.clone());
             }
         }
-        judge(policy, &proved)?;
+        if let Signer::Keyless(policy) = signer {
+            judge(policy, &proved)?;
+        }
     }
     Ok(proved)
 }
@@ -434,6 +489,21 @@ fn verify_with_key_only(bundle: &Bundle, hash: &Sha256Hash, key: &[u8]) -> Resul
         }
         _ => Err(VerifyError::Bundle("it holds no signature content".into())),
     }
+}
+
+/// Every log entry needs at least a signed entry timestamp.
+fn require_promises(bundle: &Bundle) -> Result<(), VerifyError> {
+    let entries = &bundle.verification_material.tlog_entries;
+    if entries.is_empty() {
+        return Err(VerifyError::TlogMissing("entry at all"));
+    }
+    if entries
+        .iter()
+        .any(|entry| entry.inclusion_promise.is_none())
+    {
+        return Err(VerifyError::TlogMissing("signed entry timestamp"));
+    }
+    Ok(())
 }
 
 /// Every log entry needs an inclusion proof with a signed checkpoint.
