@@ -364,7 +364,7 @@ pub fn verify_with(
             Proofs::Promise => require_promises(bundle)?,
         }
     }
-    if matches!(signer, Signer::Keyless(_)) {
+    if matches!(signer, Signer::Keyless(_) | Signer::AnyCertificate) {
         issued_by(bundle, root)?;
     }
 
