@@ -478,6 +478,7 @@ fn portcullis_verifies_what_sigstore_python_signs_and_attests() {
     let issuer = setup.stack.issuer_url();
     let root = ["--trust-config", s(&setup.trust_config)];
     let bundle = setup.path("python.sigstore.json");
+    let before = setup.stack.requests().len();
     let out = python(
         &client,
         &setup.trust_config,
@@ -491,6 +492,20 @@ fn portcullis_verifies_what_sigstore_python_signs_and_attests() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
+    // sigstore-python asks the same two services once each, as portcullis does.
+    let requests = new_requests(&setup.stack, before);
+    let calls: Vec<_> = requests
+        .iter()
+        .map(|r| (r.service, r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (Service::Fulcio, "POST", "/api/v2/signingCert"),
+            (Service::Rekor, "POST", "/api/v1/log/entries"),
+        ],
+        "{requests:?}"
+    );
     let out = verify(&setup.file, &bundle, WORKFLOW, issuer, &root);
     assert_exit(&out, 0);
     let evil = WORKFLOW.replace("release.yml", "evil.yml");
