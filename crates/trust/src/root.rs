@@ -9,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use sigstore_verify::crypto::VerificationKey;
 use sigstore_verify::trust_root::{SigningConfig, TrustedRoot};
+use sigstore_verify::types::DerPublicKey;
 
 /// The Sigstore public-good instance's trusted root, as its TUF repository distributes it.
 pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("../data/production-trusted_root.json");
@@ -98,6 +100,93 @@ impl TrustRoot {
     #[must_use]
     pub fn origin(&self) -> &RootOrigin {
         &self.origin
+    }
+
+    /// Whether `certificate` (DER) carries the signature of one of this root's Fulcio
+    /// certificate authorities (a root or intermediate listed in `certChain`). It says
+    /// only who issued the certificate, not that it is valid: verification still builds
+    /// and checks the whole chain at signing time. `None` when the certificate cannot be
+    /// read.
+    #[must_use]
+    pub fn issued_by_a_fulcio_ca(&self, certificate: &[u8]) -> Option<bool> {
+        let (tbs, signature) = der::signed_parts(certificate)?;
+        let signature = sigstore_verify::types::SignatureBytes::new(signature.to_vec());
+        Some(self.root.fulcio_certs().iter().any(|ca| {
+            der::subject_public_key_info(ca.as_bytes())
+                .and_then(|spki| VerificationKey::from_spki(&DerPublicKey::new(spki.to_vec())).ok())
+                .is_some_and(|key| key.verify(tbs, &signature).is_ok())
+        }))
+    }
+}
+
+/// Just enough DER to take certificates apart.
+mod der {
+    /// One TLV: its tag, its contents, the whole TLV, and what follows it.
+    type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+    fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let count = usize::from(first & 0x7f);
+            if count == 0 || count > 4 || rest.len() < count {
+                return None;
+            }
+            let len = rest[..count]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, &rest[count..])
+        };
+        if rest.len() < len {
+            return None;
+        }
+        let header = input.len() - rest.len();
+        Some((tag, &rest[..len], &input[..header + len], &rest[len..]))
+    }
+
+    /// A certificate's `tbsCertificate` (the whole TLV, what is signed) and its signature
+    /// (the BIT STRING's bytes).
+    pub(super) fn signed_parts(certificate: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (0x30, body, _, _) = tlv(certificate)? else {
+            return None;
+        };
+        let (0x30, _, tbs, rest) = tlv(body)? else {
+            return None;
+        };
+        let (0x30, _, _, rest) = tlv(rest)? else {
+            return None;
+        };
+        let (0x03, bits, _, _) = tlv(rest)? else {
+            return None;
+        };
+        let (&0, signature) = bits.split_first()? else {
+            return None;
+        };
+        Some((tbs, signature))
+    }
+
+    /// A certificate's `subjectPublicKeyInfo` (the whole TLV).
+    pub(super) fn subject_public_key_info(certificate: &[u8]) -> Option<&[u8]> {
+        let (0x30, body, _, _) = tlv(certificate)? else {
+            return None;
+        };
+        let (0x30, tbs, _, _) = tlv(body)? else {
+            return None;
+        };
+        let mut rest = tbs;
+        // version [0] is optional; then serial, signature, issuer, validity, subject.
+        if rest.first() == Some(&0xa0) {
+            rest = tlv(rest)?.3;
+        }
+        for _ in 0..5 {
+            rest = tlv(rest)?.3;
+        }
+        let (0x30, _, spki, _) = tlv(rest)? else {
+            return None;
+        };
+        Some(spki)
     }
 }
 
@@ -232,6 +321,34 @@ mod tests {
         // `--trusted-root` also takes a client trust config.
         let root = TrustRoot::from_file(&path).unwrap();
         assert_eq!(root.origin(), &RootOrigin::File(path));
+    }
+
+    /// The production bundle's certificate was issued by the public-good Fulcio
+    /// intermediate; another root's authorities did not issue it, and garbage is unread.
+    #[test]
+    fn a_certificate_is_issued_by_its_own_roots_ca_only() {
+        let bundle: serde_json::Value = serde_json::from_str(include_str!(
+            "../tests/data/rfc8785-0.1.2-py3-none-any.whl.sigstore.json"
+        ))
+        .unwrap();
+        let leaf = bundle["verificationMaterial"]["x509CertificateChain"]["certificates"][0]
+            ["rawBytes"]
+            .as_str()
+            .unwrap();
+        let leaf =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, leaf).unwrap();
+        let production = TrustRoot::production();
+        assert_eq!(production.issued_by_a_fulcio_ca(&leaf), Some(true));
+        let stack = portcullis_testkit::sigstore::SigstoreStack::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = stack.write_trust_files(dir.path()).unwrap();
+        let other = TrustRoot::from_file(&files.trusted_root).unwrap();
+        assert_eq!(other.issued_by_a_fulcio_ca(&leaf), Some(false));
+        assert_eq!(production.issued_by_a_fulcio_ca(b"\x30\x03\x02\x01"), None);
+        let mut tampered = leaf.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 1;
+        assert_ne!(production.issued_by_a_fulcio_ca(&tampered), Some(true));
     }
 
     #[test]

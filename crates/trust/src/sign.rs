@@ -1,11 +1,14 @@
 //! Signing a blob digest (a `hashedrekord` message signature) or an in-toto statement
 //! (a DSSE envelope) into a Sigstore bundle v0.3.
 //!
-//! Keyless: sigstore-sign asks Fulcio for a certificate for an ephemeral key with the
-//! identity token, signs, and logs the signature in Rekor v1 — a `hashedrekord` 0.0.1
-//! entry for a blob and a `dsse` 0.0.1 entry (`proposedContent` with the envelope and the
-//! certificate) for a statement. Services come from a signing config (or a client trust
-//! config) or from explicit URLs; plain `http://` works, for a local stack.
+//! Keyless: sigstore-sign's Fulcio client asks for a certificate for an ephemeral key with
+//! the identity token (the token goes to Fulcio and nowhere else), the key signs, and the
+//! signature is logged in Rekor v1 — a `hashedrekord` 0.0.1 entry for a blob and a `dsse`
+//! 0.0.1 entry (`proposedContent` with the envelope and the certificate) for a statement.
+//! The log entry is built here, with the certificate as `\n`-ended PEM, so that verifiers
+//! that rebuild the entry from the bundle (sigstore-python, cosign) find the same bytes.
+//! Services come from a signing config (or a client trust config) or from explicit URLs;
+//! plain `http://` works, for a local stack.
 //!
 //! Key-based: an ECDSA P-256 PKCS#8 key of our own signs; the bundle then holds a public
 //! key hint (`portcullis-key:sha256:<hex of the SPKI>`) instead of a certificate, and
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use portcullis_reference::{Algorithm, Digest};
-use sigstore_sign::{SigningContext, SigningServices};
+use sigstore_sign::fulcio::FulcioClient;
 use sigstore_verify::bundle::{BundleV03, VerificationMaterialV03};
 use sigstore_verify::crypto::KeyPair;
 use sigstore_verify::rekor::LogEntry;
@@ -182,8 +185,8 @@ pub enum SignError {
     DigestAlgorithm(String),
     #[error("the in-toto statement is invalid: {0}")]
     Statement(String),
-    #[error("Fulcio or Rekor refused or failed: {0}")]
-    Service(String),
+    #[error("Fulcio at `{url}` refused or failed: {detail}")]
+    Fulcio { url: String, detail: String },
     #[error("Rekor at `{url}` failed: {detail}")]
     Rekor { url: String, detail: String },
     #[error("signing failed: {0}")]
@@ -233,41 +236,50 @@ async fn keyless(
     services: &Services,
     http: &reqwest::Client,
 ) -> Result<Signed, SignError> {
-    let context = SigningContext::new(SigningServices::new(
-        services.fulcio_url.trim_end_matches('/'),
-        services.rekor_url.trim_end_matches('/'),
-    ))
-    .with_http_client(http.clone());
+    let fulcio_url = services.fulcio_url.trim_end_matches('/');
+    let fulcio = |detail: String| SignError::Fulcio {
+        url: fulcio_url.to_owned(),
+        detail: detail.replace(token.secret().expose(), "***"),
+    };
     let jwt = sigstore_oidc::IdentityToken::from_jwt(token.secret().expose())
         .map_err(|_| SignError::Config("the identity token's claims cannot be read".into()))?;
-    let signer = context.signer(jwt);
-    let result = match payload {
-        Payload::Blob(digest) => {
-            let hash = sha256(digest)?;
-            signer.sign(hash).await
-        }
-        Payload::Statement(bytes) => signer.sign_raw_statement(bytes).await,
-    };
-    let bundle = result.map_err(|e| {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        SignError::Service(text.replace(token.secret().expose(), "***"))
-    })?;
-    let log_index = bundle
-        .verification_material
-        .tlog_entries
-        .first()
-        .map(|e| u64::from(e.log_index));
+    let pair = KeyPair::generate_ecdsa_p256().map_err(|e| SignError::Other(e.to_string()))?;
+    let client = FulcioClient::builder(fulcio_url)
+        .with_http_client(http.clone())
+        .build()
+        .map_err(|e| fulcio(chain(&e)))?;
+    let issued = client
+        .create_signing_certificate(&jwt, &pair)
+        .await
+        .map_err(|e| fulcio(chain(&e)))?;
+    let certificate = issued.leaf_certificate().clone();
+    let verifier = lf_pem("CERTIFICATE", certificate.as_bytes());
+    let (bundle, log_index) = signed_and_logged(
+        payload,
+        &pair,
+        &verifier,
+        VerificationMaterialV03::Certificate(certificate),
+        Some(&services.rekor_url),
+        http,
+    )
+    .await?;
     Ok(Signed {
         bundle,
         key_based: false,
         log_index,
     })
+}
+
+/// An error and its causes, one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn keyed(
@@ -276,19 +288,50 @@ async fn keyed(
     rekor_url: Option<&str>,
     http: &reqwest::Client,
 ) -> Result<Signed, SignError> {
+    let verifier = lf_pem("PUBLIC KEY", &key.public_der);
+    let (bundle, log_index) = signed_and_logged(
+        payload,
+        &key.pair,
+        &verifier,
+        VerificationMaterialV03::PublicKey { hint: key.hint() },
+        rekor_url,
+        http,
+    )
+    .await?;
+    Ok(Signed {
+        bundle,
+        key_based: true,
+        log_index,
+    })
+}
+
+/// Signs `payload` with `pair` and, with a Rekor URL, logs it as a `hashedrekord` or
+/// `dsse` 0.0.1 entry whose verifier is `verifier_pem` (the certificate or public key).
+///
+/// The entry is built here rather than by sigstore-sign because verifiers rebuild it from
+/// the bundle and compare bytes: sigstore-python and cosign write PEM with `\n` line ends,
+/// and an entry whose PEM has `\r\n` (what sigstore-sign 0.15 sends) is refused by
+/// sigstore-python as "inconsistent with other materials".
+async fn signed_and_logged(
+    payload: Payload<'_>,
+    pair: &KeyPair,
+    verifier_pem: &str,
+    material: VerificationMaterialV03,
+    rekor_url: Option<&str>,
+    http: &reqwest::Client,
+) -> Result<(Bundle, Option<u64>), SignError> {
     let failed = |e: sigstore_verify::crypto::Error| SignError::Other(e.to_string());
-    let public_pem = key.public_key_pem();
-    let public_b64 = base64::engine::general_purpose::STANDARD.encode(public_pem.as_bytes());
+    let verifier_b64 = base64::engine::general_purpose::STANDARD.encode(verifier_pem.as_bytes());
     let (content, entry, kind) = match payload {
         Payload::Blob(digest) => {
             let hash = sha256(digest)?;
-            let signature = key.pair.sign_digest(&hash).map_err(failed)?;
+            let signature = pair.sign_digest(&hash).map_err(failed)?;
             let entry = serde_json::json!({
                 "apiVersion": "0.0.1",
                 "kind": "hashedrekord",
                 "spec": {
                     "data": {"hash": {"algorithm": "sha256", "value": hash.to_hex()}},
-                    "signature": {"content": signature.to_base64(), "publicKey": {"content": public_b64}},
+                    "signature": {"content": signature.to_base64(), "publicKey": {"content": verifier_b64}},
                 }
             });
             let content = SignatureContent::MessageSignature(
@@ -301,7 +344,7 @@ async fn keyed(
         }
         Payload::Statement(bytes) => {
             let pae = sigstore_verify::types::pae(IN_TOTO_PAYLOAD_TYPE, bytes);
-            let signature = key.pair.sign(&pae).map_err(failed)?;
+            let signature = pair.sign(&pae).map_err(failed)?;
             let envelope = DsseEnvelope::new(
                 IN_TOTO_PAYLOAD_TYPE,
                 PayloadBytes::new(bytes.to_vec()),
@@ -312,7 +355,7 @@ async fn keyed(
             let entry = serde_json::json!({
                 "apiVersion": "0.0.1",
                 "kind": "dsse",
-                "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [public_b64]}}
+                "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [verifier_b64]}}
             });
             (
                 SignatureContent::DsseEnvelope(envelope),
@@ -321,21 +364,25 @@ async fn keyed(
             )
         }
     };
-    let mut builder = BundleV03::new(
-        VerificationMaterialV03::PublicKey { hint: key.hint() },
-        content,
-    );
+    let mut builder = BundleV03::new(material, content);
     let mut log_index = None;
     if let Some(url) = rekor_url {
         let logged = log_entry(url, &entry, kind, http).await?;
         log_index = Some(u64::from(logged.log_index));
         builder = builder.with_tlog_entry(logged);
     }
-    Ok(Signed {
-        bundle: builder.into_bundle(),
-        key_based: true,
-        log_index,
-    })
+    Ok((builder.into_bundle(), log_index))
+}
+
+/// PEM with `\n` line ends and 64-character lines, as Go's and Python's encoders write.
+fn lf_pem(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem + "-----END " + label + "-----\n"
 }
 
 /// `POST /api/v1/log/entries` with a proposed entry, as a bundle's log entry.
@@ -386,4 +433,30 @@ fn sha256(digest: &Digest) -> Result<Sha256Hash, SignError> {
         return Err(SignError::DigestAlgorithm(digest.to_string()));
     }
     Sha256Hash::from_hex(digest.hex()).map_err(|e| SignError::DigestAlgorithm(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Verifiers rebuild the log entry with `\n`-ended PEM and compare bytes, so the
+    /// entry's PEM must be exactly that (sigstore-sign's encoder writes `\r\n`).
+    #[test]
+    fn log_entries_carry_lf_pem_as_verifiers_rebuild_it() {
+        let der: Vec<u8> = (0..=255u8).collect();
+        let pem = lf_pem("CERTIFICATE", &der);
+        assert!(!pem.contains('\r'), "{pem:?}");
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines.first(), Some(&"-----BEGIN CERTIFICATE-----"));
+        assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
+        assert!(pem.ends_with("-----\n"));
+        assert!(lines[1..lines.len() - 2].iter().all(|l| l.len() == 64));
+        let body: String = lines[1..lines.len() - 1].concat();
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+            der
+        );
+    }
 }

@@ -364,6 +364,9 @@ pub fn verify_with(
             Proofs::Promise => require_promises(bundle)?,
         }
     }
+    if matches!(signer, Signer::Keyless(_) | Signer::AnyCertificate) {
+        issued_by(bundle, root)?;
+    }
 
     let result = match signer {
         Signer::Key {
@@ -433,6 +436,31 @@ fn library(
     verifier
         .verify(hash, bundle, policy)
         .map_err(|error| refine(bundle, classify(error)))
+}
+
+/// Refuses a certificate that no Fulcio CA of `root` signed, before anything else is
+/// checked: another instance's bundle also fails its log checks (its log is unknown too),
+/// and "another root of trust" is the finding that explains both. A bundle that ships its
+/// own intermediates is left to the full chain check.
+fn issued_by(bundle: &Bundle, root: &TrustRoot) -> Result<(), VerifyError> {
+    use sigstore_verify::types::bundle::VerificationMaterialContent;
+    if let VerificationMaterialContent::X509CertificateChain { certificates } =
+        &bundle.verification_material.content
+    {
+        if certificates.len() > 1 {
+            return Ok(());
+        }
+    }
+    let Some(leaf) = bundle.signing_certificate() else {
+        return Ok(());
+    };
+    match root.issued_by_a_fulcio_ca(leaf.as_bytes()) {
+        Some(false) => Err(VerifyError::Chain(format!(
+            "none of the Fulcio certificate authorities of {} issued it",
+            root.origin()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A key-based bundle with no log entry: the signature over the digest (or the DSSE PAE)
