@@ -380,9 +380,9 @@ fn signed_and_attested_images_verify_only_for_the_right_signer() {
         &issuer,
     ]);
     assert_exit(&out, 1);
-    // Its log is not in that root either, and the log entry is checked first.
     assert!(
-        stdout(&out).contains("signature-invalid") && stdout(&out).contains("No log key valid"),
+        stdout(&out).contains("signature-invalid")
+            && stdout(&out).contains("does not chain to the trusted root"),
         "{}",
         stdout(&out)
     );
