@@ -448,7 +448,8 @@ pub struct AttestArgs {
     /// The predicate JSON file, or `auto` (`slsaprovenance` built from the CI environment).
     #[arg(long, value_name = "FILE")]
     pub predicate: String,
-    /// Base images the build used (`image@sha256:…`, repeatable), for `--predicate auto`.
+    /// Base images the build used (`image@sha256:…`, repeatable), for `--predicate auto`
+    /// (default: the digest-pinned `FROM` images `check` finds under the current directory).
     #[arg(long = "base-image", value_name = "IMAGE")]
     pub base_images: Vec<String>,
     /// The largest predicate accepted, in bytes.

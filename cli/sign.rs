@@ -154,11 +154,14 @@ pub fn attest(global: &Global, args: &AttestArgs) -> anyhow::Result<u8> {
         }
         let env: BTreeMap<String, String> = std::env::vars().collect();
         let build = CiBuild::from_env(&env).map_err(usage)?;
-        let bases = args
-            .base_images
-            .iter()
-            .map(|text| parse_image(text))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let bases = if args.base_images.is_empty() {
+            base_images_here(global)?
+        } else {
+            args.base_images
+                .iter()
+                .map(|text| parse_image(text))
+                .collect::<anyhow::Result<Vec<_>>>()?
+        };
         Predicate::slsa_provenance(&build, &bases).map_err(usage)?
     } else {
         let path = Path::new(&args.predicate);
@@ -200,6 +203,26 @@ pub fn attest(global: &Global, args: &AttestArgs) -> anyhow::Result<u8> {
     ));
     report.finish();
     Ok(output.emit(&report, &root_dir.dir, &[]))
+}
+
+/// The digest-pinned base images of the Dockerfiles under the current directory, as
+/// `check` reads them: what `--predicate auto` names as the build's resolved dependencies.
+fn base_images_here(global: &Global) -> anyhow::Result<Vec<ImageRef>> {
+    let sources = crate::args::SourceArgs {
+        paths: Vec::new(),
+        exclude: Vec::new(),
+        build_args: Vec::new(),
+    };
+    let ws = workspace::Workspace::load(global.config.as_deref(), &sources)?;
+    let mut bases: Vec<ImageRef> = ws
+        .groups
+        .iter()
+        .flat_map(|group| portcullis_sources::pinned_base_images(&group.collected.occurrences))
+        .collect();
+    bases.sort();
+    bases.dedup();
+    tracing::info!(count = bases.len(), "base images found by check");
+    Ok(bases)
 }
 
 pub fn verify(global: &Global, args: &VerifyArgs) -> anyhow::Result<u8> {

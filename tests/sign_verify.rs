@@ -210,7 +210,17 @@ fn signed_and_attested_images_verify_only_for_the_right_signer() {
     );
     assert!(skopeo_raw(&w.registry, &format!(":{}.sig", digest.replace(':', "-"))).is_some());
 
-    // Attest a SLSA provenance built from the CI environment, and a vuln predicate.
+    // Attest a SLSA provenance built from the CI environment (its base image is the pinned
+    // `FROM` that `check` finds here), and a vuln predicate.
+    std::fs::write(
+        w.dir.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nFROM {}/acme/app:2.0 AS unpinned\n",
+            w.other,
+            w.registry.host()
+        ),
+    )
+    .unwrap();
     let mut attest = portcullis();
     attest
         .current_dir(w.dir.path())
@@ -237,8 +247,6 @@ fn signed_and_attested_images_verify_only_for_the_right_signer() {
             "slsaprovenance",
             "--predicate",
             "auto",
-            "--base-image",
-            &w.other,
             "--identity-token",
             &token,
             "--trust-config",

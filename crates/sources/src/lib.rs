@@ -149,6 +149,20 @@ pub struct Occurrence {
     pub literal: Option<Literal>,
 }
 
+/// The base images of the Dockerfiles read (`FROM` images, stages excluded), each once,
+/// that are pinned by digest: what a build's provenance names as its resolved
+/// dependencies. An unpinned base image is left out — provenance states digests.
+#[must_use]
+pub fn pinned_base_images(occurrences: &[Occurrence]) -> Vec<ImageRef> {
+    let found: std::collections::BTreeSet<&ImageRef> = occurrences
+        .iter()
+        .filter(|o| o.context == Context::DockerfileFrom)
+        .filter_map(|o| o.resolution.image())
+        .filter(|image| image.digest().is_some())
+        .collect();
+    found.into_iter().cloned().collect()
+}
+
 /// A file to parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {

@@ -504,3 +504,24 @@ fn reference_split_by_a_continuation_is_found_but_not_editable() {
         "a pin must not write across the line break"
     );
 }
+
+#[test]
+fn pinned_base_images_are_the_digest_pinned_from_images_once_each() {
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let text = format!(
+        "FROM golang:1.22@{digest} AS build\n\
+         FROM build AS test\n\
+         COPY --from=alpine:3.20@{digest} /x /x\n\
+         FROM debian:12\n\
+         FROM golang:1.22@{digest}\n"
+    );
+    let (occurrences, problems) = run_with(&text, &[]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let bases: Vec<String> = portcullis_sources::pinned_base_images(&occurrences)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // The stage is no image, COPY --from is no base, the unpinned one states no digest,
+    // and the repeated one counts once.
+    assert_eq!(bases, [format!("docker.io/library/golang:1.22@{digest}")]);
+}
