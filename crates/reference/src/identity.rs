@@ -87,6 +87,45 @@ impl CertificateExtension {
         }
     }
 
+    /// Its name in Fulcio's documentation.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Issuer => "Issuer",
+            Self::BuildSignerUri => "Build Signer URI",
+            Self::BuildSignerDigest => "Build Signer Digest",
+            Self::RunnerEnvironment => "Runner Environment",
+            Self::SourceRepositoryUri => "Source Repository URI",
+            Self::SourceRepositoryDigest => "Source Repository Digest",
+            Self::SourceRepositoryRef => "Source Repository Ref",
+            Self::SourceRepositoryIdentifier => "Source Repository Identifier",
+            Self::SourceRepositoryOwnerUri => "Source Repository Owner URI",
+            Self::SourceRepositoryOwnerIdentifier => "Source Repository Owner Identifier",
+            Self::BuildConfigUri => "Build Config URI",
+            Self::BuildConfigDigest => "Build Config Digest",
+            Self::BuildTrigger => "Build Trigger",
+            Self::RunInvocationUri => "Run Invocation URI",
+            Self::SourceRepositoryVisibility => "Source Repository Visibility At Signing",
+        }
+    }
+
+    /// The last arc of its OID (`9` for `1.3.6.1.4.1.57264.1.9`).
+    #[must_use]
+    pub fn arc(self) -> u8 {
+        self.oid()
+            .rsplit('.')
+            .next()
+            .and_then(|arc| arc.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The extensions that carry claims of the build (every one but the issuer), in OID
+    /// order.
+    pub fn claims() -> impl Iterator<Item = Self> {
+        use strum::IntoEnumIterator as _;
+        Self::iter().filter(|extension| *extension != Self::Issuer)
+    }
+
     /// The extension a dotted OID names.
     #[must_use]
     pub fn from_oid(oid: &str) -> Option<Self> {
@@ -102,9 +141,10 @@ impl CertificateExtension {
     }
 }
 
+/// `Source Repository URI (1.3.6.1.4.1.57264.1.12)`: its name and OID, as Fulcio documents it.
 impl fmt::Display for CertificateExtension {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.key())
+        write!(f, "{} ({})", self.name(), self.oid())
     }
 }
 

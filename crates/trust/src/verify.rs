@@ -67,98 +67,35 @@ impl fmt::Display for Matcher {
     }
 }
 
-/// The Fulcio certificate extensions a policy can require (OIDs 1.3.6.1.4.1.57264.1.N).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Extension {
-    BuildSignerUri,
-    BuildSignerDigest,
-    RunnerEnvironment,
-    SourceRepositoryUri,
-    SourceRepositoryDigest,
-    SourceRepositoryRef,
-    SourceRepositoryIdentifier,
-    SourceRepositoryOwnerUri,
-    SourceRepositoryOwnerIdentifier,
-    BuildConfigUri,
-    BuildConfigDigest,
-    BuildTrigger,
-    RunInvocationUri,
-    SourceRepositoryVisibility,
-}
+/// The Fulcio certificate extensions a policy can require (OIDs 1.3.6.1.4.1.57264.1.N): the
+/// one type `reference` defines for every crate.
+pub use portcullis_reference::identity::CertificateExtension as Extension;
 
-impl Extension {
-    /// Every extension, in OID order.
-    pub const ALL: [Extension; 14] = [
-        Self::BuildSignerUri,
-        Self::BuildSignerDigest,
-        Self::RunnerEnvironment,
-        Self::SourceRepositoryUri,
-        Self::SourceRepositoryDigest,
-        Self::SourceRepositoryRef,
-        Self::SourceRepositoryIdentifier,
-        Self::SourceRepositoryOwnerUri,
-        Self::SourceRepositoryOwnerIdentifier,
-        Self::BuildConfigUri,
-        Self::BuildConfigDigest,
-        Self::BuildTrigger,
-        Self::RunInvocationUri,
-        Self::SourceRepositoryVisibility,
-    ];
-
-    /// The last arc of its OID (`9` for `1.3.6.1.4.1.57264.1.9`).
-    #[must_use]
-    pub fn arc(self) -> u8 {
-        Self::ALL.iter().position(|e| *e == self).unwrap_or(0) as u8 + 9
-    }
-
-    /// Its name in Fulcio's documentation.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::BuildSignerUri => "Build Signer URI",
-            Self::BuildSignerDigest => "Build Signer Digest",
-            Self::RunnerEnvironment => "Runner Environment",
-            Self::SourceRepositoryUri => "Source Repository URI",
-            Self::SourceRepositoryDigest => "Source Repository Digest",
-            Self::SourceRepositoryRef => "Source Repository Ref",
-            Self::SourceRepositoryIdentifier => "Source Repository Identifier",
-            Self::SourceRepositoryOwnerUri => "Source Repository Owner URI",
-            Self::SourceRepositoryOwnerIdentifier => "Source Repository Owner Identifier",
-            Self::BuildConfigUri => "Build Config URI",
-            Self::BuildConfigDigest => "Build Config Digest",
-            Self::BuildTrigger => "Build Trigger",
-            Self::RunInvocationUri => "Run Invocation URI",
-            Self::SourceRepositoryVisibility => "Source Repository Visibility At Signing",
+/// The value of `extension` in a verified certificate's claims.
+fn claim(
+    extension: Extension,
+    claims: &sigstore_verify::crypto::x509::FulcioCiClaims,
+) -> Option<&String> {
+    match extension {
+        Extension::Issuer => None,
+        Extension::BuildSignerUri => claims.build_signer_uri.as_ref(),
+        Extension::BuildSignerDigest => claims.build_signer_digest.as_ref(),
+        Extension::RunnerEnvironment => claims.runner_environment.as_ref(),
+        Extension::SourceRepositoryUri => claims.source_repository_uri.as_ref(),
+        Extension::SourceRepositoryDigest => claims.source_repository_digest.as_ref(),
+        Extension::SourceRepositoryRef => claims.source_repository_ref.as_ref(),
+        Extension::SourceRepositoryIdentifier => claims.source_repository_identifier.as_ref(),
+        Extension::SourceRepositoryOwnerUri => claims.source_repository_owner_uri.as_ref(),
+        Extension::SourceRepositoryOwnerIdentifier => {
+            claims.source_repository_owner_identifier.as_ref()
         }
-    }
-
-    fn read(self, claims: &sigstore_verify::crypto::x509::FulcioCiClaims) -> Option<&String> {
-        match self {
-            Self::BuildSignerUri => claims.build_signer_uri.as_ref(),
-            Self::BuildSignerDigest => claims.build_signer_digest.as_ref(),
-            Self::RunnerEnvironment => claims.runner_environment.as_ref(),
-            Self::SourceRepositoryUri => claims.source_repository_uri.as_ref(),
-            Self::SourceRepositoryDigest => claims.source_repository_digest.as_ref(),
-            Self::SourceRepositoryRef => claims.source_repository_ref.as_ref(),
-            Self::SourceRepositoryIdentifier => claims.source_repository_identifier.as_ref(),
-            Self::SourceRepositoryOwnerUri => claims.source_repository_owner_uri.as_ref(),
-            Self::SourceRepositoryOwnerIdentifier => {
-                claims.source_repository_owner_identifier.as_ref()
-            }
-            Self::BuildConfigUri => claims.build_config_uri.as_ref(),
-            Self::BuildConfigDigest => claims.build_config_digest.as_ref(),
-            Self::BuildTrigger => claims.build_trigger.as_ref(),
-            Self::RunInvocationUri => claims.run_invocation_uri.as_ref(),
-            Self::SourceRepositoryVisibility => {
-                claims.source_repository_visibility_at_signing.as_ref()
-            }
+        Extension::BuildConfigUri => claims.build_config_uri.as_ref(),
+        Extension::BuildConfigDigest => claims.build_config_digest.as_ref(),
+        Extension::BuildTrigger => claims.build_trigger.as_ref(),
+        Extension::RunInvocationUri => claims.run_invocation_uri.as_ref(),
+        Extension::SourceRepositoryVisibility => {
+            claims.source_repository_visibility_at_signing.as_ref()
         }
-    }
-}
-
-impl fmt::Display for Extension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (1.3.6.1.4.1.57264.1.{})", self.name(), self.arc())
     }
 }
 
@@ -223,19 +160,12 @@ impl VerifiedIdentity {
     /// The signer as `policy` matches it against `[[trust.signer]]`.
     #[must_use]
     pub fn signer(&self) -> portcullis_reference::identity::SignerIdentity {
-        use portcullis_reference::identity::{CertificateExtension, SignerIdentity};
+        use portcullis_reference::identity::SignerIdentity;
         match (&self.issuer, &self.identity) {
             (Some(issuer), Some(subject)) if !self.key_based => SignerIdentity::Certificate {
                 issuer: issuer.clone(),
                 subject: subject.clone(),
-                extensions: self
-                    .extensions
-                    .iter()
-                    .filter_map(|(extension, value)| {
-                        let oid = format!("1.3.6.1.4.1.57264.1.{}", extension.arc());
-                        Some((CertificateExtension::from_oid(&oid)?, value.clone()))
-                    })
-                    .collect(),
+                extensions: self.extensions.clone(),
             },
             _ => SignerIdentity::Key {
                 fingerprint: "(a key-based signature)".to_owned(),
@@ -414,8 +344,8 @@ pub fn verify_with(
             .ok_or_else(|| VerifyError::Chain("the certificate was not verified".into()))?;
         proved.issuer.clone_from(&certificate.issuer);
         proved.identity = certificate.identity.as_ref().map(ToString::to_string);
-        for extension in Extension::ALL {
-            if let Some(value) = extension.read(&certificate.ci_claims) {
+        for extension in Extension::claims() {
+            if let Some(value) = claim(extension, &certificate.ci_claims) {
                 proved.extensions.insert(extension, value.clone());
             }
         }

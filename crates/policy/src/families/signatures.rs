@@ -98,9 +98,13 @@ impl Signer {
             match extensions.get(extension) {
                 Some(got) if *got == want.value => {}
                 Some(got) => {
-                    return Err(format!("{extension} is `{got}`, not `{}`", want.value));
+                    return Err(format!(
+                        "{} is `{got}`, not `{}`",
+                        extension.key(),
+                        want.value
+                    ));
                 }
-                None => return Err(format!("the certificate has no {extension}")),
+                None => return Err(format!("the certificate has no {}", extension.key())),
             }
         }
         Ok(())
