@@ -62,11 +62,27 @@ fn failed(error: ImageError) -> anyhow::Error {
     }
 }
 
-/// The policy file when there is one (registry settings, `[[trust.signer]]`).
-fn policy(global: &Global) -> anyhow::Result<(Root, Config)> {
+/// What every signing command works with: the policy (registry settings,
+/// `[[trust.signer]]`), a registry client on it, a runtime, and the Sigstore HTTP client.
+struct Session {
+    root: Root,
+    config: Config,
+    client: Client,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+fn session(global: &Global) -> anyhow::Result<Session> {
     let root = Root::current()?;
     let config = workspace::policy_here(&root, global.config.as_deref())?;
-    Ok((root, config))
+    let client = crate::resolve::client(&config)?;
+    Ok(Session {
+        root,
+        config,
+        client,
+        rt: runtime()?,
+        http: portcullis_trust::http_client(),
+    })
 }
 
 fn signed_note(what: &str, signed: &ImageSigned) -> Note {
@@ -105,10 +121,13 @@ pub fn sign(global: &Global, args: &SignArgs) -> anyhow::Result<u8> {
         &args.output.output_args(),
         Format::GitlabCodequality,
     )?;
-    let (root_dir, config) = policy(global)?;
-    let client = crate::resolve::client(&config)?;
-    let rt = runtime()?;
-    let http = portcullis_trust::http_client();
+    let Session {
+        root: root_dir,
+        config: _,
+        client,
+        rt,
+        http,
+    } = session(global)?;
     let image = pinned(&client, &rt, parse_image(&args.image)?, args.resolve_tag)?;
     let mode = crate::sigstore::mode(&args.signing, &rt, &http)?;
     let root = crate::sigstore::signing_root(&args.signing)?;
@@ -135,10 +154,13 @@ pub fn attest(global: &Global, args: &AttestArgs) -> anyhow::Result<u8> {
         &args.output.output_args(),
         Format::GitlabCodequality,
     )?;
-    let (root_dir, config) = policy(global)?;
-    let client = crate::resolve::client(&config)?;
-    let rt = runtime()?;
-    let http = portcullis_trust::http_client();
+    let Session {
+        root: root_dir,
+        config: _,
+        client,
+        rt,
+        http,
+    } = session(global)?;
     let image = pinned(&client, &rt, parse_image(&args.image)?, args.resolve_tag)?;
     let digest = image.digest().expect("pinned").clone();
     let kind: PredicateKind = args
@@ -227,9 +249,13 @@ fn base_images_here(global: &Global) -> anyhow::Result<Vec<ImageRef>> {
 
 pub fn verify(global: &Global, args: &VerifyArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
-    let (root_dir, config) = policy(global)?;
-    let client = crate::resolve::client(&config)?;
-    let rt = runtime()?;
+    let Session {
+        root: root_dir,
+        config,
+        client,
+        rt,
+        ..
+    } = session(global)?;
     let given = parse_image(&args.image)?;
     let image = pinned(&client, &rt, given.clone(), true)?;
     let wanted = match args.predicate_type.as_deref() {
