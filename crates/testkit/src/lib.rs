@@ -30,6 +30,7 @@
 //! ```
 
 mod fault;
+pub mod forge;
 mod http;
 mod registry;
 mod seed;
