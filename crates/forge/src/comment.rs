@@ -163,13 +163,20 @@ struct Remote {
 }
 
 impl Forge {
-    /// GitHub's REST API at `api_url` (`GITHUB_API_URL`) for `owner/repo`.
+    /// GitHub's REST API at `api_url` (`GITHUB_API_URL`; GitHub Enterprise Server's
+    /// `https://HOST/api/v3` works too) for `owner/repo`. Call it inside a tokio runtime.
     pub fn github(
         api_url: &str,
         owner: &str,
         repo: &str,
         token: &Secret,
     ) -> Result<Self, ForgeError> {
+        // octocrab's client needs a tokio runtime from the moment it is built.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ForgeError::Unconfigured(
+                "the GitHub client must be made inside a tokio runtime",
+            ));
+        }
         portcullis_registry::install_crypto_provider();
         let url_error = |source| ForgeError::Url {
             url: api_url.to_owned(),

@@ -355,3 +355,95 @@ async fn gitlab_finds_its_note_after_more_than_a_hundred() {
         .iter()
         .any(|r| r.method == "GET" && r.query.contains("page=2")));
 }
+
+#[tokio::test]
+async fn github_actions_token_finds_its_comment_as_the_bot() {
+    // A GITHUB_TOKEN may not read /user; its comments are github-actions[bot]'s.
+    let fake = FakeGithub::start().unwrap();
+    fake.add_actions_token(TOKEN);
+    fake.seed_comment(REPO, PR, "mallory", &format!("{MARKER}\nnot ours"));
+    let forge = Forge::github(fake.url(), "acme", "app", &Secret::new(TOKEN)).unwrap();
+    let first = published(publish(&forge, PR, "check", "v1").await.unwrap());
+    let second = published(publish(&forge, PR, "check", "v2").await.unwrap());
+    assert_eq!((second.action, second.id), (Action::Updated, first.id));
+    let comments = fake.comments(REPO, PR);
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[1].author, "github-actions[bot]");
+    assert_eq!(comments[0].body, format!("{MARKER}\nnot ours"));
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.path == "/user" && r.status == 403));
+}
+
+#[tokio::test]
+async fn github_enterprise_api_path_is_kept_across_pages() {
+    let fake = FakeGithub::start().unwrap();
+    fake.add_token(TOKEN, ME);
+    for n in 0..120 {
+        fake.seed_comment(REPO, PR, "alice", &format!("comment {n}"));
+    }
+    let api = format!("{}/api/v3", fake.url());
+    let forge = Forge::github(&api, "acme", "app", &Secret::new(TOKEN)).unwrap();
+    let first = published(publish(&forge, PR, "check", "v1").await.unwrap());
+    let second = published(publish(&forge, PR, "check", "v2").await.unwrap());
+    assert_eq!(second.id, first.id);
+    let requests = fake.requests();
+    assert!(
+        requests.iter().all(|r| r.path.starts_with("/api/v3/")),
+        "{requests:#?}"
+    );
+    assert!(requests.iter().any(|r| r.query.contains("page=2")));
+}
+
+#[tokio::test]
+async fn forges_never_print_their_tokens() {
+    let github = Forge::github("http://127.0.0.1:9", "acme", "app", &Secret::new(TOKEN)).unwrap();
+    let gitlab = Forge::gitlab(
+        "http://127.0.0.1:9/api/v4",
+        PROJECT,
+        ForgeToken::GitlabPrivate(Secret::new(GL_TOKEN)),
+    );
+    let job = Forge::gitlab(
+        "http://127.0.0.1:9/api/v4",
+        PROJECT,
+        ForgeToken::GitlabJob(Secret::new(GL_TOKEN)),
+    );
+    for text in [
+        format!("{github:?}"),
+        format!("{gitlab:?}"),
+        format!("{job:?}"),
+    ] {
+        assert!(!text.contains(TOKEN) && !text.contains(GL_TOKEN), "{text}");
+    }
+}
+
+#[test]
+fn a_github_forge_outside_a_runtime_is_an_error_not_a_panic() {
+    let error = Forge::github("http://127.0.0.1:9", "acme", "app", &Secret::new(TOKEN))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("tokio runtime"), "{error}");
+}
+
+#[test]
+fn from_env_builds_the_forge_of_a_merge_request_pipeline() {
+    let env = portcullis_forge::CiEnv::from_env(|name| {
+        let value = match name {
+            "GITLAB_CI" => "true",
+            "CI_PROJECT_ID" => "321",
+            "CI_PROJECT_PATH" => "acme/app",
+            "CI_MERGE_REQUEST_IID" => "17",
+            "CI_API_V4_URL" => "https://gitlab.example.com/api/v4",
+            "CI_JOB_TOKEN" => "job",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .unwrap();
+    let (_, change) = Forge::from_env(&env).unwrap();
+    assert_eq!(change, 17);
+    let local = portcullis_forge::CiEnv::from_env(|_| None).unwrap();
+    let error = Forge::from_env(&local).unwrap_err().to_string();
+    assert!(error.contains("not for a pull or merge request"), "{error}");
+}

@@ -16,6 +16,8 @@ pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 struct State {
     /// Token → who it is.
     tokens: HashMap<String, Account>,
+    /// Tokens of an app installation (`GITHUB_TOKEN`), which may not read `/user`.
+    installations: Vec<String>,
     /// (`owner/repo`, issue number, comment).
     comments: Vec<(String, u64, ForgeComment)>,
     next_id: u64,
@@ -85,6 +87,14 @@ impl FakeGithub {
     /// accessible by integration", as a `GITHUB_TOKEN` of a pull request from a fork does.
     pub fn add_read_only_token(&self, token: &str, login: &str) {
         self.insert_token(token, login, false);
+    }
+
+    /// Accepts `token` as a GitHub Actions `GITHUB_TOKEN`: it writes comments as
+    /// `github-actions[bot]`, but `GET /user` answers 403 "Resource not accessible by
+    /// integration", as for every GitHub App installation token.
+    pub fn add_actions_token(&self, token: &str) {
+        self.insert_token(token, "github-actions[bot]", true);
+        lock(&self.state).installations.push(token.to_owned());
     }
 
     fn insert_token(&self, token: &str, login: &str, writes: bool) {
@@ -172,8 +182,21 @@ fn handle(state: &Mutex<State>, base: &str, request: &Request) -> Response {
             "overview/troubleshooting-the-rest-api",
         );
     };
-    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    let installation =
+        token.is_some_and(|token| lock(state).installations.iter().any(|t| t == token));
+    // GitHub Enterprise Server serves the same API under `/api/v3`.
+    let (path, base) = match request.path.strip_prefix("/api/v3/") {
+        Some(rest) => (rest, format!("{base}/api/v3")),
+        None => (request.path.as_str(), base.to_owned()),
+    };
+    let base = base.as_str();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["user"]) if installation => error(
+            403,
+            "Resource not accessible by integration",
+            "users/users#get-the-authenticated-user",
+        ),
         ("GET", ["user"]) => Response::json(200, &user(base, &account.login, account.user_id)),
         ("GET", ["repos", owner, name, "issues", number, "comments"]) => {
             let Ok(number) = number.parse() else {
