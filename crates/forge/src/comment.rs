@@ -290,7 +290,7 @@ async fn try_publish(
     let ours = |all: Vec<Remote>| -> Vec<Remote> {
         let mut ours: Vec<Remote> = all
             .into_iter()
-            .filter(|c| c.body.contains(&marker))
+            .filter(|c| c.body.starts_with(&marker))
             .filter(|c| me.as_deref().is_some_and(|me| c.author == me))
             .collect();
         ours.sort_by_key(|c| c.id);
@@ -624,7 +624,10 @@ async fn gitlab_call(
         .await
         .map_err(|source| ForgeError::GitlabHttp { action, source })?;
     let status = response.status().as_u16();
-    if status == 403 {
+    // gitlab.com refuses a job token on merge request endpoints with 403, and some
+    // versions answer 401 for endpoints a job token may not call at all.
+    let job = matches!(token, ForgeToken::GitlabJob(_));
+    if status == 403 || (status == 401 && job) {
         return Err(CallError::Forbidden);
     }
     if response.status().is_success() {

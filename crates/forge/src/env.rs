@@ -159,13 +159,22 @@ fn github(var: &impl Fn(&str) -> Option<String>) -> Result<CiEnv, EnvError> {
         None => serde_json::Value::Null,
     };
     let full_name = var("GITHUB_REPOSITORY");
-    env.repository = full_name.as_deref().and_then(|full| {
-        let (owner, name) = full.split_once('/')?;
-        Some(Repository::Github {
-            owner: owner.to_owned(),
-            name: name.to_owned(),
+    env.repository = full_name
+        .as_deref()
+        .map(|full| match full.split_once('/') {
+            Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+                Ok(Repository::Github {
+                    owner: owner.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+            _ => Err(EnvError::Variable {
+                name: "GITHUB_REPOSITORY",
+                value: full.to_owned(),
+                expected: "`owner/name`",
+            }),
         })
-    });
+        .transpose()?;
     env.event = var("GITHUB_EVENT_NAME");
     env.git_ref = var("GITHUB_REF");
     env.sha = var("GITHUB_SHA");
@@ -355,6 +364,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains(&path) && error.contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn github_repository_without_an_owner_names_the_value() {
+        let error = CiEnv::from_env(|name| match name {
+            "GITHUB_ACTIONS" => Some("true".into()),
+            "GITHUB_REPOSITORY" => Some("app".into()),
+            _ => None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("`GITHUB_REPOSITORY` is `app`"), "{error}");
     }
 
     #[test]

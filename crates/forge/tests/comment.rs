@@ -447,3 +447,13 @@ fn from_env_builds_the_forge_of_a_merge_request_pipeline() {
     let error = Forge::from_env(&local).unwrap_err().to_string();
     assert!(error.contains("not for a pull or merge request"), "{error}");
 }
+
+#[tokio::test]
+async fn github_comment_quoting_our_marker_mid_body_is_not_ours() {
+    let (fake, forge) = github();
+    let quoted = fake.seed_comment(REPO, PR, ME, &format!("as the bot said:\n> {MARKER}"));
+    let result = published(publish(&forge, PR, "check", "report").await.unwrap());
+    assert_eq!(result.action, Action::Created);
+    assert_ne!(result.id, quoted);
+    assert_eq!(fake.comments(REPO, PR).len(), 2);
+}
