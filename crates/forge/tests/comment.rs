@@ -40,10 +40,14 @@ async fn github_first_run_creates_then_updates_in_place() {
     fake.seed_comment(REPO, PR, "alice", "LGTM");
     let first = published(publish(&forge, PR, "check", "❌ 2 errors").await.unwrap());
     assert_eq!(first.action, Action::Created);
+    // Who am I, list, create, list again to reconcile.
+    assert_eq!(fake.requests().len(), 4);
     let second = published(publish(&forge, PR, "check", "❌ 1 error").await.unwrap());
     assert_eq!((second.action, second.id), (Action::Updated, first.id));
+    assert_eq!(fake.requests().len(), 4 + 3);
     let third = published(publish(&forge, PR, "check", "❌ 1 error").await.unwrap());
     assert_eq!((third.action, third.id), (Action::Unchanged, first.id));
+    assert_eq!(fake.requests().len(), 4 + 3 + 2);
 
     let comments = fake.comments(REPO, PR);
     assert_eq!(comments.len(), 2, "{comments:#?}");
