@@ -1,7 +1,15 @@
-//! The CI around a portcullis run. Today: which environment this is (GitHub Actions,
-//! GitLab CI or a local run), read from the variables the CI sets, so that the output layer
-//! knows whether to write workflow-command annotations. Pull/merge request comments, job
-//! summaries and rebuild triggers will live here too.
+//! The CI around a portcullis run: which environment this is (GitHub Actions, GitLab CI or
+//! a local run), read from the variables the CI sets, so that the output layer knows whether
+//! to write workflow-command annotations; what the CI says about the run ([`env::CiEnv`]:
+//! repository, pull/merge request, commit, branch, API and token); and sticky pull/merge
+//! request comments ([`comment::publish`]). Job summaries and rebuild triggers will live
+//! here too.
+
+pub mod comment;
+pub mod env;
+
+pub use comment::{publish, Action, Forge, ForgeError, Outcome, Published};
+pub use env::{CiEnv, EnvError, ForgeToken, Repository};
 
 /// Where portcullis runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

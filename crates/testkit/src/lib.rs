@@ -1,7 +1,8 @@
 //! Test-only helpers: start a real Distribution registry (`docker-registry`) on a free
 //! loopback port, seed it with images through the registry API, put a fault-injecting
 //! proxy in front of it, run a local Sigstore ([`sigstore::SigstoreStack`]: OIDC issuer,
-//! Fulcio, Rekor and the trust files that point clients at them), and shared test context.
+//! Fulcio, Rekor and the trust files that point clients at them), stateful fakes of the
+//! GitHub and GitLab comment APIs ([`forge`]), and shared test context.
 //!
 //! [`FaultProxy`] relays every request to an upstream (streaming bodies, keeping upload
 //! `Location`s on the proxy) and injects [`Fault`]s by [`FaultRule`]: error statuses with
@@ -30,6 +31,7 @@
 //! ```
 
 mod fault;
+pub mod forge;
 mod http;
 mod registry;
 mod seed;

@@ -20,7 +20,7 @@ mod fulcio;
 mod keys;
 mod oidc;
 mod rekor;
-mod server;
+pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

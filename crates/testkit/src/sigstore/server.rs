@@ -22,6 +22,10 @@ pub enum Service {
     Fulcio,
     /// Rekor v1.
     Rekor,
+    /// The fake GitHub REST API (`crate::forge::FakeGithub`).
+    GithubApi,
+    /// The fake GitLab REST API (`crate::forge::FakeGitlab`).
+    GitlabApi,
 }
 
 /// One request a service received.
@@ -254,12 +258,15 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
         413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
         _ => "Error",
     }
 }
