@@ -128,6 +128,13 @@ portcullis sign-blob dist/app.tar.gz --key cosign.key --bundle app.sigstore.json
 --certificate-oidc-issuer https://token.actions.githubusercontent.com"
     )]
     VerifyBlob(VerifyBlobArgs),
+    /// The CI entry point (the GitHub Action and the GitLab template run it): check, scan
+    /// `--image`, sign and attest it on the default branch or a tag, then the pull/merge
+    /// request comment, the job summary and the step outputs.
+    #[command(
+        after_help = "Examples:\n  portcullis ci\n  portcullis ci --changed-only --image ghcr.io/acme/app@sha256:…"
+    )]
+    Ci(CiArgs),
     /// Sign an image by digest (keyless with an identity token, or with `--key`): a
     /// Sigstore bundle as an OCI 1.1 referrer, as cosign v3 writes it, read back and
     /// verified.
@@ -465,6 +472,39 @@ pub struct AttestArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub output: SignOutputArgs,
+}
+
+// Each flag switches one step of the run off, as the Action's inputs do: a flag each is
+// what users type and what the Action passes.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// The image this pipeline built: scanned, and on the default branch or a tag signed
+    /// and attested (SLSA provenance).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Check only the files the pull/merge request changes (against its base branch).
+    #[arg(long)]
+    pub changed_only: bool,
+    /// Do not scan `--image`.
+    #[arg(long)]
+    pub no_scan: bool,
+    /// Do not sign `--image` (on the default branch or a tag).
+    #[arg(long)]
+    pub no_sign: bool,
+    /// Sign, but do not attest provenance.
+    #[arg(long)]
+    pub no_attest: bool,
+    /// Do not post the pull/merge request comment.
+    #[arg(long)]
+    pub no_comment: bool,
+    /// The key of the sticky comment (one comment per key and pull request).
+    #[arg(long, value_name = "KEY", default_value = "portcullis")]
+    pub comment_key: String,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod args;
 mod blob;
 mod check;
+mod ci;
 mod exit;
 mod init;
 mod mirror;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Mirror(args) => mirror::run(&cli.global, args),
         Command::SignBlob(args) => blob::sign_blob(&cli.global, args),
         Command::VerifyBlob(args) => blob::verify_blob(&cli.global, args),
+        Command::Ci(args) => ci::run(&cli.global, args),
         Command::Sign(args) => sign::sign(&cli.global, args),
         Command::Attest(args) => sign::attest(&cli.global, args),
         Command::Verify(args) => sign::verify(&cli.global, args),

@@ -407,3 +407,46 @@ pub async fn signature_fact(
     };
     (Some(pinned), fact)
 }
+
+/// `ci` on the default branch or a tag: signs `image` (resolved once when it is a tag) and,
+/// with `attest`, attests SLSA provenance built from the CI environment and the base images
+/// `check` found. Returns the signed digest and what to say.
+pub fn sign_in_ci(
+    global: &Global,
+    signing: &crate::args::SigningArgs,
+    image: &str,
+    attest: bool,
+) -> anyhow::Result<(String, Vec<Note>)> {
+    let Session {
+        client, rt, http, ..
+    } = session(global)?;
+    let image = pinned(&client, &rt, parse_image(image)?, true)?;
+    let digest = image.digest().expect("pinned").clone();
+    let mode = crate::sigstore::mode(signing, &rt, &http)?;
+    let root = crate::sigstore::signing_root(signing)?;
+    let options = SignOptions {
+        mode: &mode,
+        layout: Layout::Bundle,
+        annotations: BTreeMap::new(),
+        http: &http,
+        root: &root,
+        created: jiff::Timestamp::now(),
+    };
+    let mut notes = Vec::new();
+    let signed = rt
+        .block_on(sign_image(&client, &image, &options))
+        .map_err(failed)?;
+    notes.push(signed_note("signed", &signed));
+    if attest {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let build = CiBuild::from_env(&env).map_err(usage)?;
+        let predicate =
+            Predicate::slsa_provenance(&build, &base_images_here(global)?).map_err(usage)?;
+        let statement = Statement::about_image(&image, &digest, predicate);
+        let attested = rt
+            .block_on(attest_image(&client, &image, &statement, &options))
+            .map_err(failed)?;
+        notes.push(signed_note("attested SLSA provenance about", &attested));
+    }
+    Ok((digest.to_string(), notes))
+}

@@ -1,0 +1,201 @@
+//! `portcullis ci`: the one entry point the GitHub Action and the GitLab template run. It
+//! reads the CI environment, runs `check` (and `scan` of `--image`), signs and attests the
+//! image on the default branch or a tag, merges the reports into one, publishes it (the
+//! sticky pull/merge request comment, the job summary, the step outputs) and exits with the
+//! gate's code.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use portcullis_forge::comment::{publish, Forge, Outcome};
+use portcullis_forge::env::CiEnv;
+use portcullis_policy::{Note, Report};
+use portcullis_report::{Format, RenderOptions};
+
+use crate::args::{CiArgs, Global, OutputArgs, ScanArgs, SourceArgs};
+use crate::output::Output;
+use crate::workspace;
+
+/// GitHub's cap on one step's summary.
+const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
+
+pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
+    let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
+    let env = CiEnv::detect().map_err(crate::sigstore::usage)?;
+    let sources = SourceArgs {
+        paths: changed_paths(args, &env)?,
+        exclude: Vec::new(),
+        build_args: Vec::new(),
+    };
+    let ws = workspace::Workspace::load(global.config.as_deref(), &sources)?;
+    let root = ws.root.clone();
+    let configs = ws.configs();
+    let mut report = crate::check::check(ws, false, None, None)?;
+    if let (Some(image), false) = (&args.image, args.no_scan) {
+        let config = workspace::policy_here(&root, global.config.as_deref())?;
+        let scan_args = ScanArgs {
+            image: image.clone(),
+            hook: Vec::new(),
+            report: Vec::new(),
+            dockerfile: Vec::new(),
+            vex: Vec::new(),
+            fail_on: None,
+            only_fixed: false,
+            hook_timeout: None,
+            output: OutputArgs {
+                format: Vec::new(),
+                output: None,
+            },
+            predicate_out: None,
+            sbom_out: None,
+            sbom_format: "cyclonedx".to_owned(),
+        };
+        let scanned = crate::scan::scan(&root, &config, &scan_args, global.verbose > 0, None)?;
+        report = report.merge(scanned);
+    }
+    let mut signed_digest = None;
+    if let Some(image) = &args.image {
+        let release = env.on_default_branch || env.is_tag;
+        if release && !args.no_sign && report.exit_code() == 0 {
+            let (digest, notes) =
+                crate::sign::sign_in_ci(global, &args.signing, image, !args.no_attest)?;
+            signed_digest = Some(digest);
+            report.notes.extend(notes);
+        } else if !release && !args.no_sign {
+            report.notes.push(Note::info(
+                "not signed: only runs on the default branch or a tag sign".to_owned(),
+            ));
+        }
+    }
+    report.finish();
+    publish_everywhere(
+        global,
+        &env,
+        args,
+        &report,
+        (&root.dir, &configs),
+        signed_digest.as_deref(),
+    );
+    let code = output.emit(&report, &root.dir, &configs);
+    Ok(code)
+}
+
+/// `--changed-only`: the files the pull/merge request changes (against its base branch),
+/// else the whole repository.
+fn changed_paths(args: &CiArgs, env: &CiEnv) -> anyhow::Result<Vec<PathBuf>> {
+    if !args.changed_only {
+        return Ok(Vec::new());
+    }
+    let Some(base) = &env.base_branch else {
+        return Ok(Vec::new());
+    };
+    let out = std::process::Command::new("git")
+        .args(["diff", "--name-only", "--diff-filter=d"])
+        .arg(format!("origin/{base}...HEAD"))
+        .output()
+        .map_err(|e| anyhow::anyhow!("`--changed-only` needs git: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "`--changed-only`: `git diff origin/{base}...HEAD` failed (fetch the base branch, e.g. `fetch-depth: 0`): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let paths: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(PathBuf::from)
+        .filter(|path| path.exists())
+        .collect();
+    // Nothing changed that exists: check nothing rather than everything.
+    if paths.is_empty() {
+        return Ok(vec![PathBuf::from(".portcullis-nothing-changed")]);
+    }
+    Ok(paths)
+}
+
+/// The comment, the job summary and the step outputs; each failure is a warning, never
+/// the gate's decision.
+fn publish_everywhere(
+    global: &Global,
+    env: &CiEnv,
+    args: &CiArgs,
+    report: &Report,
+    (root, configs): (&Path, &[(String, String)]),
+    signed_digest: Option<&str>,
+) {
+    let options = RenderOptions {
+        root,
+        configs,
+        color: false,
+        quiet: false,
+        version: env!("CARGO_PKG_VERSION"),
+        generated: jiff::Timestamp::now(),
+    };
+    let markdown = portcullis_report::render(report, Format::Markdown, &options);
+    let messages = crate::output::Messages::new(global);
+    if !args.no_comment && env.change.is_some() {
+        match comment(env, &args.comment_key, &markdown) {
+            Ok(line) => messages.say(portcullis_policy::Severity::Note, &line),
+            Err(line) => messages.say(portcullis_policy::Severity::Warning, &line),
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let mut text = markdown.clone();
+        if text.len() > STEP_SUMMARY_LIMIT {
+            let mut cut = STEP_SUMMARY_LIMIT - 200;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str("\n\n_report cut at GitHub's 1 MiB step summary limit_\n");
+        }
+        append(Path::new(&path), &text, &messages);
+    }
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
+        let result = match report.exit_code() {
+            0 => "passed",
+            1 => "failed",
+            _ => "error",
+        };
+        let mut lines = String::new();
+        let _ = writeln!(lines, "result={result}");
+        let _ = writeln!(lines, "errors={}", report.summary.errors);
+        let _ = writeln!(lines, "warnings={}", report.summary.warnings);
+        let _ = writeln!(lines, "signed-digest={}", signed_digest.unwrap_or_default());
+        append(Path::new(&path), &lines, &messages);
+    }
+}
+
+fn append(path: &Path, text: &str, messages: &crate::output::Messages) {
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()));
+    if let Err(error) = written {
+        messages.say(
+            portcullis_policy::Severity::Warning,
+            &format!("cannot write `{}`: {error}", path.display()),
+        );
+    }
+}
+
+/// Publishes the sticky comment; the line to say about it.
+fn comment(env: &CiEnv, key: &str, body: &str) -> Result<String, String> {
+    let rt = crate::sigstore::runtime().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let (forge, change) =
+            Forge::from_env(env).map_err(|e| format!("no pull request comment: {e}"))?;
+        match publish(&forge, change, key, body).await {
+            Ok(Outcome::Published(published)) => Ok(format!(
+                "pull request comment {:?} (id {})",
+                published.action, published.id
+            )),
+            Ok(Outcome::Degraded { reason }) => Err(format!(
+                "no pull request comment: {reason}; the report is in the job summary and annotations"
+            )),
+            Err(error) => Err(format!("no pull request comment: {error}")),
+        }
+    })
+}

@@ -1,0 +1,231 @@
+//! `portcullis ci` in simulated GitHub Actions runs: a `pull_request` against the fake
+//! GitHub API (one sticky comment, updated in place; the job summary; the step outputs;
+//! the gate's exit code), and a `push` to the default branch against a real registry and
+//! the local Sigstore stack (the image signed and attested, and `verify` accepts it).
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{assert_exit, portcullis, stderr};
+use portcullis_testkit::forge::FakeGithub;
+use portcullis_testkit::sigstore::{Claims, SigstoreStack};
+use portcullis_testkit::{Auth, ImageSpec, Registry};
+
+const TOKEN: &str = "ghs_portcullis_ci_test_token";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// A GitHub Actions environment for `event` with the event payload written to a file.
+fn run_ci(dir: &Path, github: &FakeGithub, event: &str, payload: &str, args: &[&str]) -> Output {
+    write(dir, "event.json", payload);
+    for file in ["summary.md", "outputs.txt"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    let git_ref = if event == "pull_request" {
+        "refs/pull/7/merge"
+    } else {
+        "refs/heads/main"
+    };
+    portcullis()
+        .current_dir(dir)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", event)
+        .env("GITHUB_EVENT_PATH", dir.join("event.json"))
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_SHA", "8f4e3c2b1a0918273645546372819aabbccddeef")
+        .env("GITHUB_REF", git_ref)
+        .env("GITHUB_API_URL", github.url())
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env(
+            "GITHUB_WORKFLOW_REF",
+            "acme/app/.github/workflows/release.yml@refs/heads/main",
+        )
+        .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("RUNNER_ENVIRONMENT", "github-hosted")
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        .env("GITHUB_OUTPUT", dir.join("outputs.txt"))
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .arg("ci")
+        .args(args)
+        .output()
+        .expect("run portcullis ci")
+}
+
+fn pull_request_payload() -> String {
+    serde_json::json!({
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "head": {"sha": "8f4e3c2b1a0918273645546372819aabbccddeef", "repo": {"full_name": "acme/app"}},
+            "base": {"ref": "main", "repo": {"full_name": "acme/app"}},
+        },
+        "repository": {"full_name": "acme/app", "default_branch": "main"},
+    })
+    .to_string()
+}
+
+#[test]
+fn a_pull_request_gets_one_sticky_comment_a_summary_and_outputs() {
+    let github = FakeGithub::start().unwrap();
+    github.add_token(TOKEN, "portcullis-bot");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.toml",
+        "[images]\nallow = [\"docker.io/library/*\"]\nrequire-digest = true\n",
+    );
+    write(dir.path(), "Dockerfile", "FROM alpine:3.20\n");
+    let out = run_ci(
+        dir.path(),
+        &github,
+        "pull_request",
+        &pull_request_payload(),
+        &[],
+    );
+    assert_exit(&out, 1);
+    let comments = github.comments("acme/app", 7);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(
+        comments[0].body.contains("digest-not-pinned"),
+        "{}",
+        comments[0].body
+    );
+    assert!(comments[0].body.contains("<!-- portcullis:portcullis -->"));
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("digest-not-pinned"), "{summary}");
+    let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
+    assert!(outputs.contains("result=failed\n"), "{outputs}");
+    assert!(outputs.contains("errors=1\n"), "{outputs}");
+    assert!(!stderr(&out).contains(TOKEN), "the token never appears");
+    // Annotations for the finding, as workflow commands.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("::error"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Fixed: the same comment now says all clear, and no second comment appears.
+    let digest = format!("sha256:{}", "a".repeat(64));
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM alpine:3.20@{digest}\n"),
+    );
+    let out = run_ci(
+        dir.path(),
+        &github,
+        "pull_request",
+        &pull_request_payload(),
+        &[],
+    );
+    assert_exit(&out, 0);
+    let after = github.comments("acme/app", 7);
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0].id, comments[0].id, "updated in place");
+    assert!(
+        !after[0].body.contains("digest-not-pinned"),
+        "{}",
+        after[0].body
+    );
+    let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
+    assert!(outputs.contains("result=passed\n"), "{outputs}");
+
+    // A read-only token (a fork's) degrades to the summary with a notice, not a failure.
+    let fork = FakeGithub::start().unwrap();
+    fork.add_read_only_token(TOKEN, "github-actions[bot]");
+    let out = run_ci(
+        dir.path(),
+        &fork,
+        "pull_request",
+        &pull_request_payload(),
+        &[],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("no pull request comment"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fork.comments("acme/app", 7).is_empty());
+    assert!(dir.path().join("summary.md").is_file());
+}
+
+#[test]
+fn a_push_to_the_default_branch_signs_and_attests_what_verify_accepts() {
+    let github = FakeGithub::start().unwrap();
+    github.add_token(TOKEN, "portcullis-bot");
+    let registry = Registry::start(Auth::None).unwrap();
+    let digest = registry
+        .seed_image("acme/app", "1.0", &ImageSpec::new("linux", "amd64"))
+        .unwrap();
+    let image = format!("{}/acme/app@{digest}", registry.host());
+    let stack = SigstoreStack::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trust = stack.write_trust_files(dir.path()).unwrap().trust_config;
+    let token = stack.token(&Claims::github("acme/app")).unwrap();
+    write(
+        dir.path(),
+        "portcullis.toml",
+        "[images]\nallow = [\"**\"]\nrequire-digest = false\n",
+    );
+    let payload = serde_json::json!({
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "acme/app", "default_branch": "main"},
+    })
+    .to_string();
+    let mut args = vec![
+        "--image",
+        &image,
+        "--no-scan",
+        "--identity-token",
+        &token,
+        "--trust-config",
+    ];
+    let trust_text = trust.to_str().unwrap().to_owned();
+    args.push(&trust_text);
+    let out = portcullis_ci_push(dir.path(), &github, &payload, &args);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("signed `"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("attested SLSA provenance"),
+        "{}",
+        stderr(&out)
+    );
+    let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
+    assert!(
+        outputs.contains(&format!("signed-digest={digest}\n")),
+        "{outputs}"
+    );
+    assert!(
+        github.comments("acme/app", 7).is_empty(),
+        "a push has no comment"
+    );
+
+    let verify = |extra: &[&str]| {
+        let mut cmd = portcullis();
+        cmd.current_dir(dir.path())
+            .env("DOCKER_CONFIG", dir.path().join("docker"))
+            .args(["verify", &image, "--trusted-root", &trust_text])
+            .args([
+                "--certificate-identity",
+                "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main",
+                "--certificate-oidc-issuer",
+                stack.issuer_url(),
+            ])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    assert_exit(&verify(&[]), 0);
+    assert_exit(&verify(&["--type", "slsaprovenance"]), 0);
+}
+
+fn portcullis_ci_push(dir: &Path, github: &FakeGithub, payload: &str, args: &[&str]) -> Output {
+    run_ci(dir, github, "push", payload, args)
+}
