@@ -229,3 +229,63 @@ fn a_push_to_the_default_branch_signs_and_attests_what_verify_accepts() {
 fn portcullis_ci_push(dir: &Path, github: &FakeGithub, payload: &str, args: &[&str]) -> Output {
     run_ci(dir, github, "push", payload, args)
 }
+
+#[test]
+fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
+    let gitlab = portcullis_testkit::forge::FakeGitlab::start(42, "acme/app").unwrap();
+    gitlab.add_token("glpat-portcullis-test", "portcullis-bot");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.toml",
+        "[images]\nallow = [\"docker.io/library/*\"]\nrequire-digest = true\n",
+    );
+    write(dir.path(), "Dockerfile", "FROM alpine:3.20\n");
+    let run = |token: &str| {
+        portcullis()
+            .current_dir(dir.path())
+            .env("GITLAB_CI", "true")
+            .env("CI_PROJECT_ID", "42")
+            .env("CI_PROJECT_PATH", "acme/app")
+            .env("CI_MERGE_REQUEST_IID", "7")
+            .env("CI_PIPELINE_SOURCE", "merge_request_event")
+            .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+            .env("CI_DEFAULT_BRANCH", "main")
+            .env("CI_COMMIT_REF_NAME", "feature")
+            .env("CI_COMMIT_SHA", "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d")
+            .env("CI_API_V4_URL", gitlab.api_url())
+            .env("CI_SERVER_URL", "https://gitlab.example.com")
+            .env("PORTCULLIS_GITLAB_TOKEN", token)
+            .env("DOCKER_CONFIG", dir.path().join("docker"))
+            .args([
+                "ci",
+                "-f",
+                "human",
+                "-f",
+                "gitlab-codequality=codequality.json",
+                "-f",
+                "junit=junit.xml",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run("glpat-portcullis-test");
+    assert_exit(&out, 1);
+    let notes = gitlab.notes(7);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].body.contains("digest-not-pinned"),
+        "{}",
+        notes[0].body
+    );
+    let codequality: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("codequality.json")).unwrap())
+            .unwrap();
+    assert_eq!(codequality.as_array().unwrap().len(), 1, "{codequality:#}");
+    assert!(dir.path().join("junit.xml").is_file());
+    // A second run updates the same note.
+    let out = run("glpat-portcullis-test");
+    assert_exit(&out, 1);
+    assert_eq!(gitlab.notes(7).len(), 1);
+    assert!(!stderr(&out).contains("glpat-portcullis-test"));
+}
