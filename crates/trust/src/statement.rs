@@ -51,6 +51,9 @@ pub enum StatementError {
         size: u64,
         limit: u64,
     },
+    /// The predicate file could not be read.
+    #[error("cannot read predicate `{source_name}`: {reason}")]
+    Unreadable { source_name: String, reason: String },
     /// The predicate is not JSON.
     #[error("predicate `{source_name}` line {line}, column {column}: not JSON: {reason}")]
     NotJson {
@@ -206,6 +209,30 @@ pub struct Predicate {
 }
 
 impl Predicate {
+    /// [`Predicate::read`] of a file: one larger than the limit is refused by its size,
+    /// before a byte of it is read.
+    pub fn read_file(
+        kind: PredicateKind,
+        path: &std::path::Path,
+        limits: PredicateLimits,
+    ) -> Result<Self, StatementError> {
+        let source_name = path.display().to_string();
+        let unreadable = |error: std::io::Error| StatementError::Unreadable {
+            source_name: source_name.clone(),
+            reason: error.to_string(),
+        };
+        let size = std::fs::metadata(path).map_err(unreadable)?.len();
+        if size > limits.max_bytes {
+            return Err(StatementError::TooLarge {
+                source_name,
+                size,
+                limit: limits.max_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(unreadable)?;
+        Self::read(kind, &source_name, &bytes, limits)
+    }
+
     /// Reads a predicate document (`source_name` names it in errors: the file as given):
     /// refused over `limits.max_bytes` before it is parsed, then checked for the shape its
     /// kind requires (a SLSA provenance v1 with `buildDefinition.buildType` and

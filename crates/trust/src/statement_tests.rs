@@ -359,3 +359,31 @@ fn predicates_are_checked_for_their_kind() {
     .unwrap_err();
     assert!(error.to_string().contains("JSON object"), "{error}");
 }
+
+#[test]
+fn a_predicate_file_over_the_limit_is_refused_by_its_size_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sbom.json");
+    std::fs::write(&path, r#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#).unwrap();
+    let small = PredicateLimits { max_bytes: 10 };
+    let error = Predicate::read_file(PredicateKind::CycloneDx, &path, small).unwrap_err();
+    assert!(
+        matches!(error, StatementError::TooLarge { limit: 10, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("sbom.json"), "{error}");
+    let read = Predicate::read_file(PredicateKind::CycloneDx, &path, PredicateLimits::default());
+    assert!(read.is_ok(), "{read:?}");
+    let missing = dir.path().join("missing.json");
+    let error = Predicate::read_file(
+        PredicateKind::CycloneDx,
+        &missing,
+        PredicateLimits::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, StatementError::Unreadable { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("missing.json"), "{error}");
+}
