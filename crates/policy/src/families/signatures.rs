@@ -66,6 +66,16 @@ impl TrustSettings {
     }
 }
 
+impl TrustSettings {
+    /// Whether some `[[trust.signer]]` for `image` accepts `identity`.
+    #[must_use]
+    pub fn trusts(&self, image: &ImageRef, identity: &SignerIdentity) -> bool {
+        self.signers_for(image)
+            .iter()
+            .any(|signer| signer.accepts(identity).is_ok())
+    }
+}
+
 impl Signer {
     /// Whether this signer entry accepts `identity`; the error says which part differs.
     /// Regular expressions match the whole value (`^…$` is implied), so
@@ -332,6 +342,12 @@ source-repository-ref = "refs/heads/main"
         let signer = signers[0];
         let main = [(CertificateExtension::SourceRepositoryRef, "refs/heads/main")];
         assert_eq!(signer.accepts(&github(RELEASE, &main)), Ok(()));
+        assert!(config.trust().trusts(&image, &github(RELEASE, &main)));
+        let elsewhere = ImageRef::parse("docker.io/library/alpine").unwrap();
+        assert!(
+            !config.trust().trusts(&elsewhere, &github(RELEASE, &main)),
+            "no signer covers that image"
+        );
         // The regex matches the whole identity: a longer one is not accepted.
         let longer = format!("{RELEASE}-evil");
         let error = signer.accepts(&github(&longer, &main)).unwrap_err();
