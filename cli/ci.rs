@@ -56,7 +56,7 @@ pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
     }
     let mut signed_digest = None;
     if let Some(image) = &args.image {
-        let release = env.on_default_branch || env.is_tag;
+        let release = env.is_release();
         if release && !args.no_sign && report.exit_code() == 0 {
             let (digest, notes) =
                 crate::sign::sign_in_ci(global, &args.signing, image, !args.no_attest)?;
@@ -64,7 +64,7 @@ pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
             report.notes.extend(notes);
         } else if !release && !args.no_sign {
             report.notes.push(Note::info(
-                "not signed: only runs on the default branch or a tag sign".to_owned(),
+                "not signed: only a run on the default branch or for a tag signs".to_owned(),
             ));
         }
     }

@@ -13,13 +13,15 @@ use portcullis_trust::image::{
     attest_image, sign_image, verify_image, ImageError, ImageSigned, ImageVerification, Layout,
     SignOptions, Wanted,
 };
-use portcullis_trust::statement::{CiBuild, Predicate, PredicateKind, PredicateLimits, Statement};
+use portcullis_trust::statement::{
+    CiBuild, Predicate, PredicateKind, PredicateLimits, Statement, StatementError,
+};
 use portcullis_trust::verify::{Signer, VerifiedIdentity};
 use portcullis_trust::TrustRoot;
 
 use crate::args::{AttestArgs, Global, LayoutArg, SignArgs, VerifyArgs};
 use crate::output::Output;
-use crate::sigstore::{read, runtime, usage};
+use crate::sigstore::{runtime, usage};
 use crate::workspace;
 
 fn layout(arg: LayoutArg) -> Layout {
@@ -186,23 +188,13 @@ pub fn attest(global: &Global, args: &AttestArgs) -> anyhow::Result<u8> {
         };
         Predicate::slsa_provenance(&build, &bases).map_err(usage)?
     } else {
-        let path = Path::new(&args.predicate);
         let limits = PredicateLimits {
             max_bytes: args.max_predicate_bytes,
         };
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.len() > limits.max_bytes {
-                return Err(usage(format!(
-                    "the predicate `{}` is {} bytes, over the {}-byte limit: attach large documents \
-                     as their own artifact and attest a digest of it, or raise `--max-predicate-bytes`",
-                    path.display(),
-                    meta.len(),
-                    limits.max_bytes
-                )));
-            }
-        }
-        let bytes = read(path, "the predicate")?;
-        Predicate::read(kind, &args.predicate, &bytes, limits).map_err(usage)?
+        Predicate::read_file(kind, Path::new(&args.predicate), limits).map_err(|e| match e {
+            StatementError::TooLarge { .. } => usage(format!("{e} (`--max-predicate-bytes`)")),
+            other => usage(other),
+        })?
     };
     let statement = Statement::about_image(&image, &digest, predicate);
     let mode = crate::sigstore::mode(&args.signing, &rt, &http)?;
@@ -317,14 +309,7 @@ fn accepted<'a>(
         .checked
         .iter()
         .filter_map(|c| Some((c.found_in.as_str(), c.result.as_ref().ok()?)))
-        .filter(|(_, identity)| {
-            by_flags
-                || config
-                    .trust()
-                    .signers_for(image)
-                    .iter()
-                    .any(|signer| signer.accepts(&identity.signer()).is_ok())
-        })
+        .filter(|(_, identity)| by_flags || config.trust().trusts(image, &identity.signer()))
         .collect()
 }
 

@@ -109,6 +109,13 @@ pub enum EnvError {
 }
 
 impl CiEnv {
+    /// Whether this run releases what it built (signs and attests it): a run on the
+    /// default branch or for a tag, never a pull/merge request.
+    #[must_use]
+    pub fn is_release(&self) -> bool {
+        self.change.is_none() && (self.on_default_branch || self.is_tag)
+    }
+
     /// The environment of this process.
     pub fn detect() -> Result<Self, EnvError> {
         Self::from_env(|name| std::env::var(name).ok())
@@ -311,6 +318,7 @@ mod tests {
             Some("https://ghe.example.com/api/v3")
         );
         assert!(!env.from_fork && !env.on_default_branch && !env.is_tag);
+        assert!(!env.is_release(), "a pull request releases nothing");
         assert!(matches!(&env.token, Some(ForgeToken::Github(t)) if t.expose() == "ghs_canary"));
         assert!(!format!("{env:?}").contains("ghs_canary"));
     }
@@ -329,6 +337,7 @@ mod tests {
         ]);
         assert_eq!(env.change, None);
         assert!(env.on_default_branch && !env.is_tag);
+        assert!(env.is_release());
         assert_eq!(env.default_branch.as_deref(), Some("main"));
         assert_eq!(env.sha.as_deref(), Some("push1"));
         assert_eq!(env.api_url.as_deref(), Some("https://api.github.com"));
@@ -338,6 +347,7 @@ mod tests {
             ("GITHUB_REF", "refs/tags/v1.0"),
         ]);
         assert!(tag.is_tag && !tag.on_default_branch);
+        assert!(tag.is_release());
     }
 
     #[test]
@@ -431,6 +441,7 @@ mod tests {
             ("CI_DEFAULT_BRANCH", "main"),
         ]);
         assert!(tag.is_tag && !tag.on_default_branch);
+        assert!(tag.is_release());
     }
 
     #[test]
