@@ -23,15 +23,21 @@ const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
     let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
     let env = CiEnv::detect().map_err(crate::sigstore::usage)?;
+    let changed = changed_paths(args, &env)?;
     let sources = SourceArgs {
-        paths: changed_paths(args, &env)?,
+        paths: changed.clone().unwrap_or_default(),
         exclude: Vec::new(),
         build_args: Vec::new(),
     };
     let ws = workspace::Workspace::load(global.config.as_deref(), &sources)?;
     let root = ws.root.clone();
     let configs = ws.configs();
-    let mut report = crate::check::check(ws, false, None, None)?;
+    let mut report = if changed.as_ref().is_some_and(Vec::is_empty) {
+        // The change touches no file that still exists: nothing to check.
+        Report::default()
+    } else {
+        crate::check::check(ws, false, None, None)?
+    };
     if let (Some(image), false) = (&args.image, args.no_scan) {
         let config = workspace::policy_here(&root, global.config.as_deref())?;
         let scan_args = ScanArgs {
@@ -81,37 +87,15 @@ pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// `--changed-only`: the files the pull/merge request changes (against its base branch),
-/// else the whole repository.
-fn changed_paths(args: &CiArgs, env: &CiEnv) -> anyhow::Result<Vec<PathBuf>> {
-    if !args.changed_only {
-        return Ok(Vec::new());
+/// `--changed-only`: the files the pull/merge request changes (`Some(empty)`: none that
+/// still exist); `None`: the whole repository.
+fn changed_paths(args: &CiArgs, env: &CiEnv) -> anyhow::Result<Option<Vec<PathBuf>>> {
+    match (&env.base_branch, args.changed_only) {
+        (Some(base), true) => portcullis_forge::changes::changed_files(Path::new("."), base)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("`--changed-only`: {e}")),
+        _ => Ok(None),
     }
-    let Some(base) = &env.base_branch else {
-        return Ok(Vec::new());
-    };
-    let out = std::process::Command::new("git")
-        .args(["diff", "--name-only", "--diff-filter=d"])
-        .arg(format!("origin/{base}...HEAD"))
-        .output()
-        .map_err(|e| anyhow::anyhow!("`--changed-only` needs git: {e}"))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "`--changed-only`: `git diff origin/{base}...HEAD` failed (fetch the base branch, e.g. `fetch-depth: 0`): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let paths: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| !line.is_empty())
-        .map(PathBuf::from)
-        .filter(|path| path.exists())
-        .collect();
-    // Nothing changed that exists: check nothing rather than everything.
-    if paths.is_empty() {
-        return Ok(vec![PathBuf::from(".portcullis-nothing-changed")]);
-    }
-    Ok(paths)
 }
 
 /// The comment, the job summary and the step outputs; each failure is a warning, never

@@ -5,6 +5,7 @@
 //! request comments ([`comment::publish`]). Job summaries and rebuild triggers will live
 //! here too.
 
+pub mod changes;
 pub mod comment;
 pub mod env;
 
