@@ -44,6 +44,7 @@ pub enum Rule {
     ReferenceInvalid,
     ScanReportMismatch,
     NotFromMirror,
+    PromotionRefused,
 }
 
 impl Rule {
@@ -101,6 +102,9 @@ impl Rule {
             Self::NotFromMirror => {
                 "The reference names a source repository that a `[[mirror]]` entry copies, instead of the mirror."
             }
+            Self::PromotionRefused => {
+                "The promotion matches no `[[promote]]` entry, a check its entry requires cannot run, or the target tag points at another image."
+            }
         }
     }
 
@@ -109,7 +113,10 @@ impl Rule {
     #[must_use]
     pub fn security_severity(self) -> f32 {
         match self {
-            Self::ImageNotAllowed | Self::SignatureMissing | Self::ScanReportMismatch => 8.0,
+            Self::ImageNotAllowed
+            | Self::SignatureMissing
+            | Self::ScanReportMismatch
+            | Self::PromotionRefused => 8.0,
             Self::FileInvalid | Self::ReferenceInvalid => 6.0,
             Self::SignatureInvalid => 9.0,
             Self::Vulnerability | Self::DigestNotFound => 7.0,

@@ -310,6 +310,7 @@ fn json_schema_describes_every_section_and_rejects_unknown_keys() {
         "scan",
         "sign",
         "mirror",
+        "promote",
         "stale",
         "report",
         "registries",

@@ -5,7 +5,7 @@
 pub(crate) mod reader;
 pub(crate) mod sections;
 pub mod settings;
-mod values;
+pub(crate) mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -323,6 +323,12 @@ impl Config {
         image: &portcullis_reference::ImageRef,
     ) -> Option<crate::families::mirrors::MirrorMatch<'_>> {
         crate::families::mirrors::mirror_for(self.mirrors(), image)
+    }
+
+    /// `[[promote]]` entries, in file order.
+    #[must_use]
+    pub fn promotions(&self) -> &[PromoteSettings] {
+        &self.settings.promote
     }
 
     /// `[stale]`.

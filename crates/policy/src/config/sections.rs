@@ -15,7 +15,7 @@ use super::settings::{
 };
 use crate::families;
 
-const TOP: [&str; 10] = [
+const TOP: [&str; 11] = [
     "images",
     "build",
     "waiver",
@@ -23,6 +23,7 @@ const TOP: [&str; 10] = [
     "scan",
     "sign",
     "mirror",
+    "promote",
     "stale",
     "report",
     "registries",
@@ -55,6 +56,11 @@ pub(crate) fn read_root(reader: &mut Reader<'_>, root: &Section<'_>) -> Settings
     for section in reader.tables(root, "mirror", "[[mirror]]") {
         if let Some(mirror) = mirror(reader, &section) {
             settings.mirror.push(mirror);
+        }
+    }
+    for section in reader.tables(root, "promote", "[[promote]]") {
+        if let Some(promote) = families::promote::read(reader, &section) {
+            settings.promote.push(promote);
         }
     }
     if let Some(section) = reader.table(root, "stale", "[stale]") {

@@ -249,6 +249,16 @@ choice! {
 }
 
 choice! {
+    /// A check `[[promote]] require` makes mandatory before an image is promoted.
+    PromoteCheck {
+        /// The source's signature, against `[[trust.signer]]`.
+        Verify = "verify",
+        /// The `[scan]` gate, on scanner hooks or `--report` files.
+        Scan = "scan",
+    }
+}
+
+choice! {
     /// How `portcullis stale --trigger` asks for a rebuild.
     Trigger {
         GithubDispatch = "github-dispatch",
@@ -272,6 +282,7 @@ choice! {
 
 pub use crate::families::images::ImagesSettings;
 pub use crate::families::mirrors::TagRegex;
+pub use crate::families::promote::PromoteSettings;
 pub use crate::families::signatures::{Signer, TrustSettings};
 pub use crate::families::staleness::StaleSettings;
 pub use crate::families::vulnerabilities::{
@@ -452,6 +463,7 @@ pub struct Settings {
     pub scan: ScanSettings,
     pub sign: SignSettings,
     pub mirror: Vec<MirrorSettings>,
+    pub promote: Vec<PromoteSettings>,
     pub stale: StaleSettings,
     pub report: ReportSettings,
     pub registries: BTreeMap<String, RegistrySettings>,

@@ -10,6 +10,7 @@
 //! | [`vulnerabilities`] | `vulnerability` | `[scan]` |
 //! | [`waivers`] | `waiver-expired`, `waiver-unused` | `[[waiver]]` |
 //! | [`mirrors`] | `not-from-mirror` | `[[mirror]]` `from`, `to`, `tags`, `tag-regex` |
+//! | [`promote`] | `promotion-refused` | `[[promote]]` `from`, `to`, `require` |
 //! | [`inputs`] | `file-invalid`, `reference-invalid`, `scan-report-mismatch` | none: the input itself |
 //!
 //! [`signatures`] (`[trust]`) and [`staleness`] (`[stale]`) hold their sections and rule
@@ -20,6 +21,7 @@
 pub mod images;
 pub mod inputs;
 pub mod mirrors;
+pub mod promote;
 pub mod registry;
 pub mod signatures;
 pub mod staleness;
