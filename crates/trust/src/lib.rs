@@ -9,11 +9,13 @@
 //! - [`sign`]: keyless and key-based signing of blobs and in-toto statements.
 //! - [`statement`]: in-toto Statement v1 and its predicates (cosign sign, SLSA provenance
 //!   v1, vuln, `CycloneDX`, SPDX, custom).
+//! - [`promotion`]: the promotion record `portcullis promote` attests.
 //! - [`oci`]: the layouts cosign reads (bundle referrers, legacy `.sig`/`.att` tags) and
 //!   their discovery.
 
 pub mod image;
 pub mod oci;
+pub mod promotion;
 mod provenance;
 pub mod root;
 pub mod sign;

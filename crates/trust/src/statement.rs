@@ -105,7 +105,8 @@ pub enum PredicateKind {
     CycloneDx,
     /// `spdx`, `spdxjson`: an SPDX document as given.
     Spdx,
-    /// `custom`, or any URI: JSON as given under that type.
+    /// `custom`, `promotion` (portcullis' promotion record), or any URI: JSON as given
+    /// under that type.
     Custom(String),
 }
 
@@ -152,7 +153,7 @@ impl FromStr for PredicateKind {
     type Err = StatementError;
 
     /// A `--type` value: `slsaprovenance`, `vuln`, `cyclonedx`, `spdx`, `custom` (cosign's
-    /// names, case-insensitive), or a URI (`scheme://…`).
+    /// names, case-insensitive), `promotion`, or a URI (`scheme://…`).
     fn from_str(given: &str) -> Result<Self, Self::Err> {
         match given.to_ascii_lowercase().as_str() {
             "slsaprovenance" | "slsaprovenance1" => Ok(Self::SlsaProvenance),
@@ -160,6 +161,7 @@ impl FromStr for PredicateKind {
             "cyclonedx" => Ok(Self::CycloneDx),
             "spdx" | "spdxjson" => Ok(Self::Spdx),
             "custom" => Ok(Self::Custom(COSIGN_CUSTOM_V1.to_owned())),
+            "promotion" => Ok(Self::Custom(crate::promotion::PROMOTION_V1.to_owned())),
             _ if is_uri(given) => Ok(Self::from_uri(given)),
             _ => Err(StatementError::UnknownType {
                 given: given.to_owned(),

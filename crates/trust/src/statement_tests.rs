@@ -254,6 +254,10 @@ fn type_names_follow_cosign() {
     assert_eq!(kind("spdxjson").uri(), SPDX_DOCUMENT);
     assert_eq!(kind("custom").uri(), COSIGN_CUSTOM_V1);
     assert_eq!(
+        kind("promotion").uri(),
+        "https://portcullis.dev/promotion/v1"
+    );
+    assert_eq!(
         kind("https://slsa.dev/provenance/v1"),
         PredicateKind::SlsaProvenance
     );
