@@ -114,6 +114,15 @@ portcullis scan ghcr.io/acme/api:1.4.2 --hook syft --sbom-out sbom.cdx.json --pr
 portcullis mirror --config mirror.toml --format json --output mirror.json"
     )]
     Mirror(MirrorArgs),
+    /// Promote a built image by digest into the registry production pulls from: the
+    /// `[[promote]]` policy, the source's signature and the scan gate first, then a copy
+    /// with every platform, signature and attestation, then a signature and a promotion
+    /// record on the target. Nothing is written unless every check passes.
+    #[command(
+        after_help = "Examples:\n  portcullis promote staging.example.com/app@sha256:… registry.example.com/prod/app:1.4.2 --dry-run\n  \
+portcullis promote staging.example.com/app@sha256:… registry.example.com/prod/app:1.4.2 --report trivy.json"
+    )]
+    Promote(PromoteArgs),
     /// Sign a file (keyless with an identity token, or with `--key`) into a Sigstore
     /// bundle v0.3.
     #[command(
@@ -251,6 +260,46 @@ pub struct MirrorArgs {
     /// against (`trusted_root.json` or client trust config; default: the public-good one).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The image to promote, by digest: `registry/repository@sha256:…` (a tag alone is
+    /// refused: it is never trusted).
+    pub source: String,
+    /// Where to: `registry/repository[:tag]` (the tag is written last; without one the
+    /// source's tag, if any).
+    pub target: String,
+    /// Print the checks' results and what would be copied, signed and attested; write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Move a target tag that points at another digest (refused by default).
+    #[arg(long)]
+    pub allow_retag: bool,
+    /// Scanner hook to run on the source: `trivy`, `grype`, `syft` or a `[[scan.hook]]`
+    /// name; repeatable. Default: `[scan] hooks` from the policy, unless `--report` is given.
+    #[arg(long, value_name = "NAME")]
+    pub hook: Vec<String>,
+    /// Gate on a scanner report made earlier about the source (Trivy/Grype JSON, SARIF,
+    /// or a VEX document); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// Apply a VEX document (`OpenVEX` or `CycloneDX` VEX); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// Lowest severity that fails the scan gate, overriding `[scan] fail-on`.
+    #[arg(long, value_name = "LEVEL", value_parser = fail_on)]
+    pub fail_on: Option<portcullis_policy::FailOn>,
+    /// Only vulnerabilities with a fix fail the scan gate (overrides `[scan] only-fixed`).
+    #[arg(long)]
+    pub only_fixed: bool,
+    /// How to sign the target; the trusted root (`--trusted-root`, `--trust-config`) is
+    /// also what the source's signatures are verified against.
+    #[command(flatten)]
+    pub signing: SigningArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

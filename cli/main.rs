@@ -12,6 +12,7 @@ mod output;
 mod pin;
 mod pin_mirror;
 mod progress;
+mod promote;
 mod resolve;
 mod scan;
 mod sign;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Pin(args) => pin::run(&cli.global, args),
         Command::Scan(args) => scan::run(&cli.global, args),
         Command::Mirror(args) => mirror::run(&cli.global, args),
+        Command::Promote(args) => promote::run(&cli.global, args),
         Command::SignBlob(args) => blob::sign_blob(&cli.global, args),
         Command::VerifyBlob(args) => blob::verify_blob(&cli.global, args),
         Command::Ci(args) => ci::run(&cli.global, args),

@@ -133,7 +133,7 @@ fn references(root: &Root, config: &Config, paths: &[PathBuf]) -> anyhow::Result
 
 /// Hook definition problems and unusable report or VEX files are usage errors (2); a
 /// scanner that is missing, crashed, timed out or wrote garbage is a runtime failure (3).
-fn classify(error: ScanError) -> anyhow::Error {
+pub(crate) fn classify(error: ScanError) -> anyhow::Error {
     match &error {
         ScanError::Input { error: cause, .. } => {
             anyhow::Error::new(UsageError(format!("{error}: {cause}")))

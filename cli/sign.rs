@@ -56,7 +56,7 @@ fn pinned(
     Ok(image.with_digest(resolved.digest))
 }
 
-fn failed(error: ImageError) -> anyhow::Error {
+pub(crate) fn failed(error: ImageError) -> anyhow::Error {
     if error.is_bad_input() {
         usage(error)
     } else {
@@ -87,7 +87,7 @@ fn session(global: &Global) -> anyhow::Result<Session> {
     })
 }
 
-fn signed_note(what: &str, signed: &ImageSigned) -> Note {
+pub(crate) fn signed_note(what: &str, signed: &ImageSigned) -> Note {
     let mut wrote = Vec::new();
     if let Some(referrer) = &signed.referrer {
         wrote.push(format!("referrer `{}`", referrer.manifest));

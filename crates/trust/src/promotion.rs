@@ -27,6 +27,7 @@
 
 use std::collections::BTreeMap;
 
+use portcullis_reference::identity::SignerIdentity;
 use portcullis_reference::{Digest, ImageRef};
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,25 @@ pub struct SignerRecord {
     /// The certificate's identity (SAN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+}
+
+/// A signer as the policy matched it: a certificate's issuer and identity, or a key's
+/// fingerprint as its identity.
+impl From<&SignerIdentity> for SignerRecord {
+    fn from(signer: &SignerIdentity) -> Self {
+        match signer {
+            SignerIdentity::Certificate {
+                issuer, subject, ..
+            } => Self {
+                issuer: Some(issuer.clone()),
+                identity: Some(subject.clone()),
+            },
+            SignerIdentity::Key { fingerprint } => Self {
+                issuer: None,
+                identity: Some(fingerprint.clone()),
+            },
+        }
+    }
 }
 
 impl From<&VerifiedIdentity> for SignerRecord {
