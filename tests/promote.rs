@@ -316,12 +316,9 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     ]);
     assert_exit(&out, 0);
     let text = stderr(&out);
-    let line = text
-        .lines()
-        .find(|line| line.contains(&format!("{PROMOTION} predicate: ")))
-        .unwrap_or_else(|| panic!("no promotion record shown:\n{text}"));
-    let record: Value =
-        serde_json::from_str(line.split_once(" predicate: ").unwrap().1.trim()).unwrap();
+    let records = promotion_records(&text);
+    assert_eq!(records.len(), 1, "{text}");
+    let record = &records[0];
     let policy = std::fs::read(w.dir.path().join("portcullis.toml")).unwrap();
     assert_eq!(record["source"]["digest"], digest, "{record:#}");
     assert_eq!(
@@ -356,4 +353,67 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
         "{report:#}"
     );
     assert_eq!(common::skopeo_digest(&target), digest);
+
+    // A scan that passes is recorded with its counts; a second promotion of the same
+    // digest to another tag adds its own record.
+    let scanned = format!("{dst}/prod/app:1.0-scanned");
+    let trivy = trivy_report_about(w.dir.path(), &signed, "1.0");
+    let out = w.promote(
+        &signed,
+        &scanned,
+        &["--report", trivy.to_str().unwrap(), "--fail-on", "none"],
+    );
+    assert_exit(&out, 0);
+    let out = w.run(&[
+        "verify",
+        &scanned,
+        "--trusted-root",
+        w.trust(),
+        "--type",
+        "promotion",
+    ]);
+    assert_exit(&out, 0);
+    let records = promotion_records(&stderr(&out));
+    let record = records
+        .iter()
+        .find(|r| r["target"]["reference"] == scanned.as_str())
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    let scan = &record["checks"][1];
+    assert_eq!(scan["check"], "scan", "{record:#}");
+    assert_eq!(scan["outcome"], "passed", "{record:#}");
+    assert_eq!(scan["failOn"], "none", "{record:#}");
+    // debian-buster's report: one critical and one low vulnerability.
+    assert_eq!(scan["counts"]["critical"], 1, "{record:#}");
+    assert_eq!(scan["counts"]["low"], 1, "{record:#}");
+    assert_eq!(scan["scanners"][0], "trivy", "{record:#}");
+
+    // A `[[promote]]` entry that requires a scan refuses a promotion with nothing to scan
+    // with, before anything is written.
+    let policy = std::fs::read_to_string(w.dir.path().join("portcullis.toml")).unwrap();
+    std::fs::write(
+        w.dir.path().join("portcullis.toml"),
+        policy.replace(r#"require = ["verify"]"#, r#"require = ["verify", "scan"]"#),
+    )
+    .unwrap();
+    let writes = w.production_writes().len();
+    let out = w.promote(&signed, &format!("{dst}/prod/app:2.0"), &["-f", "json"]);
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(common::rules(&report), ["promotion-refused"], "{report:#}");
+    assert!(
+        report["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires `scan`"),
+        "{report:#}"
+    );
+    assert_eq!(w.production_writes().len(), writes);
+}
+
+/// The promotion records `verify --type promotion` prints.
+fn promotion_records(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|line| line.split_once(&format!("{PROMOTION} predicate: ")))
+        .map(|(_, json)| serde_json::from_str(json.trim()).unwrap())
+        .collect()
 }
