@@ -142,17 +142,18 @@ impl Promotion<'_> {
             .push(entry(source, written, MirrorOutcome::Planned, None));
         let pinned = written.with_digest(self.source_digest.clone());
         report.notes.push(Note::info(format!(
-            "would copy `{source}` to `{written}` with every platform and its signatures and attestations{}",
-            if self.tagged { ", the tag last" } else { " (no tag: by digest only)" }
-        )));
-        report.notes.push(Note::info(format!(
             "would sign `{pinned}` ({}) and attest a promotion record (`{}`) about it",
             self.config.sign().format.value.as_str(),
             portcullis_trust::promotion::PROMOTION_V1
         )));
-        report
-            .notes
-            .push(Note::info("dry run: nothing was written".to_owned()));
+        report.notes.push(Note::info(format!(
+            "dry run: nothing was written; the copy would take every platform with its signatures and attestations{}",
+            if self.tagged {
+                ", the tag last"
+            } else {
+                " (no tag: by digest only)"
+            }
+        )));
     }
 
     /// Copies, signs and attests. The identity was obtained before this first write, so

@@ -238,7 +238,11 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     let out = w.promote(&signed, &target, &["--dry-run"]);
     assert_exit(&out, 0);
     let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains(&format!("would copy `{signed}`")), "{all}");
+    assert!(
+        all.contains(&format!("would copy `{signed}` → `{target}`")),
+        "{all}"
+    );
+    assert!(all.contains("nothing was written"), "{all}");
     assert!(
         all.contains("would sign") && all.contains(PROMOTION),
         "{all}"
@@ -246,6 +250,15 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     assert!(
         all.contains("signed by `https://github.com/acme/app"),
         "{all}"
+    );
+
+    // Without an identity to sign with, nothing is copied either.
+    let out = w.run(&["promote", &signed, &target, "--trust-config", w.trust()]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("SIGSTORE_ID_TOKEN"),
+        "{}",
+        stderr(&out)
     );
 
     assert_eq!(
