@@ -36,7 +36,7 @@ pub fn run(global: &Global, args: &PromoteArgs) -> anyhow::Result<u8> {
         .with_scan_gate(args.fail_on, args.only_fixed);
     let (source, source_digest) = source(&args.source)?;
     let target = target(&args.target)?;
-    let signing = signing_args(&args.signing, &config)?;
+    let signing = signing_args(&args.signing, &config, args.dry_run)?;
     let layout = match config.sign().format.value {
         SignFormat::Bundle => Layout::Bundle,
         SignFormat::Legacy => Layout::Legacy,
@@ -275,10 +275,11 @@ fn target(text: &str) -> anyhow::Result<ImageRef> {
     Ok(image)
 }
 
-/// The signing flags, with what `[sign]` says where no flag says otherwise.
-fn signing_args(args: &SigningArgs, config: &Config) -> anyhow::Result<SigningArgs> {
+/// The signing flags, with what `[sign]` says where no flag says otherwise (a dry run
+/// signs nothing, so it needs no key).
+fn signing_args(args: &SigningArgs, config: &Config, dry_run: bool) -> anyhow::Result<SigningArgs> {
     let sign = config.sign();
-    if sign.mode.value == SignMode::Key && args.key.is_none() {
+    if sign.mode.value == SignMode::Key && args.key.is_none() && !dry_run {
         return Err(usage(
             "`[sign] mode = \"key\"` in the policy: pass the key with `--key FILE`",
         ));

@@ -368,7 +368,17 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     assert_eq!(common::skopeo_digest(&target), digest);
 
     // A scan that passes is recorded with its counts; a second promotion of the same
-    // digest to another tag adds its own record.
+    // digest to another tag adds its own record, signed as `[sign] format` says.
+    let policy = std::fs::read_to_string(w.dir.path().join("portcullis.toml")).unwrap();
+    std::fs::write(
+        w.dir.path().join("portcullis.toml"),
+        format!("{policy}\n[sign]\nformat = \"both\"\n"),
+    )
+    .unwrap();
+    assert!(w
+        .production
+        .fetch_manifest("prod/app", &format!("{fallback}.sig"))
+        .is_err());
     let scanned = format!("{dst}/prod/app:1.0-scanned");
     let trivy = trivy_report_about(w.dir.path(), &signed, "1.0");
     let out = w.promote(
@@ -399,6 +409,12 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     assert_eq!(scan["counts"]["critical"], 1, "{record:#}");
     assert_eq!(scan["counts"]["low"], 1, "{record:#}");
     assert_eq!(scan["scanners"][0], "trivy", "{record:#}");
+    assert!(
+        w.production
+            .fetch_manifest("prod/app", &format!("{fallback}.sig"))
+            .is_ok(),
+        "`[sign] format = \"both\"` also writes cosign's legacy signature tag"
+    );
 
     // A `[[promote]]` entry that requires a scan refuses a promotion with nothing to scan
     // with, before anything is written.
@@ -420,6 +436,17 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
             .contains("requires `scan`"),
         "{report:#}"
     );
+    assert_eq!(w.production_writes().len(), writes);
+
+    // `[sign] mode = "key"` needs the key: a usage error before anything is written.
+    std::fs::write(
+        w.dir.path().join("portcullis.toml"),
+        policy.replace(r#"format = "both""#, r#"mode = "key""#),
+    )
+    .unwrap();
+    let out = w.promote(&signed, &format!("{dst}/prod/app:3.0"), &[]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--key FILE"), "{}", stderr(&out));
     assert_eq!(w.production_writes().len(), writes);
 }
 
