@@ -223,9 +223,32 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     let out = w.promote(
         &vulnerable,
         &target,
-        &["--report", trivy.to_str().unwrap(), "-f", "json"],
+        &[
+            "--report",
+            trivy.to_str().unwrap(),
+            "-f",
+            "json",
+            "-f",
+            "sarif=promote.sarif",
+            "-f",
+            "junit=promote.xml",
+            "-f",
+            "markdown=promote.md",
+        ],
     );
     assert_exit(&out, 1);
+    // Every format from the one report.
+    let sarif: Value =
+        serde_json::from_slice(&std::fs::read(w.dir.path().join("promote.sarif")).unwrap())
+            .unwrap();
+    assert!(sarif.to_string().contains("CVE-2019-18224"), "{sarif:#}");
+    let junit = std::fs::read_to_string(w.dir.path().join("promote.xml")).unwrap();
+    assert!(
+        junit.contains("<failure") && junit.contains("CVE-2019-18224"),
+        "{junit}"
+    );
+    let markdown = std::fs::read_to_string(w.dir.path().join("promote.md")).unwrap();
+    assert!(markdown.contains("CVE-2019-18224"), "{markdown}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rules = common::rules(&report);
     assert!(
