@@ -166,42 +166,33 @@ impl Promotion<'_> {
         report: &mut Report,
     ) -> anyhow::Result<()> {
         let (source, written, client, rt) = (self.source, self.written, self.client, self.rt);
+        // The tag is the last write: the image goes over by digest, is signed and attested,
+        // and only then does the tag point at it. A tag already on another digest is
+        // refused before anything is written.
+        let tag_in_place = match self.tag_free(allow_retag) {
+            Ok(in_place) => in_place,
+            Err(error) => {
+                self.copy_failed(&error, report);
+                return Ok(());
+            }
+        };
+        let untagged = written
+            .without_tag()
+            .with_digest(self.source_digest.clone());
         let options = CopyOptions {
             platforms: None,
             allow_retag,
             referrers: true,
             source_tags: None,
         };
-        let copied = match rt.block_on(client.copy(source, written, &options)) {
+        let copied = match rt.block_on(client.copy(source, &untagged, &options)) {
             Ok(copied) => copied,
-            Err(error @ RegistryError::Retag { .. }) => {
-                report.findings.push(decide::refusal(
-                    source,
-                    format!("promotion refused: {error}"),
-                    format!("pass `--allow-retag` to move the tag, or promote to another tag than `{written}`"),
-                    None,
-                ));
-                report
-                    .mirrored
-                    .push(entry(source, written, MirrorOutcome::Refused, None));
-                return Ok(());
-            }
             Err(error) => {
-                report
-                    .mirrored
-                    .push(entry(source, written, MirrorOutcome::Failed, None));
-                report.failures.push(Failure {
-                    message: format!(
-                        "cannot copy `{source}` to `{written}`: {}",
-                        crate::resolve::chain(&error)
-                    ),
-                    image: Some(source.to_string()),
-                    location: None,
-                });
+                self.copy_failed(&error, report);
                 return Ok(());
             }
         };
-        let outcome = if copied.already_present {
+        let outcome = if tag_in_place {
             MirrorOutcome::Present
         } else {
             MirrorOutcome::Copied
@@ -242,12 +233,79 @@ impl Promotion<'_> {
             "attested the promotion record about",
             &attested,
         ));
+        if self.tagged && !tag_in_place {
+            let options = CopyOptions {
+                referrers: false,
+                ..options
+            };
+            if let Err(error) = rt.block_on(client.copy(source, written, &options)) {
+                report.failures.push(Failure {
+                    message: format!(
+                        "signed and attested `{pinned}`, but cannot point the tag at it: {}",
+                        crate::resolve::chain(&error)
+                    ),
+                    image: Some(source.to_string()),
+                    location: None,
+                });
+                return Ok(());
+            }
+        }
         report.notes.push(Note::info(format!(
             "promoted `{source}` to `{pinned}` under `{}` ({})",
             self.config.name(),
             record.policy.digest
         )));
         Ok(())
+    }
+}
+
+impl Promotion<'_> {
+    /// Whether the target tag already names the source's digest (`Ok(true)`), is free
+    /// (`Ok(false)`), or names another digest and `--allow-retag` is off (a refusal).
+    fn tag_free(&self, allow_retag: bool) -> Result<bool, RegistryError> {
+        if !self.tagged {
+            return Ok(false);
+        }
+        match self.rt.block_on(self.client.resolve_digest(self.written)) {
+            Ok(found) if found.digest == *self.source_digest => Ok(true),
+            Ok(_) if allow_retag => Ok(false),
+            Ok(found) => Err(RegistryError::Retag {
+                target: self.written.to_string(),
+                existing: found.digest.to_string(),
+                wanted: self.source_digest.to_string(),
+            }),
+            Err(error) if error.is_not_found() => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Records a copy (or tag) that did not happen: a retag refusal is the policy's
+    /// finding, anything else a runtime failure.
+    fn copy_failed(&self, error: &RegistryError, report: &mut Report) {
+        let (source, written) = (self.source, self.written);
+        if let RegistryError::Retag { .. } = error {
+            report.findings.push(decide::refusal(
+                source,
+                format!("promotion refused: {error}"),
+                format!("pass `--allow-retag` to move the tag, or promote to another tag than `{written}`"),
+                None,
+            ));
+            report
+                .mirrored
+                .push(entry(source, written, MirrorOutcome::Refused, None));
+            return;
+        }
+        report
+            .mirrored
+            .push(entry(source, written, MirrorOutcome::Failed, None));
+        report.failures.push(Failure {
+            message: format!(
+                "cannot copy `{source}` to `{written}`: {}",
+                crate::resolve::chain(error)
+            ),
+            image: Some(source.to_string()),
+            location: None,
+        });
     }
 }
 

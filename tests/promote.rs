@@ -303,6 +303,23 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     );
     assert!(!stdout(&out).contains(&w.token) && !stderr(&out).contains(&w.token));
 
+    // The tag is the last write: it points at an image that is already signed and attested.
+    let writes = w.production_writes();
+    let tag_write = format!(
+        "PUT /v2/prod/app/manifests/{}",
+        target.rsplit(':').next().unwrap()
+    );
+    assert_eq!(writes.last(), Some(&tag_write), "{writes:#?}");
+    assert_eq!(
+        writes.iter().filter(|w| **w == tag_write).count(),
+        1,
+        "{writes:#?}"
+    );
+    assert!(
+        writes.len() > 4,
+        "the copy, the signature and the record come before the tag: {writes:#?}"
+    );
+
     // skopeo reads the same manifest bytes under the production tag.
     assert_eq!(common::skopeo_digest(&target), digest);
     let (_, source_manifest) = w.staging.fetch_manifest("staging/app", "1.0").unwrap();
@@ -389,6 +406,11 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
         "{report:#}"
     );
     assert_eq!(common::skopeo_digest(&target), digest);
+    assert_eq!(
+        w.production_writes().len(),
+        writes.len(),
+        "a refused retag writes nothing"
+    );
 
     // A scan that passes is recorded with its counts; a second promotion of the same
     // digest to another tag adds its own record, signed as `[sign] format` says.
