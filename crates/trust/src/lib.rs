@@ -9,10 +9,13 @@
 //! - [`sign`]: keyless and key-based signing of blobs and in-toto statements.
 //! - [`statement`]: in-toto Statement v1 and its predicates (cosign sign, SLSA provenance
 //!   v1, vuln, `CycloneDX`, SPDX, custom).
+//! - [`lineage`]: what an image was built from and when (base annotations, provenance),
+//!   for `stale`.
 //! - [`oci`]: the layouts cosign reads (bundle referrers, legacy `.sig`/`.att` tags) and
 //!   their discovery.
 
 pub mod image;
+pub mod lineage;
 pub mod oci;
 mod provenance;
 pub mod root;
