@@ -143,7 +143,7 @@ async fn workflow_dispatch_sends_declared_string_inputs() {
     assert_eq!(dispatch.payload["reasons"], "base-drifted");
 }
 
-/// The fake's workflow_dispatch endpoint is the one octocrab's actions API calls.
+/// The fake's `workflow_dispatch` endpoint is the one octocrab's actions API calls.
 #[tokio::test]
 async fn octocrab_dispatches_a_workflow_on_the_fake() {
     let fake = FakeGithub::start().unwrap();
