@@ -114,6 +114,14 @@ portcullis scan ghcr.io/acme/api:1.4.2 --hook syft --sbom-out sbom.cdx.json --pr
 portcullis mirror --config mirror.toml --format json --output mirror.json"
     )]
     Mirror(MirrorArgs),
+    /// Find images whose base moved, that are older than `[stale] max-age`, or (with
+    /// `--scan`) that have fixable vulnerabilities, and with `--trigger` ask the forge to
+    /// rebuild them.
+    #[command(
+        after_help = "Examples:\n  portcullis stale\n  portcullis stale --trigger --dry-run\n  \
+portcullis stale --scan --trigger --format json --output stale.json"
+    )]
+    Stale(StaleArgs),
     /// Sign a file (keyless with an identity token, or with `--key`) into a Sigstore
     /// bundle v0.3.
     #[command(
@@ -251,6 +259,35 @@ pub struct MirrorArgs {
     /// against (`trusted_root.json` or client trust config; default: the public-good one).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StaleArgs {
+    /// Where `check` looks for the images `[stale] own` names, when `[stale] images` is not
+    /// set.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Ask the forge to rebuild each stale image (`[stale] trigger`).
+    #[arg(long)]
+    pub trigger: bool,
+    /// With `--trigger`: print each request that would be sent, and send none.
+    #[arg(long, requires = "trigger")]
+    pub dry_run: bool,
+    /// Also scan each image (`[scan] hooks`, or `--hook`/`--report`): vulnerabilities with
+    /// a fix at or above `[scan] fail-on` make it stale.
+    #[arg(long)]
+    pub scan: bool,
+    /// Scanner hook for `--scan`; repeatable.
+    #[arg(long, value_name = "NAME", requires = "scan")]
+    pub hook: Vec<String>,
+    /// A scanner report for `--scan` (for one watched image); repeatable.
+    #[arg(long, value_name = "FILE", requires = "scan")]
+    pub report: Vec<PathBuf>,
+    /// The least time between two rebuild requests, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub trigger_interval_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -18,10 +18,13 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use portcullis_policy::StaleDetail;
+use portcullis_policy::{StaleDetail, StaleSettings, Trigger};
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_secret::Secret;
 use serde_json::{json, Map, Value};
+
+use crate::env::{CiEnv, Repository};
+use crate::Ci;
 
 /// Where rebuilds are asked for.
 #[derive(Debug, Clone)]
@@ -86,6 +89,103 @@ impl Target {
             | Self::GitlabPipeline { token, .. } => token,
         }
     }
+}
+
+/// Why no trigger target can be made from the policy and the CI environment.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot trigger rebuilds: {0}")]
+pub struct Unconfigured(pub String);
+
+/// The target `[stale]` names, completed from the CI environment `env` and the variables
+/// `var` (tokens: `PORTCULLIS_GITHUB_TOKEN`, else `GITHUB_TOKEN`; GitLab's
+/// `PORTCULLIS_GITLAB_TRIGGER_TOKEN`, else `CI_JOB_TOKEN`). `None` for `trigger = "none"`.
+pub fn target(
+    stale: &StaleSettings,
+    env: &CiEnv,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Target>, Unconfigured> {
+    let var = |name: &str| var(name).filter(|value| !value.is_empty());
+    let missing = |what: &str| Unconfigured(what.to_owned());
+    let git_ref = || {
+        stale
+            .git_ref
+            .as_ref()
+            .map(|r| r.value.clone())
+            .or_else(|| env.default_branch.clone())
+            .ok_or_else(|| missing("no branch to run on: set `[stale] ref`"))
+    };
+    let github = || -> Result<(String, String, Secret), Unconfigured> {
+        let repository = match (&stale.repository, &env.repository) {
+            (Some(repository), _) => repository.value.clone(),
+            (None, Some(Repository::Github { owner, name })) => format!("{owner}/{name}"),
+            _ => {
+                return Err(missing(
+                    "no GitHub repository: set `[stale] repository = \"owner/name\"`",
+                ))
+            }
+        };
+        let api = env
+            .api_url
+            .clone()
+            .filter(|_| env.ci == Ci::GithubActions)
+            .or_else(|| var("GITHUB_API_URL"))
+            .unwrap_or_else(|| "https://api.github.com".to_owned());
+        let token = var("PORTCULLIS_GITHUB_TOKEN")
+            .or_else(|| var("GITHUB_TOKEN"))
+            .ok_or_else(|| {
+                missing("no GitHub token: set `PORTCULLIS_GITHUB_TOKEN` or `GITHUB_TOKEN`")
+            })?;
+        Ok((api, repository, Secret::new(token)))
+    };
+    Ok(Some(match stale.trigger.value {
+        Trigger::None => return Ok(None),
+        Trigger::GithubDispatch => {
+            let (api, repository, token) = github()?;
+            Target::GithubDispatch {
+                api,
+                repository,
+                event_type: stale.event_type().to_owned(),
+                token,
+            }
+        }
+        Trigger::GithubWorkflow => {
+            let (api, repository, token) = github()?;
+            let workflow = stale
+                .workflow
+                .as_ref()
+                .map(|w| w.value.clone())
+                .ok_or_else(|| missing("`[stale] workflow` is not set"))?;
+            Target::GithubWorkflow {
+                api,
+                repository,
+                workflow,
+                git_ref: git_ref()?,
+                token,
+            }
+        }
+        Trigger::GitlabPipeline => {
+            let project = match (&stale.project, &env.repository) {
+                (Some(project), _) => project.value.clone(),
+                (None, Some(Repository::Gitlab { id, .. })) => id.to_string(),
+                _ => return Err(missing("no GitLab project: set `[stale] project`")),
+            };
+            let api = env
+                .api_url
+                .clone()
+                .filter(|_| env.ci == Ci::GitlabCi)
+                .or_else(|| var("CI_API_V4_URL"))
+                .ok_or_else(|| missing("no GitLab API URL: `CI_API_V4_URL` is not set"))?;
+            let token = var("PORTCULLIS_GITLAB_TRIGGER_TOKEN")
+                .or_else(|| var("CI_JOB_TOKEN"))
+                .ok_or_else(|| missing("no pipeline trigger token: set `PORTCULLIS_GITLAB_TRIGGER_TOKEN` (or run in GitLab CI, whose `CI_JOB_TOKEN` the trigger API accepts)"))?;
+            Target::GitlabPipeline {
+                api,
+                project,
+                git_ref: git_ref()?,
+                token: Secret::new(token),
+            }
+        }
+    }))
 }
 
 /// One rebuild to ask for: what the payload says.
