@@ -135,3 +135,46 @@ fn targets_describe_themselves_without_the_token() {
         "{text}"
     );
 }
+
+fn policy(text: &str) -> portcullis_policy::Config {
+    portcullis_policy::Config::parse("portcullis.toml", text).unwrap()
+}
+
+#[test]
+fn the_target_comes_from_the_policy_and_the_ci_environment() {
+    let gitlab_ci = [
+        ("GITLAB_CI", "true"),
+        ("CI_PROJECT_ID", "42"),
+        ("CI_PROJECT_PATH", "acme/app"),
+        ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+        ("CI_DEFAULT_BRANCH", "main"),
+        ("CI_JOB_TOKEN", "job-canary"),
+    ];
+    let var = |name: &str| {
+        gitlab_ci
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let env = CiEnv::from_env(var).unwrap();
+    let config = policy("[stale]\ntrigger = \"gitlab-pipeline\"\n");
+    let Some(Target::GitlabPipeline {
+        project,
+        git_ref,
+        token,
+        ..
+    }) = target(config.stale(), &env, var).unwrap()
+    else {
+        panic!("a GitLab target");
+    };
+    assert_eq!((project.as_str(), git_ref.as_str()), ("42", "main"));
+    assert_eq!(token.expose(), "job-canary", "CI_JOB_TOKEN is accepted");
+
+    // GitHub without a token is refused, naming the variables to set.
+    let local = CiEnv::from_env(|_| None).unwrap();
+    let github = policy("[stale]\ntrigger = \"github-dispatch\"\nrepository = \"acme/app\"\n");
+    let error = target(github.stale(), &local, |_| None).unwrap_err();
+    assert!(error.to_string().contains("GITHUB_TOKEN"), "{error}");
+    let none = policy("[stale]\n");
+    assert!(target(none.stale(), &local, |_| None).unwrap().is_none());
+}
