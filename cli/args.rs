@@ -123,6 +123,14 @@ portcullis mirror --config mirror.toml --format json --output mirror.json"
 portcullis promote staging.example.com/app@sha256:… registry.example.com/prod/app:1.4.2 --report trivy.json"
     )]
     Promote(PromoteArgs),
+    /// Find images whose base moved, that are older than `[stale] max-age`, or (with
+    /// `--scan`) that have fixable vulnerabilities, and with `--trigger` ask the forge to
+    /// rebuild them.
+    #[command(
+        after_help = "Examples:\n  portcullis stale\n  portcullis stale --trigger --dry-run\n  \
+portcullis stale --scan --trigger --format json --output stale.json"
+    )]
+    Stale(StaleArgs),
     /// Sign a file (keyless with an identity token, or with `--key`) into a Sigstore
     /// bundle v0.3.
     #[command(
@@ -300,6 +308,35 @@ pub struct PromoteArgs {
     /// also what the source's signatures are verified against.
     #[command(flatten)]
     pub signing: SigningArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StaleArgs {
+    /// Where `check` looks for the images `[stale] own` names, when `[stale] images` is not
+    /// set.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Ask the forge to rebuild each stale image (`[stale] trigger`).
+    #[arg(long)]
+    pub trigger: bool,
+    /// With `--trigger`: print each request that would be sent, and send none.
+    #[arg(long, requires = "trigger")]
+    pub dry_run: bool,
+    /// Also scan each image (`[scan] hooks`, or `--hook`/`--report`): vulnerabilities with
+    /// a fix at or above `[scan] fail-on` make it stale.
+    #[arg(long)]
+    pub scan: bool,
+    /// Scanner hook for `--scan`; repeatable.
+    #[arg(long, value_name = "NAME", requires = "scan")]
+    pub hook: Vec<String>,
+    /// A scanner report for `--scan` (for one watched image); repeatable.
+    #[arg(long, value_name = "FILE", requires = "scan")]
+    pub report: Vec<PathBuf>,
+    /// The least time between two rebuild requests, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub trigger_interval_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -17,6 +17,7 @@ mod resolve;
 mod scan;
 mod sign;
 mod sigstore;
+mod stale;
 mod workspace;
 
 use std::fmt::Write as _;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&cli.global, args),
         Command::Mirror(args) => mirror::run(&cli.global, args),
         Command::Promote(args) => promote::run(&cli.global, args),
+        Command::Stale(args) => stale::run(&cli.global, args),
         Command::SignBlob(args) => blob::sign_blob(&cli.global, args),
         Command::VerifyBlob(args) => blob::verify_blob(&cli.global, args),
         Command::Ci(args) => ci::run(&cli.global, args),

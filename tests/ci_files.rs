@@ -20,6 +20,7 @@ const WORKFLOWS: &[&str] = &[
     ".github/workflows/ci.yml",
     ".github/workflows/release.yml",
     "examples/github/portcullis.yml",
+    "examples/github/stale.yml",
 ];
 
 /// `name` from the repository's `.venv/bin`, else from `PATH`.
@@ -178,7 +179,7 @@ fn the_gitlab_template_and_component_match_the_gitlab_ci_schema() {
         "codequality:",
         "junit:",
         "SIGSTORE_ID_TOKEN:\n      aud: sigstore",
-        "portcullis stale",
+        "portcullis stale --trigger",
         "$CI_PIPELINE_SOURCE == \"merge_request_event\"",
     ] {
         assert!(template.contains(needle), "the template lacks `{needle}`");

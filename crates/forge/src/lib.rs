@@ -8,6 +8,7 @@
 pub mod changes;
 pub mod comment;
 pub mod env;
+pub mod trigger;
 
 pub use comment::{publish, Action, Forge, ForgeError, Outcome, Published};
 pub use env::{CiEnv, EnvError, ForgeToken, Repository};

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::families::inputs::{self, ReportMismatch};
 use crate::families::registry::{self, RegistryFact};
 use crate::families::signatures::{self, SignatureFact};
+use crate::families::staleness::{self, StaleFact};
 use crate::families::{images, mirrors, tags, vulnerabilities, waivers, At};
 use crate::finding::Finding;
 use crate::report::{ImageEntry, Report, Summary};
@@ -39,6 +40,9 @@ pub struct Facts {
     /// Where scanned images are written (`scan --dockerfile`): they place a scan's findings
     /// and are not judged themselves.
     pub references: Vec<Subject>,
+    /// What `stale` read about each watched image (judged by `[stale]`, not by the
+    /// reference rules).
+    pub stale: Vec<StaleFact>,
     /// Scanner reports about another image than the one scanned.
     pub mismatches: Vec<ReportMismatch>,
     /// How `help:` lines name files.
@@ -101,6 +105,12 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
         let image = ImageRef::parse(&scan.image).ok();
         for finding in vulnerabilities::check(config.scan(), &at, scan) {
             pending.push(finding, image.clone());
+        }
+    }
+    for fact in &facts.stale {
+        let at = At::new(&fact.subject, &facts.help);
+        if let Some(finding) = staleness::check(config.stale(), config.scan(), &at, fact) {
+            pending.push(finding, fact.subject.resolution.image().cloned());
         }
     }
     let evaluated = evaluated_rules(facts);
@@ -293,6 +303,9 @@ fn evaluated_rules(facts: &Facts) -> BTreeSet<Rule> {
     }
     if !facts.scans.is_empty() {
         rules.insert(Rule::Vulnerability);
+    }
+    if !facts.stale.is_empty() {
+        rules.insert(Rule::ImageStale);
     }
     rules
 }

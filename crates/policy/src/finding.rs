@@ -39,6 +39,9 @@ pub enum Detail {
     DigestStale { pinned: Digest, current: Digest },
     /// `digest-not-found`: the pin that the registry does not have.
     DigestNotFound { pinned: Digest },
+    /// `image-stale`: the image, its digest now and why it is stale (what a rebuild
+    /// trigger sends).
+    ImageStale(crate::families::staleness::StaleDetail),
     /// `scan-report-mismatch`: what the report names and what was scanned.
     ReportMismatch { reported: String, expected: String },
 }
@@ -91,6 +94,15 @@ impl Finding {
     pub fn vulnerability(&self) -> Option<&VulnerabilityFinding> {
         match &self.detail {
             Some(Detail::Vulnerability(vuln)) => Some(vuln),
+            _ => None,
+        }
+    }
+
+    /// The detail of an `image-stale` finding.
+    #[must_use]
+    pub fn stale(&self) -> Option<&crate::families::staleness::StaleDetail> {
+        match &self.detail {
+            Some(Detail::ImageStale(stale)) => Some(stale),
             _ => None,
         }
     }

@@ -31,6 +31,7 @@ pub use families::inputs::{problem_findings, ReportMismatch};
 pub use families::mirrors::{mirror_for, MirrorMatch, TagRegex};
 pub use families::registry::RegistryFact;
 pub use families::signatures::{judge_signatures, SignatureFact};
+pub use families::staleness::{BaseFact, StaleDetail, StaleFact, StaleReason};
 pub use families::vulnerabilities::counts as vulnerability_counts;
 pub use families::waivers::InlineWaiver;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};

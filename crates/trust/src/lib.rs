@@ -10,10 +10,13 @@
 //! - [`statement`]: in-toto Statement v1 and its predicates (cosign sign, SLSA provenance
 //!   v1, vuln, `CycloneDX`, SPDX, custom).
 //! - [`promotion`]: the promotion record `portcullis promote` attests.
+//! - [`lineage`]: what an image was built from and when (base annotations, provenance),
+//!   for `stale`.
 //! - [`oci`]: the layouts cosign reads (bundle referrers, legacy `.sig`/`.att` tags) and
 //!   their discovery.
 
 pub mod image;
+pub mod lineage;
 pub mod oci;
 pub mod promotion;
 mod provenance;

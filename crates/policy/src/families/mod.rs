@@ -11,10 +11,11 @@
 //! | [`waivers`] | `waiver-expired`, `waiver-unused` | `[[waiver]]` |
 //! | [`mirrors`] | `not-from-mirror` | `[[mirror]]` `from`, `to`, `tags`, `tag-regex` |
 //! | [`promote`] | `promotion-refused` | `[[promote]]` `from`, `to`, `require` |
+//! | [`staleness`] | `image-stale` | `[stale]` (and `[scan]` for fixable vulnerabilities) |
 //! | [`inputs`] | `file-invalid`, `reference-invalid`, `scan-report-mismatch` | none: the input itself |
 //!
-//! [`signatures`] (`[trust]`) and [`staleness`] (`[stale]`) hold their sections and rule
-//! codes; their checks come with the commands that gather their facts. Sections that are
+//! [`signatures`] (`[trust]`) holds its section and rule codes; its check comes with the
+//! commands that gather its facts. Sections that are
 //! not rules (`[sign]`, `[report]`, `[registries]`, and the rest of `[[mirror]]`) live in
 //! `config`.
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use serde_json::{json, Value};
 
+use super::dispatch::{Dispatch, Dispatches};
 use super::{lock, page_bounds, timestamp, Account, ForgeComment, ForgeRequest, Shared};
 use crate::sigstore::server::{bind, Request, Response, Server, Service};
 
@@ -23,6 +24,8 @@ struct State {
     next_id: u64,
     tick: u64,
     requests: Vec<ForgeRequest>,
+    /// `repository_dispatch` and `workflow_dispatch`.
+    dispatches: Dispatches,
 }
 
 /// A stateful fake GitHub REST API: `GET /user`, `GET`/`POST
@@ -135,6 +138,27 @@ impl FakeGithub {
     pub fn requests(&self) -> Vec<ForgeRequest> {
         lock(&self.state).requests.clone()
     }
+
+    /// Gives `repo` (`owner/name`) the workflow file `workflow` with `workflow_dispatch`
+    /// inputs `inputs`: dispatching it with other inputs answers 422, as GitHub does.
+    pub fn add_workflow(&self, repo: &str, workflow: &str, inputs: &[&str]) {
+        lock(&self.state).dispatches.workflows.insert(
+            (repo.to_owned(), workflow.to_owned()),
+            inputs.iter().map(|&input| input.to_owned()).collect(),
+        );
+    }
+
+    /// The next `count` dispatches answer 403 "You have exceeded a secondary rate limit"
+    /// with `Retry-After: retry_after` (seconds).
+    pub fn limit_dispatches(&self, count: u32, retry_after: u64) {
+        lock(&self.state).dispatches.limited = (count, retry_after);
+    }
+
+    /// The dispatches accepted so far, in order.
+    #[must_use]
+    pub fn dispatches(&self) -> Vec<Dispatch> {
+        lock(&self.state).dispatches.accepted.clone()
+    }
 }
 
 fn insert<'a>(
@@ -169,6 +193,8 @@ fn error(status: u16, message: &str, doc: &str) -> Response {
     )
 }
 
+// A router: one arm per endpoint reads best in one place.
+#[allow(clippy::too_many_lines)]
 fn handle(state: &Mutex<State>, base: &str, request: &Request) -> Response {
     let token = request.header("authorization").and_then(|value| {
         value
@@ -191,6 +217,11 @@ fn handle(state: &Mutex<State>, base: &str, request: &Request) -> Response {
     };
     let base = base.as_str();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some(response) =
+        super::dispatch::handle(&mut lock(state).dispatches, &account, request, &segments)
+    {
+        return response;
+    }
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["user"]) if installation => error(
             403,

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use serde_json::{json, Value};
 
+use super::trigger::{PipelineTrigger, Triggers};
 use super::{lock, page_bounds, timestamp, Account, ForgeComment, ForgeRequest, Shared};
 use crate::sigstore::server::{bind, Request, Response, Server, Service};
 
@@ -23,6 +24,8 @@ struct State {
     next_id: u64,
     tick: u64,
     requests: Vec<ForgeRequest>,
+    /// The pipeline trigger API.
+    triggers: Triggers,
 }
 
 /// A stateful fake GitLab REST API for one project (by id or URL-encoded path): `GET
@@ -122,6 +125,17 @@ impl FakeGitlab {
     pub fn requests(&self) -> Vec<ForgeRequest> {
         lock(&self.state).requests.clone()
     }
+
+    /// Accepts `token` as a pipeline trigger token (`glptt-…`) of the project.
+    pub fn add_trigger_token(&self, token: &str) {
+        lock(&self.state).triggers.tokens.push(token.to_owned());
+    }
+
+    /// The pipelines started through the trigger API, in order.
+    #[must_use]
+    pub fn triggered(&self) -> Vec<PipelineTrigger> {
+        lock(&self.state).triggers.started.clone()
+    }
 }
 
 fn insert<'a>(state: &'a mut State, iid: u64, username: &str, body: &str) -> &'a ForgeComment {
@@ -150,7 +164,38 @@ enum Caller {
     Job,
 }
 
+/// The pipeline trigger API, which takes its token in the form, not in a header.
+fn pipeline_trigger(
+    state: &Mutex<State>,
+    ids: &[String; 2],
+    project_id: u64,
+    request: &Request,
+) -> Option<Response> {
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    let ("POST", ["api", "v4", "projects", id, "trigger", "pipeline"]) =
+        (request.method.as_str(), segments.as_slice())
+    else {
+        return None;
+    };
+    if !ids.iter().any(|known| known.eq_ignore_ascii_case(id)) {
+        return Some(message(404, "404 Project Not Found"));
+    }
+    let mut state = lock(state);
+    state.tick += 1;
+    let (tick, jobs) = (state.tick, state.job_tokens.clone());
+    Some(super::trigger::handle(
+        &mut state.triggers,
+        &jobs,
+        tick,
+        project_id,
+        request,
+    ))
+}
+
 fn handle(state: &Mutex<State>, ids: &[String; 2], project_id: u64, request: &Request) -> Response {
+    if let Some(response) = pipeline_trigger(state, ids, project_id, request) {
+        return response;
+    }
     let caller = {
         let state = lock(state);
         let private = request.header("private-token").or_else(|| {

@@ -5,11 +5,15 @@
 //! pagination, `JOB-TOKEN` refused on note writes). Every request is recorded with its
 //! headers and body, so tests count calls and look for leaked tokens.
 
+mod dispatch;
 mod github;
 mod gitlab;
+mod trigger;
 
+pub use dispatch::Dispatch;
 pub use github::FakeGithub;
 pub use gitlab::FakeGitlab;
+pub use trigger::PipelineTrigger;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

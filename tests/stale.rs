@@ -1,0 +1,393 @@
+//! `portcullis stale` against a real registry: images whose base tag moved (named by the
+//! manifest's base annotations, or only by a SLSA provenance attached as a bundle
+//! referrer), images older than `max-age`, fresh ones on unchanged bases; and `--trigger`
+//! against the fake GitHub and GitLab APIs.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use base64::Engine as _;
+use common::{assert_exit, portcullis, stderr, stdout};
+use portcullis_testkit::forge::{FakeGithub, FakeGitlab};
+use portcullis_testkit::{Auth, ImageSpec, Registry};
+use serde_json::{json, Value};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const CANARY: &str = "ghp_stale_canary_token";
+
+/// Pushes `repo:tag` as an image built at `created` whose manifest carries `annotations`.
+fn annotated(
+    registry: &Registry,
+    repo: &str,
+    tag: &str,
+    created: &str,
+    annotations: &Value,
+) -> String {
+    let spec = ImageSpec::new("linux", "amd64")
+        .layers(vec![format!("{repo}:{tag}").into_bytes()])
+        .created(created);
+    registry.seed_image(repo, "seed", &spec).unwrap();
+    let (_, bytes) = registry.fetch_manifest(repo, "seed").unwrap();
+    let mut manifest: Value = serde_json::from_slice(&bytes).unwrap();
+    manifest["annotations"] = annotations.clone();
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    registry
+        .push_manifest(repo, tag, OCI_MANIFEST, &bytes)
+        .unwrap()
+        .to_string()
+}
+
+fn base(registry: &Registry, tag_content: &str) -> String {
+    let spec = ImageSpec::new("linux", "amd64").layers(vec![tag_content.as_bytes().to_vec()]);
+    registry
+        .seed_image("library/alpine", "3.20", &spec)
+        .unwrap()
+        .to_string()
+}
+
+/// Attaches a bundle holding a SLSA provenance v1 statement about `repo@digest` that names
+/// `base@base_digest`, as a referrer listed in the fallback tag (the registry has no
+/// referrers API).
+fn attach_provenance(registry: &Registry, repo: &str, digest: &str, base: &str, base_digest: &str) {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let hex = |d: &str| d.strip_prefix("sha256:").unwrap().to_owned();
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": repo, "digest": {"sha256": hex(digest)}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {"buildType": "https://example.com/build", "externalParameters": {},
+                "resolvedDependencies": [
+                    {"uri": "git+https://github.com/acme/app@refs/heads/main", "digest": {"gitCommit": "abc"}},
+                    {"name": base, "digest": {"sha256": hex(base_digest)}}
+                ]},
+            "runDetails": {"builder": {"id": "https://example.com/builder"}}
+        }
+    });
+    let bundle = json!({
+        "mediaType": BUNDLE,
+        "verificationMaterial": {},
+        "dsseEnvelope": {
+            "payload": b64(&serde_json::to_vec(&statement).unwrap()),
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": b64(b"not checked here")}]
+        }
+    });
+    let bundle = serde_json::to_vec(&bundle).unwrap();
+    let layer = registry.push_blob(repo, &bundle).unwrap();
+    let empty = registry.push_blob(repo, b"{}").unwrap();
+    let (_, subject) = registry.fetch_manifest(repo, digest).unwrap();
+    let referrer = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": BUNDLE, "digest": layer.to_string(), "size": bundle.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": subject.len()},
+        "annotations": {"dev.sigstore.bundle.predicateType": "https://slsa.dev/provenance/v1"}
+    }))
+    .unwrap();
+    let referrer_digest = registry
+        .push_manifest(
+            repo,
+            &format!("sha256:{}", sha(&referrer)),
+            OCI_MANIFEST,
+            &referrer,
+        )
+        .unwrap();
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": referrer_digest.to_string(),
+            "size": referrer.len(), "artifactType": BUNDLE}]
+    }))
+    .unwrap();
+    registry
+        .push_manifest(repo, &format!("sha256-{}", hex(digest)), OCI_INDEX, &index)
+        .unwrap();
+}
+
+fn sha(bytes: &[u8]) -> String {
+    portcullis_testkit::sha256_hex(bytes)
+}
+
+fn now_minus_days(days: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days)).to_string()
+}
+
+struct Setup {
+    registry: Registry,
+    dir: tempfile::TempDir,
+    base_then: String,
+    base_now: String,
+}
+
+/// `acme/drifted` (base annotations; the base tag then moves), `acme/fresh` (base by
+/// digest only: it cannot move), `acme/old` (built long ago, base unknown) and
+/// `acme/attested` (base known only from its provenance; it moved too).
+fn setup(policy_tail: &str) -> Setup {
+    let registry = Registry::start(Auth::None).unwrap();
+    let host = registry.host();
+    let base_then = base(&registry, "alpine then");
+    let base_name = format!("{host}/library/alpine:3.20");
+    let recent = now_minus_days(1);
+    annotated(
+        &registry,
+        "acme/drifted",
+        "latest",
+        &recent,
+        &json!({
+            "org.opencontainers.image.base.name": base_name,
+            "org.opencontainers.image.base.digest": base_then,
+        }),
+    );
+    annotated(
+        &registry,
+        "acme/fresh",
+        "latest",
+        &recent,
+        &json!({
+            "org.opencontainers.image.base.name": format!("{host}/library/alpine@{base_then}"),
+            "org.opencontainers.image.base.digest": base_then,
+            "org.opencontainers.image.created": recent,
+        }),
+    );
+    annotated(
+        &registry,
+        "acme/old",
+        "latest",
+        "2020-01-01T00:00:00Z",
+        &json!({}),
+    );
+    let attested = annotated(&registry, "acme/attested", "latest", &recent, &json!({}));
+    attach_provenance(
+        &registry,
+        "acme/attested",
+        &attested,
+        &base_name,
+        &base_then,
+    );
+    let base_now = base(&registry, "alpine now");
+    assert_ne!(base_then, base_now);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = format!(
+        "[stale]\nmax-age = \"30d\"\nimages = [\"{host}/acme/drifted:latest\", \"{host}/acme/fresh:latest\", \"{host}/acme/old:latest\", \"{host}/acme/attested:latest\", \"{host}/acme/drifted:latest\"]\n{policy_tail}"
+    );
+    std::fs::write(dir.path().join("portcullis.toml"), policy).unwrap();
+    Setup {
+        registry,
+        dir,
+        base_then,
+        base_now,
+    }
+}
+
+fn stale(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = portcullis();
+    command.current_dir(dir).arg("stale").args(args);
+    for var in [
+        "GITHUB_TOKEN",
+        "PORTCULLIS_GITHUB_TOKEN",
+        "GITHUB_API_URL",
+        "CI_API_V4_URL",
+        "CI_JOB_TOKEN",
+        "PORTCULLIS_GITLAB_TRIGGER_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied()).output().unwrap()
+}
+
+fn stale_images(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "image-stale")
+        .map(|f| f["image"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn drifted_bases_and_old_images_are_stale_and_fresh_ones_are_not() {
+    let setup = setup("");
+    let host = setup.registry.host();
+    let out = stale(setup.dir.path(), &["-f", "json"], &[]);
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut images = stale_images(&report);
+    images.sort();
+    assert_eq!(
+        images,
+        [
+            format!("{host}/acme/attested:latest"),
+            format!("{host}/acme/drifted:latest"),
+            format!("{host}/acme/old:latest"),
+        ],
+        "listed twice, reported once; fresh is not stale"
+    );
+    let findings = report["findings"].as_array().unwrap();
+    let message = |repo: &str| {
+        findings
+            .iter()
+            .find(|f| f["image"].as_str().unwrap().contains(repo))
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for repo in ["acme/drifted", "acme/attested"] {
+        let text = message(repo);
+        assert!(
+            text.contains(&setup.base_then) && text.contains(&setup.base_now),
+            "{text}"
+        );
+        assert!(text.contains("library/alpine:3.20"), "{text}");
+    }
+    assert!(message("acme/old").contains("longer ago than `max-age` 30d"));
+    assert!(
+        stderr(&out).contains("the base of")
+            && stderr(&out).contains("acme/old:latest` is unknown")
+    );
+}
+
+#[test]
+fn an_image_that_cannot_be_read_exits_3() {
+    let setup = setup("");
+    let host = setup.registry.host();
+    std::fs::write(
+        setup.dir.path().join("portcullis.toml"),
+        format!("[stale]\nimages = [\"{host}/acme/missing:latest\"]\n"),
+    )
+    .unwrap();
+    let out = stale(setup.dir.path(), &[], &[]);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("acme/missing:latest"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn trigger_dispatches_once_per_stale_image_to_github() {
+    let fake = FakeGithub::start().unwrap();
+    fake.add_token(CANARY, "portcullis-bot");
+    let setup = setup("trigger = \"github-dispatch\"\nrepository = \"acme/app\"\n");
+    let env = [("GITHUB_TOKEN", CANARY), ("GITHUB_API_URL", fake.url())];
+    let dir = setup.dir.path();
+
+    // --dry-run prints each request and sends none.
+    let dry = stale(
+        dir,
+        &["--trigger", "--dry-run", "--trigger-interval-ms", "10"],
+        &env,
+    );
+    assert_exit(&dry, 1);
+    assert!(fake.requests().is_empty(), "a dry run sends nothing");
+    let text = stderr(&dry);
+    assert!(
+        text.contains("/repos/acme/app/dispatches") && text.contains("\"base_digest_now\""),
+        "{text}"
+    );
+    assert!(!text.contains(CANARY) && !stdout(&dry).contains(CANARY));
+
+    let out = stale(
+        dir,
+        &["--trigger", "--trigger-interval-ms", "10", "-f", "json"],
+        &env,
+    );
+    assert_exit(&out, 1);
+    let dispatches = fake.dispatches();
+    assert_eq!(dispatches.len(), 3, "one per stale image: {dispatches:?}");
+    let drifted = dispatches
+        .iter()
+        .find(|d| {
+            d.payload["image"]
+                .as_str()
+                .unwrap()
+                .ends_with("acme/drifted:latest")
+        })
+        .unwrap();
+    assert_eq!(drifted.event_type.as_deref(), Some("portcullis-stale"));
+    assert_eq!(drifted.payload["reasons"], json!(["base-drifted"]));
+    assert_eq!(
+        drifted.payload["base_digest_then"],
+        setup.base_then.as_str()
+    );
+    assert_eq!(drifted.payload["base_digest_now"], setup.base_now.as_str());
+    assert!(drifted.payload["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    for output in [stdout(&out), stderr(&out)] {
+        assert!(!output.contains(CANARY), "the token leaked: {output}");
+    }
+
+    // Nothing stale: no request.
+    std::fs::write(
+        dir.join("portcullis.toml"),
+        format!(
+            "[stale]\nmax-age = \"30d\"\nimages = [\"{}/acme/fresh:latest\"]\ntrigger = \"github-dispatch\"\nrepository = \"acme/app\"\n",
+            setup.registry.host()
+        ),
+    )
+    .unwrap();
+    let before = fake.requests().len();
+    let calm = stale(dir, &["--trigger"], &env);
+    assert_exit(&calm, 0);
+    assert_eq!(fake.requests().len(), before);
+}
+
+#[test]
+fn trigger_starts_one_gitlab_pipeline_per_stale_image() {
+    let fake = FakeGitlab::start(42, "acme/app").unwrap();
+    fake.add_trigger_token("glptt-stale-canary");
+    let setup = setup("trigger = \"gitlab-pipeline\"\nproject = \"42\"\nref = \"main\"\n");
+    let api = fake.api_url();
+    let env = [
+        ("CI_API_V4_URL", api.as_str()),
+        ("PORTCULLIS_GITLAB_TRIGGER_TOKEN", "glptt-stale-canary"),
+    ];
+    let out = stale(
+        setup.dir.path(),
+        &["--trigger", "--trigger-interval-ms", "10"],
+        &env,
+    );
+    assert_exit(&out, 1);
+    let started = fake.triggered();
+    assert_eq!(started.len(), 3);
+    assert!(started.iter().all(|p| p.git_ref == "main"));
+    let old = started
+        .iter()
+        .find(|p| p.variables["PORTCULLIS_STALE_IMAGE"].ends_with("acme/old:latest"))
+        .unwrap();
+    assert_eq!(old.variables["PORTCULLIS_STALE_REASONS"], "too-old");
+    assert!(
+        !stderr(&out).contains("glptt-stale-canary")
+            && !stdout(&out).contains("glptt-stale-canary")
+    );
+    // A wrong token is refused, named without the token, and the run fails (3).
+    let wrong = stale(
+        setup.dir.path(),
+        &["--trigger", "--trigger-interval-ms", "10"],
+        &[
+            ("CI_API_V4_URL", api.as_str()),
+            ("PORTCULLIS_GITLAB_TRIGGER_TOKEN", "glptt-wrong-canary"),
+        ],
+    );
+    assert_exit(&wrong, 3);
+    assert!(stderr(&wrong).contains("HTTP 404") && !stderr(&wrong).contains("glptt-wrong-canary"));
+}
+
+#[test]
+fn trigger_without_a_token_is_a_usage_error() {
+    let setup = setup("trigger = \"github-dispatch\"\nrepository = \"acme/app\"\n");
+    let out = stale(setup.dir.path(), &["--trigger"], &[]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("GITHUB_TOKEN"));
+}
