@@ -104,6 +104,7 @@ impl Output {
                 quiet: self.messages.quiet,
                 version: env!("CARGO_PKG_VERSION"),
                 generated: jiff::Timestamp::now(),
+                links: None,
             };
             let rendered = portcullis_report::render(report, target.format, &options);
             match &target.path {
