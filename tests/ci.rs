@@ -98,8 +98,13 @@ fn a_pull_request_gets_one_sticky_comment_a_summary_and_outputs() {
         comments[0].body
     );
     assert!(comments[0].body.contains("<!-- portcullis:portcullis -->"));
+    // The finding's line links to the file at the pull request's head commit.
+    let link =
+        "(https://github.com/acme/app/blob/8f4e3c2b1a0918273645546372819aabbccddeef/Dockerfile#L1)";
+    assert!(comments[0].body.contains(link), "{}", comments[0].body);
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(summary.contains("digest-not-pinned"), "{summary}");
+    assert!(summary.contains(link), "{summary}");
     let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
     assert!(outputs.contains("result=failed\n"), "{outputs}");
     assert!(outputs.contains("errors=1\n"), "{outputs}");
@@ -242,8 +247,16 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
     );
     write(dir.path(), "Dockerfile", "FROM alpine:3.20\n");
     let run = |token: &str| {
-        portcullis()
-            .current_dir(dir.path())
+        let mut cmd = portcullis();
+        cmd.env_remove("PORTCULLIS_GITLAB_TOKEN")
+            .env_remove("GITLAB_TOKEN")
+            .env_remove("CI_JOB_TOKEN");
+        if token.starts_with("glpat-") {
+            cmd.env("PORTCULLIS_GITLAB_TOKEN", token);
+        } else {
+            cmd.env("CI_JOB_TOKEN", token);
+        }
+        cmd.current_dir(dir.path())
             .env("GITLAB_CI", "true")
             .env("CI_PROJECT_ID", "42")
             .env("CI_PROJECT_PATH", "acme/app")
@@ -255,7 +268,6 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
             .env("CI_COMMIT_SHA", "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d")
             .env("CI_API_V4_URL", gitlab.api_url())
             .env("CI_SERVER_URL", "https://gitlab.example.com")
-            .env("PORTCULLIS_GITLAB_TOKEN", token)
             .env("DOCKER_CONFIG", dir.path().join("docker"))
             .args([
                 "ci",
@@ -288,4 +300,19 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
     assert_exit(&out, 1);
     assert_eq!(gitlab.notes(7).len(), 1);
     assert!(!stderr(&out).contains("glpat-portcullis-test"));
+
+    // Only `CI_JOB_TOKEN`: GitLab refuses it on merge request notes, so the run says which
+    // token it needs instead of failing, and the gate's exit code stands.
+    gitlab.add_job_token("job-portcullis-test");
+    let out = run("job-portcullis-test");
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("CI_JOB_TOKEN cannot write merge request notes")
+            && err.contains("project access token")
+            && err.contains("PORTCULLIS_GITLAB_TOKEN"),
+        "{err}"
+    );
+    assert_eq!(gitlab.notes(7).len(), 1, "the job token changed nothing");
+    assert!(!err.contains("job-portcullis-test"));
 }
