@@ -3,8 +3,8 @@
 //! component (`gitlab-template/`). Each is checked by the tools CI pipelines use
 //! (actionlint, zizmor, check-jsonschema's vendored schemas, all offline), and the Action's
 //! install script runs against a local release server.
-//! A missing tool skips its test with the reason on stderr; `scripts/install-test-deps`
-//! installs every one.
+//! A missing tool skips its test with the reason on stderr, or fails it when
+//! `PORTCULLIS_REQUIRE_TOOLS` is set; `scripts/install-test-deps` installs every one.
 
 mod common;
 
@@ -35,6 +35,10 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 #[allow(clippy::print_stderr)] // a skipped test says why
 fn skip(what: &str) {
+    assert!(
+        std::env::var_os("PORTCULLIS_REQUIRE_TOOLS").is_none(),
+        "{what} not found and PORTCULLIS_REQUIRE_TOOLS is set; scripts/install-test-deps installs it"
+    );
     eprintln!("SKIPPED: {what} not found; scripts/install-test-deps installs it");
 }
 
@@ -178,7 +182,8 @@ fn the_gitlab_template_and_component_match_the_gitlab_ci_schema() {
         "codequality:",
         "junit:",
         "SIGSTORE_ID_TOKEN:\n      aud: sigstore",
-        "portcullis stale",
+        "\"$PORTCULLIS_BIN\" stale",
+        "PORTCULLIS_BIN: \"portcullis\"",
         "$CI_PIPELINE_SOURCE == \"merge_request_event\"",
     ] {
         assert!(template.contains(needle), "the template lacks `{needle}`");
