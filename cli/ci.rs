@@ -158,7 +158,7 @@ fn comment(env: &CiEnv, key: &str, body: &str) -> Result<String, String> {
                 published.action, published.id
             )),
             Ok(Outcome::Degraded { reason }) => Err(format!(
-                "no pull request comment: {reason}; the report is in the job summary and annotations"
+                "no pull request comment: {reason}; the report is still in the job log, summary and report files"
             )),
             Err(error) => Err(format!("no pull request comment: {error}")),
         }
