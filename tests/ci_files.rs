@@ -196,7 +196,7 @@ fn the_gitlab_template_and_component_match_the_gitlab_ci_schema() {
     let (header, jobs) = component
         .split_once("\n---\n")
         .expect("a `---` after the spec");
-    for input in ["stage", "image", "version", "args"] {
+    for input in ["stage", "image", "version", "args", "bin"] {
         assert!(
             header.contains(&format!("\n    {input}:\n")),
             "no input `{input}`"

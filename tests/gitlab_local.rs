@@ -159,13 +159,15 @@ fn hook(dir: &Path, registry: &Registry) -> PathBuf {
     path
 }
 
-/// Runs the template's merge-request job as a merge request pipeline would.
-fn merge_request_job(
+/// Runs `gitlab-ci-local` with the variables of a merge request pipeline and `last` (the
+/// job to run, or `--list`).
+fn merge_request_pipeline(
     gcl: &Path,
     repo: &Path,
     home: &Path,
     gitlab: &FakeGitlab,
     image: &str,
+    last: &str,
 ) -> Output {
     let variables = [
         ("GITLAB_CI", "true".to_owned()),
@@ -198,9 +200,18 @@ fn merge_request_job(
     for (name, value) in &variables {
         cmd.arg("--variable").arg(format!("{name}={value}"));
     }
-    cmd.arg("portcullis-merge-request")
-        .output()
-        .expect("gitlab-ci-local starts")
+    cmd.arg(last).output().expect("gitlab-ci-local starts")
+}
+
+/// Runs the template's merge-request job as a merge request pipeline would.
+fn merge_request_job(
+    gcl: &Path,
+    repo: &Path,
+    home: &Path,
+    gitlab: &FakeGitlab,
+    image: &str,
+) -> Output {
+    merge_request_pipeline(gcl, repo, home, gitlab, image, "portcullis-merge-request")
 }
 
 #[test]
@@ -224,6 +235,16 @@ fn the_templates_merge_request_job_comments_reports_and_follows_the_gate() {
     fs::create_dir_all(&home).unwrap();
     let hook = hook(tmp.path(), &registry);
     repository(&repo, &hook);
+
+    // The template's rules: a merge request pipeline has the merge-request job only.
+    let list = merge_request_pipeline(&gcl, &repo, &home, &gitlab, &image, "--list");
+    assert!(list.status.success(), "{}", text(&list));
+    let jobs: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(jobs, ["portcullis-merge-request"], "{}", text(&list));
 
     // An unpinned base image: the policy fails, and so does the job.
     let out = merge_request_job(&gcl, &repo, &home, &gitlab, &image);
