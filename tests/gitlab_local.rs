@@ -214,6 +214,45 @@ fn merge_request_job(
     merge_request_pipeline(gcl, repo, home, gitlab, image, "portcullis-merge-request")
 }
 
+/// The code-quality report is an array of Code Climate issues naming the unpinned
+/// `Dockerfile`, the `JUnit` report is valid against `junit-10.xsd`, and the container
+/// scanning report is there.
+fn check_artifacts(artifacts: &Path) {
+    let codequality: serde_json::Value =
+        serde_json::from_slice(&fs::read(artifacts.join("gl-code-quality-report.json")).unwrap())
+            .expect("code quality report is JSON");
+    let issues = codequality.as_array().expect("an array of issues");
+    assert!(!issues.is_empty());
+    for issue in issues {
+        for key in ["description", "check_name", "fingerprint", "severity"] {
+            assert!(issue[key].is_string(), "no `{key}` in {issue:#}");
+        }
+        assert!(issue["location"]["path"].is_string(), "{issue:#}");
+        assert!(issue["location"]["lines"]["begin"].is_u64(), "{issue:#}");
+    }
+    assert!(
+        issues
+            .iter()
+            .any(|i| i["check_name"] == "portcullis/digest-not-pinned"
+                && i["location"]["path"] == "Dockerfile"),
+        "{codequality:#}"
+    );
+    let junit = artifacts.join("portcullis-junit.xml");
+    let checked = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(common::repo_root().join("crates/report/tests/data/junit-10.xsd"))
+        .arg(&junit)
+        .output()
+        .expect("xmllint (scripts/install-test-deps)");
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(fs::read_to_string(&junit)
+        .unwrap()
+        .contains("digest-not-pinned"));
+    assert!(artifacts
+        .join("gl-container-scanning-report.json")
+        .is_file());
+}
+
 #[test]
 fn the_templates_merge_request_job_comments_reports_and_follows_the_gate() {
     let Some(gcl) = tool("gitlab-ci-local") else {
@@ -276,40 +315,7 @@ fn the_templates_merge_request_job_comments_reports_and_follows_the_gate() {
     );
 
     // The reports are the job's artifacts, and valid.
-    let artifacts = repo.join(".gitlab-ci-local/artifacts/portcullis-merge-request");
-    let codequality: serde_json::Value =
-        serde_json::from_slice(&fs::read(artifacts.join("gl-code-quality-report.json")).unwrap())
-            .expect("code quality report is JSON");
-    let issues = codequality.as_array().expect("an array of issues");
-    assert!(!issues.is_empty());
-    for issue in issues {
-        for key in ["description", "check_name", "fingerprint", "severity"] {
-            assert!(issue[key].is_string(), "no `{key}` in {issue:#}");
-        }
-        assert!(issue["location"]["path"].is_string(), "{issue:#}");
-        assert!(issue["location"]["lines"]["begin"].is_u64(), "{issue:#}");
-    }
-    assert!(
-        issues
-            .iter()
-            .any(|i| i["check_name"] == "portcullis/digest-not-pinned"
-                && i["location"]["path"] == "Dockerfile"),
-        "{codequality:#}"
-    );
-    let junit = artifacts.join("portcullis-junit.xml");
-    let checked = Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(common::repo_root().join("crates/report/tests/data/junit-10.xsd"))
-        .arg(&junit)
-        .output()
-        .expect("xmllint (scripts/install-test-deps)");
-    assert!(checked.status.success(), "{}", text(&checked));
-    assert!(fs::read_to_string(&junit)
-        .unwrap()
-        .contains("digest-not-pinned"));
-    assert!(artifacts
-        .join("gl-container-scanning-report.json")
-        .is_file());
+    check_artifacts(&repo.join(".gitlab-ci-local/artifacts/portcullis-merge-request"));
 
     // Pinned: the job passes and the same note says so.
     fs::write(
