@@ -123,7 +123,12 @@ fn publish_everywhere(
         }
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        if let Err(error) = portcullis_forge::summary::append(Path::new(&path), &markdown) {
+        // The summary holds far more than a comment: rendered again for the room it has.
+        let written = portcullis_forge::summary::room(Path::new(&path)).and_then(|room| {
+            let text = portcullis_report::markdown_with_limit(report, &options, room);
+            portcullis_forge::summary::append(Path::new(&path), &text)
+        });
+        if let Err(error) = written {
             cannot_write(&path, &error, &messages);
         }
     }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Output;
 
@@ -315,4 +316,62 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
     );
     assert_eq!(gitlab.notes(7).len(), 1, "the job token changed nothing");
     assert!(!err.contains("job-portcullis-test"));
+}
+
+#[test]
+fn a_large_report_keeps_every_finding_in_the_summary_and_ten_annotations_per_kind() {
+    let github = FakeGithub::start().unwrap();
+    github.add_token(TOKEN, "portcullis-bot");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.toml",
+        "[images]\nallow = [\"docker.io/library/*\"]\nrequire-digest = true\n",
+    );
+    // 1,200 unpinned stages: far more than a comment holds.
+    let mut dockerfile = String::new();
+    for i in 0..1_200 {
+        let _ = writeln!(dockerfile, "FROM alpine:3.{i} AS s{i}");
+    }
+    write(dir.path(), "Dockerfile", &dockerfile);
+    let out = run_ci(
+        dir.path(),
+        &github,
+        "pull_request",
+        &pull_request_payload(),
+        &[],
+    );
+    assert_exit(&out, 1);
+    let comments = github.comments("acme/app", 7);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.encode_utf16().count() <= 65_536);
+    assert!(
+        comments[0].body.contains("left out"),
+        "{}",
+        comments[0].body
+    );
+    // The summary has the room for all of them, each linked to its line.
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.len() <= 1024 * 1024);
+    assert!(!summary.contains("left out"), "the summary lost findings");
+    for line in [1, 600, 1_200] {
+        assert!(
+            summary.contains(&format!("/Dockerfile#L{line})")),
+            "no link to line {line}"
+        );
+    }
+    // GitHub shows ten annotations of a kind per step: ten, then a plain line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("::error ")).count(),
+        10,
+        "{stdout}"
+    );
+    assert!(stdout.contains(",line=1,") && !stdout.contains(",line=11,"));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("portcullis: 1190 errors not annotated")),
+        "{stdout}"
+    );
 }

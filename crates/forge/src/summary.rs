@@ -40,15 +40,26 @@ pub fn fit(markdown: &str, used: usize) -> String {
     format!("{}{note}", &markdown[..at])
 }
 
+/// How many bytes the summary file `path` holds already (0 when it does not exist yet).
+fn used(path: &Path) -> std::io::Result<usize> {
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok(usize::try_from(meta.len()).unwrap_or(usize::MAX)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(error) => Err(error),
+    }
+}
+
+/// The room left in the summary file `path`, in bytes: the budget to render the Markdown
+/// with (`portcullis_report::markdown_with_limit`), so it leaves out whole groups with its
+/// own note rather than being cut by [`append`].
+pub fn room(path: &Path) -> std::io::Result<usize> {
+    Ok(STEP_SUMMARY_LIMIT.saturating_sub(used(path)?))
+}
+
 /// Appends `markdown` to the summary file `path`, cut to the room left in it ([`fit`]).
 /// Returns whether it had to be cut.
 pub fn append(path: &Path, markdown: &str) -> std::io::Result<bool> {
-    let used = match std::fs::metadata(path) {
-        Ok(meta) => usize::try_from(meta.len()).unwrap_or(usize::MAX),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(error) => return Err(error),
-    };
-    let text = fit(markdown, used);
+    let text = fit(markdown, used(path)?);
     let cut = text.len() != markdown.len();
     std::fs::OpenOptions::new()
         .create(true)
@@ -100,7 +111,9 @@ mod tests {
         let len = std::fs::metadata(&path).unwrap().len();
         assert!(len <= STEP_SUMMARY_LIMIT as u64, "{len}");
         let fresh = dir.path().join("fresh.md");
+        assert_eq!(room(&fresh).unwrap(), STEP_SUMMARY_LIMIT);
         assert!(!append(&fresh, "# ok\n").unwrap());
+        assert_eq!(room(&fresh).unwrap(), STEP_SUMMARY_LIMIT - 5);
         assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "# ok\n");
     }
 }
