@@ -17,8 +17,9 @@ use crate::output::Output;
 use crate::workspace;
 
 pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
-    let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
     let env = CiEnv::detect().map_err(crate::sigstore::usage)?;
+    let output = Output::new(global, &args.output, Format::GitlabCodequality)?
+        .with_links(env.source_links());
     let changed = changed_paths(args, &env)?;
     let sources = SourceArgs {
         paths: changed.clone().unwrap_or_default(),

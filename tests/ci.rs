@@ -278,6 +278,8 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
                 "gitlab-codequality=codequality.json",
                 "-f",
                 "junit=junit.xml",
+                "-f",
+                "markdown=report.md",
             ])
             .output()
             .unwrap()
@@ -296,6 +298,11 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
             .unwrap();
     assert_eq!(codequality.as_array().unwrap().len(), 1, "{codequality:#}");
     assert!(dir.path().join("junit.xml").is_file());
+    // The note and a Markdown report link the finding to its line at the commit.
+    let link = "(https://gitlab.example.com/acme/app/-/blob/1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d/Dockerfile#L1)";
+    assert!(notes[0].body.contains(link), "{}", notes[0].body);
+    let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(markdown.contains(link), "{markdown}");
     // A second run updates the same note.
     let out = run("glpat-portcullis-test");
     assert_exit(&out, 1);
