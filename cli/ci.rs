@@ -4,12 +4,11 @@
 //! sticky pull/merge request comment, the job summary, the step outputs) and exits with the
 //! gate's code.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use portcullis_forge::comment::{publish, Forge, Outcome};
 use portcullis_forge::env::CiEnv;
+use portcullis_forge::StepOutputs;
 use portcullis_policy::{Note, Report};
 use portcullis_report::{Format, RenderOptions};
 
@@ -17,12 +16,10 @@ use crate::args::{CiArgs, Global, OutputArgs, ScanArgs, SourceArgs};
 use crate::output::Output;
 use crate::workspace;
 
-/// GitHub's cap on one step's summary.
-const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
-
 pub fn run(global: &Global, args: &CiArgs) -> anyhow::Result<u8> {
-    let output = Output::new(global, &args.output, Format::GitlabCodequality)?;
     let env = CiEnv::detect().map_err(crate::sigstore::usage)?;
+    let output = Output::new(global, &args.output, Format::GitlabCodequality)?
+        .with_links(env.source_links());
     let changed = changed_paths(args, &env)?;
     let sources = SourceArgs {
         paths: changed.clone().unwrap_or_default(),
@@ -108,6 +105,7 @@ fn publish_everywhere(
     (root, configs): (&Path, &[(String, String)]),
     signed_digest: Option<&str>,
 ) {
+    let links = env.source_links();
     let options = RenderOptions {
         root,
         configs,
@@ -115,6 +113,7 @@ fn publish_everywhere(
         quiet: false,
         version: env!("CARGO_PKG_VERSION"),
         generated: jiff::Timestamp::now(),
+        links: links.as_ref(),
     };
     let markdown = portcullis_report::render(report, Format::Markdown, &options);
     let messages = crate::output::Messages::new(global);
@@ -125,44 +124,32 @@ fn publish_everywhere(
         }
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let mut text = markdown.clone();
-        if text.len() > STEP_SUMMARY_LIMIT {
-            let mut cut = STEP_SUMMARY_LIMIT - 200;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push_str("\n\n_report cut at GitHub's 1 MiB step summary limit_\n");
+        // The summary holds far more than a comment: rendered again for the room it has.
+        let written = portcullis_forge::summary::room(Path::new(&path)).and_then(|room| {
+            let text = portcullis_report::markdown_with_limit(report, &options, room);
+            portcullis_forge::summary::append(Path::new(&path), &text)
+        });
+        if let Err(error) = written {
+            cannot_write(&path, &error, &messages);
         }
-        append(Path::new(&path), &text, &messages);
     }
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
-        let result = match report.exit_code() {
-            0 => "passed",
-            1 => "failed",
-            _ => "error",
-        };
-        let mut lines = String::new();
-        let _ = writeln!(lines, "result={result}");
-        let _ = writeln!(lines, "errors={}", report.summary.errors);
-        let _ = writeln!(lines, "warnings={}", report.summary.warnings);
-        let _ = writeln!(lines, "signed-digest={}", signed_digest.unwrap_or_default());
-        append(Path::new(&path), &lines, &messages);
+        let outputs = StepOutputs::new(report, signed_digest);
+        if let Err(error) = outputs.append(Path::new(&path)) {
+            cannot_write(&path, &error, &messages);
+        }
     }
 }
 
-fn append(path: &Path, text: &str, messages: &crate::output::Messages) {
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| file.write_all(text.as_bytes()));
-    if let Err(error) = written {
-        messages.say(
-            portcullis_policy::Severity::Warning,
-            &format!("cannot write `{}`: {error}", path.display()),
-        );
-    }
+fn cannot_write(
+    path: &std::ffi::OsStr,
+    error: &std::io::Error,
+    messages: &crate::output::Messages,
+) {
+    messages.say(
+        portcullis_policy::Severity::Warning,
+        &format!("cannot write `{}`: {error}", Path::new(path).display()),
+    );
 }
 
 /// Publishes the sticky comment; the line to say about it.
@@ -177,7 +164,7 @@ fn comment(env: &CiEnv, key: &str, body: &str) -> Result<String, String> {
                 published.action, published.id
             )),
             Ok(Outcome::Degraded { reason }) => Err(format!(
-                "no pull request comment: {reason}; the report is in the job summary and annotations"
+                "no pull request comment: {reason}; the report is still in the job log, summary and report files"
             )),
             Err(error) => Err(format!("no pull request comment: {error}")),
         }

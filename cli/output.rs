@@ -28,6 +28,7 @@ pub struct Output {
     stdout_color: bool,
     messages: Messages,
     ci: Ci,
+    links: Option<portcullis_report::SourceLinks>,
 }
 
 impl Output {
@@ -76,7 +77,14 @@ impl Output {
             stdout_color: color(global.color, std::io::stdout().is_terminal()),
             messages: Messages::new(global),
             ci: Ci::detect(),
+            links: None,
         })
+    }
+
+    /// Links each `file:line` of the Markdown to the file on the forge (`ci`).
+    pub fn with_links(mut self, links: Option<portcullis_report::SourceLinks>) -> Self {
+        self.links = links;
+        self
     }
 
     /// Renders every target, prints the report's notes and failures, and returns the exit
@@ -104,6 +112,7 @@ impl Output {
                 quiet: self.messages.quiet,
                 version: env!("CARGO_PKG_VERSION"),
                 generated: jiff::Timestamp::now(),
+                links: self.links.as_ref(),
             };
             let rendered = portcullis_report::render(report, target.format, &options);
             match &target.path {

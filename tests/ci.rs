@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Output;
 
@@ -98,8 +99,13 @@ fn a_pull_request_gets_one_sticky_comment_a_summary_and_outputs() {
         comments[0].body
     );
     assert!(comments[0].body.contains("<!-- portcullis:portcullis -->"));
+    // The finding's line links to the file at the pull request's head commit.
+    let link =
+        "(https://github.com/acme/app/blob/8f4e3c2b1a0918273645546372819aabbccddeef/Dockerfile#L1)";
+    assert!(comments[0].body.contains(link), "{}", comments[0].body);
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(summary.contains("digest-not-pinned"), "{summary}");
+    assert!(summary.contains(link), "{summary}");
     let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
     assert!(outputs.contains("result=failed\n"), "{outputs}");
     assert!(outputs.contains("errors=1\n"), "{outputs}");
@@ -242,8 +248,16 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
     );
     write(dir.path(), "Dockerfile", "FROM alpine:3.20\n");
     let run = |token: &str| {
-        portcullis()
-            .current_dir(dir.path())
+        let mut cmd = portcullis();
+        cmd.env_remove("PORTCULLIS_GITLAB_TOKEN")
+            .env_remove("GITLAB_TOKEN")
+            .env_remove("CI_JOB_TOKEN");
+        if token.starts_with("glpat-") {
+            cmd.env("PORTCULLIS_GITLAB_TOKEN", token);
+        } else {
+            cmd.env("CI_JOB_TOKEN", token);
+        }
+        cmd.current_dir(dir.path())
             .env("GITLAB_CI", "true")
             .env("CI_PROJECT_ID", "42")
             .env("CI_PROJECT_PATH", "acme/app")
@@ -255,7 +269,6 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
             .env("CI_COMMIT_SHA", "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d")
             .env("CI_API_V4_URL", gitlab.api_url())
             .env("CI_SERVER_URL", "https://gitlab.example.com")
-            .env("PORTCULLIS_GITLAB_TOKEN", token)
             .env("DOCKER_CONFIG", dir.path().join("docker"))
             .args([
                 "ci",
@@ -265,6 +278,8 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
                 "gitlab-codequality=codequality.json",
                 "-f",
                 "junit=junit.xml",
+                "-f",
+                "markdown=report.md",
             ])
             .output()
             .unwrap()
@@ -283,9 +298,87 @@ fn a_gitlab_merge_request_gets_one_note_and_the_gitlab_reports() {
             .unwrap();
     assert_eq!(codequality.as_array().unwrap().len(), 1, "{codequality:#}");
     assert!(dir.path().join("junit.xml").is_file());
+    // The note and a Markdown report link the finding to its line at the commit.
+    let link = "(https://gitlab.example.com/acme/app/-/blob/1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d/Dockerfile#L1)";
+    assert!(notes[0].body.contains(link), "{}", notes[0].body);
+    let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(markdown.contains(link), "{markdown}");
     // A second run updates the same note.
     let out = run("glpat-portcullis-test");
     assert_exit(&out, 1);
     assert_eq!(gitlab.notes(7).len(), 1);
     assert!(!stderr(&out).contains("glpat-portcullis-test"));
+
+    // Only `CI_JOB_TOKEN`: GitLab refuses it on merge request notes, so the run says which
+    // token it needs instead of failing, and the gate's exit code stands.
+    gitlab.add_job_token("job-portcullis-test");
+    let out = run("job-portcullis-test");
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("CI_JOB_TOKEN cannot write merge request notes")
+            && err.contains("project access token")
+            && err.contains("PORTCULLIS_GITLAB_TOKEN"),
+        "{err}"
+    );
+    assert_eq!(gitlab.notes(7).len(), 1, "the job token changed nothing");
+    assert!(!err.contains("job-portcullis-test"));
+}
+
+#[test]
+fn a_large_report_keeps_every_finding_in_the_summary_and_ten_annotations_per_kind() {
+    let github = FakeGithub::start().unwrap();
+    github.add_token(TOKEN, "portcullis-bot");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.toml",
+        "[images]\nallow = [\"docker.io/library/*\"]\nrequire-digest = true\n",
+    );
+    // 1,200 unpinned stages: far more than a comment holds.
+    let mut dockerfile = String::new();
+    for i in 0..1_200 {
+        let _ = writeln!(dockerfile, "FROM alpine:3.{i} AS s{i}");
+    }
+    write(dir.path(), "Dockerfile", &dockerfile);
+    let out = run_ci(
+        dir.path(),
+        &github,
+        "pull_request",
+        &pull_request_payload(),
+        &[],
+    );
+    assert_exit(&out, 1);
+    let comments = github.comments("acme/app", 7);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.encode_utf16().count() <= 65_536);
+    assert!(
+        comments[0].body.contains("left out"),
+        "{}",
+        comments[0].body
+    );
+    // The summary has the room for all of them, each linked to its line.
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.len() <= 1024 * 1024);
+    assert!(!summary.contains("left out"), "the summary lost findings");
+    for line in [1, 600, 1_200] {
+        assert!(
+            summary.contains(&format!("/Dockerfile#L{line})")),
+            "no link to line {line}"
+        );
+    }
+    // GitHub shows ten annotations of a kind per step: ten, then a plain line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("::error ")).count(),
+        10,
+        "{stdout}"
+    );
+    assert!(stdout.contains(",line=1,") && !stdout.contains(",line=11,"));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("portcullis: 1190 errors not annotated")),
+        "{stdout}"
+    );
 }

@@ -3,8 +3,8 @@
 //! component (`gitlab-template/`). Each is checked by the tools CI pipelines use
 //! (actionlint, zizmor, check-jsonschema's vendored schemas, all offline), and the Action's
 //! install script runs against a local release server.
-//! A missing tool skips its test with the reason on stderr; `scripts/install-test-deps`
-//! installs every one.
+//! A missing tool skips its test with the reason on stderr, or fails it when
+//! `PORTCULLIS_REQUIRE_TOOLS` is set; `scripts/install-test-deps` installs every one.
 
 mod common;
 
@@ -36,6 +36,10 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 #[allow(clippy::print_stderr)] // a skipped test says why
 fn skip(what: &str) {
+    assert!(
+        std::env::var_os("PORTCULLIS_REQUIRE_TOOLS").is_none(),
+        "{what} not found and PORTCULLIS_REQUIRE_TOOLS is set; scripts/install-test-deps installs it"
+    );
     eprintln!("SKIPPED: {what} not found; scripts/install-test-deps installs it");
 }
 
@@ -179,7 +183,8 @@ fn the_gitlab_template_and_component_match_the_gitlab_ci_schema() {
         "codequality:",
         "junit:",
         "SIGSTORE_ID_TOKEN:\n      aud: sigstore",
-        "portcullis stale --trigger",
+        "\"$PORTCULLIS_BIN\" stale --trigger",
+        "PORTCULLIS_BIN: \"portcullis\"",
         "$CI_PIPELINE_SOURCE == \"merge_request_event\"",
     ] {
         assert!(template.contains(needle), "the template lacks `{needle}`");
@@ -192,7 +197,7 @@ fn the_gitlab_template_and_component_match_the_gitlab_ci_schema() {
     let (header, jobs) = component
         .split_once("\n---\n")
         .expect("a `---` after the spec");
-    for input in ["stage", "image", "version", "args"] {
+    for input in ["stage", "image", "version", "args", "bin"] {
         assert!(
             header.contains(&format!("\n    {input}:\n")),
             "no input `{input}`"

@@ -2,16 +2,21 @@
 //! a local run), read from the variables the CI sets, so that the output layer knows whether
 //! to write workflow-command annotations; what the CI says about the run ([`env::CiEnv`]:
 //! repository, pull/merge request, commit, branch, API and token); and sticky pull/merge
-//! request comments ([`comment::publish`]). Job summaries and rebuild triggers will live
-//! here too.
+//! request comments ([`comment::publish`]); the job summary cut to GitHub's limit
+//! ([`summary`]), the step outputs ([`outputs`]) and the links from findings to the commit
+//! under test ([`CiEnv::source_links`]). Rebuild triggers will live here too.
 
 pub mod changes;
 pub mod comment;
 pub mod env;
+mod links;
+pub mod outputs;
+pub mod summary;
 pub mod trigger;
 
 pub use comment::{publish, Action, Forge, ForgeError, Outcome, Published};
 pub use env::{CiEnv, EnvError, ForgeToken, Repository};
+pub use outputs::StepOutputs;
 
 /// Where portcullis runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

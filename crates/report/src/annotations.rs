@@ -65,26 +65,47 @@ fn command(finding: &Finding) -> String {
 /// without a word.
 pub(crate) const PER_KIND: usize = 10;
 
+/// The annotations GitHub will show: the unwaived findings, worst first (by severity, then
+/// file, line and column; findings without a place after those with one), at most
+/// [`PER_KIND`] of each severity. Then, when some were left out, one plain log line (not a
+/// workflow command, which would itself count against the limit) saying how many and
+/// where the whole list is.
 pub(crate) fn render(report: &Report) -> String {
-    let open: Vec<&Finding> = report.findings.iter().filter(|f| !f.waived).collect();
-    let mut out: String = open.iter().map(|f| command(f)).collect();
-    let hidden: usize = [Severity::Error, Severity::Warning, Severity::Note]
-        .iter()
-        .map(|s| {
-            open.iter()
-                .filter(|f| f.severity == *s)
-                .count()
-                .saturating_sub(PER_KIND)
-        })
-        .sum();
-    if hidden > 0 {
+    let mut open: Vec<&Finding> = report.findings.iter().filter(|f| !f.waived).collect();
+    open.sort_by_key(|f| {
+        let place = f
+            .location
+            .as_ref()
+            .map(|l| (l.file.clone(), l.line, l.column));
+        (f.severity, place.is_none(), place)
+    });
+    let mut out = String::new();
+    let mut left_out = Vec::new();
+    for severity in [Severity::Error, Severity::Warning, Severity::Note] {
+        let all: Vec<&Finding> = open
+            .iter()
+            .copied()
+            .filter(|f| f.severity == severity)
+            .collect();
+        for finding in all.iter().take(PER_KIND) {
+            out.push_str(&command(finding));
+        }
+        let hidden = all.len().saturating_sub(PER_KIND);
+        if hidden > 0 {
+            let kind = match severity {
+                Severity::Error => ("error", "errors"),
+                Severity::Warning => ("warning", "warnings"),
+                Severity::Note => ("notice", "notices"),
+            };
+            left_out.push(crate::plural(hidden, kind.0, kind.1));
+        }
+    }
+    if !left_out.is_empty() {
         let _ = writeln!(
             out,
-            "::notice title={}::{}",
-            escape_property(crate::TOOL_NAME),
-            escape_data(&format!(
-                "GitHub shows {PER_KIND} annotations of each kind per step: {hidden} more are in the job summary and the JSON report"
-            ))
+            "{}: {} not annotated: GitHub shows at most {PER_KIND} annotations of each kind per step; every finding is in the job summary",
+            crate::TOOL_NAME,
+            left_out.join(", "),
         );
     }
     out
@@ -100,5 +121,88 @@ mod tests {
         assert_eq!(escape_property("a:b,c%d\ne"), "a%3Ab%2Cc%25d%0Ae");
         // `%` first, so an escape in the input is not decoded back by the runner.
         assert_eq!(escape_data("%0A"), "%250A");
+    }
+
+    fn finding(severity: Severity, file: &str, line: u32) -> Finding {
+        let mut finding = Finding::new(
+            portcullis_policy::Rule::DigestNotPinned,
+            severity,
+            format!("{file}:{line}"),
+            None,
+        );
+        if !file.is_empty() {
+            finding.location = Some(location(file, line));
+        }
+        finding
+    }
+
+    fn location(file: &str, line: u32) -> portcullis_reference::Location {
+        portcullis_reference::Location {
+            file: file.to_owned(),
+            line,
+            column: 1,
+            end_line: line,
+            end_column: 2,
+            span: 0..1,
+        }
+    }
+
+    fn report(findings: Vec<Finding>) -> Report {
+        Report {
+            findings,
+            ..Report::default()
+        }
+    }
+
+    fn commands(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| l.starts_with("::")).collect()
+    }
+
+    #[test]
+    fn at_most_ten_of_each_kind_worst_first_and_a_plain_line_for_the_rest() {
+        let mut findings = Vec::new();
+        // Warnings first and in reverse, so the order below is the renderer's.
+        for line in (1..=12).rev() {
+            findings.push(finding(Severity::Warning, "b/Dockerfile", line));
+        }
+        for line in (1..=13).rev() {
+            findings.push(finding(Severity::Error, "a/Dockerfile", line));
+        }
+        findings.push(finding(Severity::Error, "", 0));
+        findings.push(finding(Severity::Note, "c/Dockerfile", 1));
+        let text = render(&report(findings));
+        let commands = commands(&text);
+        assert_eq!(commands.len(), 21, "{text}");
+        assert!(commands[..10].iter().all(|c| c.starts_with("::error ")));
+        assert!(commands[10..20].iter().all(|c| c.starts_with("::warning ")));
+        assert!(commands[20].starts_with("::notice "));
+        // Errors by file and line, the one without a place last (and so left out).
+        for (i, c) in commands[..10].iter().enumerate() {
+            assert!(c.contains(&format!("line={},", i + 1)), "{c}");
+        }
+        assert!(!text.contains("::a/Dockerfile:11") && !text.contains("%3A0"));
+        let last = text.lines().last().unwrap();
+        assert!(!last.starts_with("::"), "{last}");
+        assert_eq!(
+            last,
+            "portcullis: 4 errors, 2 warnings not annotated: GitHub shows at most 10 annotations of each kind per step; every finding is in the job summary"
+        );
+    }
+
+    #[test]
+    fn no_summary_line_when_everything_fits() {
+        let findings = (1..=10)
+            .map(|line| finding(Severity::Error, "Dockerfile", line))
+            .collect();
+        let text = render(&report(findings));
+        assert_eq!(commands(&text).len(), 10);
+        assert_eq!(text.lines().count(), 10, "{text}");
+    }
+
+    #[test]
+    fn waived_findings_are_not_annotated() {
+        let mut waived = finding(Severity::Error, "Dockerfile", 1);
+        waived.waived = true;
+        assert_eq!(render(&report(vec![waived])), "");
     }
 }

@@ -429,6 +429,7 @@ mod tests {
             quiet: false,
             version: "1.2.3",
             generated: jiff::Timestamp::UNIX_EPOCH,
+            links: None,
         }
     }
 

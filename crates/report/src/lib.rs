@@ -19,6 +19,7 @@ mod gitlab;
 mod human;
 mod json;
 mod junit;
+mod links;
 mod markdown;
 mod parts;
 mod sarif;
@@ -26,6 +27,7 @@ mod sarif_scan;
 mod schema;
 
 pub use gitlab::{gitlab_codequality, gitlab_container_scanning, CONTAINER_SCANNING_VERSION};
+pub use links::{encode_segment, SourceLinks};
 pub use markdown::{markdown_with_limit, COMMENT_LIMIT, MARKER, MIN_LIMIT};
 pub use sarif::{scan_run_id, CHECK_RUN_ID};
 pub use sarif_scan::{level as vulnerability_level, security_severity as vulnerability_score};
@@ -106,6 +108,9 @@ pub struct RenderOptions<'a> {
     pub version: &'a str,
     /// When the report was made (the container-scanning report's scan times).
     pub generated: jiff::Timestamp,
+    /// Where the checked files can be read on the web: the Markdown then links each
+    /// `file:line` to that line at the commit. `None` writes plain places.
+    pub links: Option<&'a SourceLinks>,
 }
 
 /// Renders `report` in `format`.

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
 use portcullis_policy::{Finding, MirrorOutcome, Mirrored, Report, Severity};
 
-use crate::{code, plural, waiver_reason, RenderOptions};
+use crate::{code, plural, waiver_reason, RenderOptions, SourceLinks};
 
 /// The hidden marker at the top of the body, to find the sticky comment again.
 pub const MARKER: &str = "<!-- portcullis:report -->";
@@ -122,9 +122,14 @@ fn clip(text: &str) -> String {
     cut
 }
 
-fn place(finding: &Finding) -> String {
+/// `file:line` in code, linked to that line when the report has [`SourceLinks`].
+fn place(finding: &Finding, links: Option<&SourceLinks>) -> String {
     finding.location.as_ref().map_or_else(String::new, |l| {
-        code_cell(&format!("{}:{}", l.file, l.line))
+        let text = code_cell(&format!("{}:{}", l.file, l.line));
+        match links {
+            Some(links) => format!("[{text}]({})", links.line(&l.file, l.line)),
+            None => text,
+        }
     })
 }
 
@@ -191,7 +196,7 @@ impl Group<'_> {
     }
 
     /// The folded section: summary line, fix, table of the findings.
-    fn table(&self) -> Table {
+    fn table(&self, links: Option<&SourceLinks>) -> Table {
         let n = self.findings.len();
         let mut open = format!(
             "<details><summary>{} <code>{}</code> in <code>{}</code>: {}</summary>\n\n",
@@ -212,7 +217,10 @@ impl Group<'_> {
                 let line = f
                     .location
                     .as_ref()
-                    .map_or_else(String::new, |l| l.line.to_string());
+                    .map_or_else(String::new, |l| match links {
+                        Some(links) => format!("[{}]({})", l.line, links.line(&l.file, l.line)),
+                        None => l.line.to_string(),
+                    });
                 let mut text = clip(&f.message);
                 if fix.is_none() {
                     if let Some(help) = &f.help {
@@ -308,14 +316,14 @@ fn rule_counts(report: &Report) -> String {
     out
 }
 
-fn waived_row(finding: &Finding) -> String {
+fn waived_row(finding: &Finding, links: Option<&SourceLinks>) -> String {
     let reason = waiver_reason(finding)
         .map(|r| cell(&clip(r)))
         .unwrap_or_default();
     format!(
         "| `{}` | {} | {} | {} | {reason} |\n",
         code(finding.rule),
-        place(finding),
+        place(finding, links),
         image(finding),
         message(finding)
     )
@@ -495,13 +503,16 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.mirrored.iter().map(mirror_row).collect(),
         "\n",
     );
-    let mut groups: Vec<Table> = groups(&open).iter().map(Group::table).collect();
+    let mut groups: Vec<Table> = groups(&open)
+        .iter()
+        .map(|g| g.table(options.links))
+        .collect();
     let mut waived_table = Table::new(
         format!(
             "<details><summary>Waived findings ({})</summary>\n\n| rule | where | image | message | waiver |\n|---|---|---|---|---|\n",
             waived.len()
         ),
-        waived.iter().map(|f| waived_row(f)).collect(),
+        waived.iter().map(|f| waived_row(f, options.links)).collect(),
         "\n</details>\n\n",
     );
 
@@ -602,5 +613,66 @@ mod tests {
         let clipped = clip(&long);
         assert!(clipped.chars().count() <= MAX_CELL);
         assert_eq!(clipped.matches('`').count() % 2, 0);
+    }
+
+    fn linked_report() -> Report {
+        let at = |file: &str, line| portcullis_reference::Location {
+            file: file.to_owned(),
+            line,
+            column: 6,
+            end_line: line,
+            end_column: 16,
+            span: 0..1,
+        };
+        let mut open = Finding::new(
+            portcullis_policy::Rule::DigestNotPinned,
+            Severity::Error,
+            "`alpine:3.20` has no digest".to_owned(),
+            None,
+        );
+        open.location = Some(at("web app/Dockerfile", 3));
+        let mut waived = open.clone();
+        waived.location = Some(at("db/Dockerfile", 1));
+        waived.waived = true;
+        Report {
+            findings: vec![open, waived],
+            ..Report::default()
+        }
+    }
+
+    fn options(links: Option<&SourceLinks>) -> RenderOptions<'_> {
+        RenderOptions {
+            root: std::path::Path::new("/repo"),
+            configs: &[],
+            color: false,
+            quiet: false,
+            version: "1.2.3",
+            generated: jiff::Timestamp::UNIX_EPOCH,
+            links,
+        }
+    }
+
+    #[test]
+    fn places_link_to_the_line_at_the_commit_when_links_are_given() {
+        let links = SourceLinks::new("https://github.com/acme/app/blob/abc123/");
+        let text = render(&linked_report(), &options(Some(&links)));
+        assert!(
+            text.contains(
+                "| [3](https://github.com/acme/app/blob/abc123/web%20app/Dockerfile#L3) |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| [`db/Dockerfile:1`](https://github.com/acme/app/blob/abc123/db/Dockerfile#L1) |"
+            ),
+            "{text}"
+        );
+        let plain = render(&linked_report(), &options(None));
+        assert!(!plain.contains("](http"), "{plain}");
+        assert!(
+            plain.contains("| 3 |") && plain.contains("| `db/Dockerfile:1` |"),
+            "{plain}"
+        );
     }
 }

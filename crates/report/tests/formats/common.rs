@@ -31,6 +31,7 @@ pub fn options<'a>(root: &'a Path, config: &'a str) -> RenderOptions<'a> {
         quiet: false,
         version: "0.1.0",
         generated: "2024-05-01T12:00:00Z".parse().expect("a timestamp"),
+        links: None,
     }
 }
 
