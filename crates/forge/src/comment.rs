@@ -7,7 +7,7 @@
 //! lowest id; both forges hand out increasing ids), writes its body there and deletes the
 //! others, so the race ends with one comment. A body over the forge's limit (GitHub 65,536
 //! characters, GitLab 1,000,000) keeps its head, which is where portcullis' Markdown puts
-//! the summary, cut at a paragraph, and ends with [`CUT_NOTE`]. A token that may read but
+//! the summary, cut at a paragraph, and ends with [`CUT_NOTE`] ([`GITLAB_CUT_NOTE`] on GitLab). A token that may read but
 //! not write (a fork's `GITHUB_TOKEN`, GitLab's `CI_JOB_TOKEN`) gives
 //! [`Outcome::Degraded`] with the reason, not an error: the report is still in the job log
 //! and summary.
@@ -23,8 +23,14 @@ use serde::Deserialize;
 
 use crate::env::{CiEnv, ForgeToken, Repository};
 
-/// The line that ends a body cut to the forge's limit.
+/// The line that ends a pull request comment cut to GitHub's limit: the job summary has
+/// room for what the comment leaves out.
 pub const CUT_NOTE: &str = "report cut; full details in the job summary";
+
+/// The line that ends a merge request note cut to GitLab's limit: GitLab has no job
+/// summary, so the rest is in the job's log and report artifacts.
+pub const GITLAB_CUT_NOTE: &str =
+    "report cut; full details in the job log and its report artifacts (`-f FORMAT=PATH`)";
 
 /// GitHub's limit on a comment body, in characters.
 pub const GITHUB_LIMIT: usize = 65_536;
@@ -246,6 +252,14 @@ impl Forge {
         }
     }
 
+    /// The line that ends a body cut to [`Forge::limit`].
+    fn cut_note(&self) -> &'static str {
+        match self.client {
+            Client::Github { .. } => CUT_NOTE,
+            Client::Gitlab { .. } => GITLAB_CUT_NOTE,
+        }
+    }
+
     fn degraded_reason(&self) -> String {
         match &self.client {
             Client::Github { .. } => "the GitHub token may not write pull request comments (a pull request from a fork gets a read-only GITHUB_TOKEN; otherwise give the job `permissions: pull-requests: write`)".to_owned(),
@@ -285,7 +299,11 @@ async fn try_publish(
         return Err(ForgeError::Key(key.to_owned()).into());
     }
     let marker = format!("<!-- portcullis:{key} -->");
-    let (text, cut) = fit(&format!("{marker}\n{body}"), forge.limit());
+    let (text, cut) = fit(
+        &format!("{marker}\n{body}"),
+        forge.limit(),
+        forge.cut_note(),
+    );
     let me = whoami(forge).await?;
     let ours = |all: Vec<Remote>| -> Vec<Remote> {
         let mut ours: Vec<Remote> = all
@@ -342,12 +360,12 @@ async fn try_publish(
 
 /// `text` within `limit` characters (counted in UTF-16 units, which is never fewer than
 /// GitHub's or GitLab's count): its head, cut at the last paragraph (else line) break in
-/// the last fifth of the room, then [`CUT_NOTE`].
-fn fit(text: &str, limit: usize) -> (String, bool) {
+/// the last fifth of the room, then `cut_note`.
+fn fit(text: &str, limit: usize, cut_note: &str) -> (String, bool) {
     if text.encode_utf16().count() <= limit {
         return (text.to_owned(), false);
     }
-    let note = format!("\n\n---\n_{CUT_NOTE}._\n");
+    let note = format!("\n\n---\n_{cut_note}._\n");
     let room = limit - note.encode_utf16().count();
     let mut end = 0;
     let mut used = 0;
@@ -654,13 +672,13 @@ mod tests {
 
     #[test]
     fn short_bodies_are_kept_whole() {
-        assert_eq!(fit("hello", 10), ("hello".to_owned(), false));
+        assert_eq!(fit("hello", 10, CUT_NOTE), ("hello".to_owned(), false));
     }
 
     #[test]
     fn long_bodies_are_cut_at_a_paragraph_with_the_note() {
         let text = format!("{}\n\n{}", "a".repeat(900), "b".repeat(500));
-        let (cut, was_cut) = fit(&text, 1_000);
+        let (cut, was_cut) = fit(&text, 1_000, CUT_NOTE);
         assert!(was_cut);
         assert!(cut.encode_utf16().count() <= 1_000);
         assert!(
@@ -673,7 +691,7 @@ mod tests {
     #[test]
     fn cutting_never_splits_a_character() {
         let text = "é🦀".repeat(1_000);
-        let (cut, was_cut) = fit(&text, 500);
+        let (cut, was_cut) = fit(&text, 500, CUT_NOTE);
         assert!(was_cut && cut.encode_utf16().count() <= 500 && cut.contains(CUT_NOTE));
     }
 }

@@ -1,6 +1,6 @@
 //! Sticky comments against the fake GitHub and GitLab APIs of the testkit.
 
-use portcullis_forge::comment::CUT_NOTE;
+use portcullis_forge::comment::{CUT_NOTE, GITLAB_CUT_NOTE};
 use portcullis_forge::{publish, Action, Forge, ForgeToken, Outcome, Published};
 use portcullis_secret::Secret;
 use portcullis_testkit::forge::{FakeGithub, FakeGitlab};
@@ -317,7 +317,11 @@ async fn gitlab_over_long_body_is_cut_with_the_note() {
     let result = published(publish(&forge, MR, "check", &body).await.unwrap());
     assert!(result.cut);
     let stored = &fake.notes(MR)[0].body;
-    assert!(stored.chars().count() <= 1_000_000 && stored.contains(CUT_NOTE));
+    assert!(stored.chars().count() <= 1_000_000 && stored.contains(GITLAB_CUT_NOTE));
+    assert!(
+        !stored.contains("job summary"),
+        "GitLab has no job summary to point at"
+    );
 }
 
 #[tokio::test]
