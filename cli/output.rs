@@ -114,12 +114,13 @@ impl Output {
                 generated: jiff::Timestamp::now(),
                 links: self.links.as_ref(),
             };
-            let rendered = portcullis_report::render(report, target.format, &options);
+            let render = |out: &mut dyn std::io::Write| {
+                portcullis_report::render_to(report, target.format, &options, out)
+            };
             match &target.path {
-                None => stdout.write(rendered.as_bytes()),
+                None => stdout.write_with(render),
                 Some(path) => {
-                    if let Err(error) = portcullis_sources::write_atomic(path, rendered.as_bytes())
-                    {
+                    if let Err(error) = portcullis_sources::write_atomic_with(path, render) {
                         self.messages
                             .error(&format!("cannot write `{}`: {error}", path.display()));
                         code = code.max(exit::RUNTIME);
@@ -148,11 +149,16 @@ struct Stdout {
 
 impl Stdout {
     fn write(&mut self, bytes: &[u8]) {
+        self.write_with(|out| out.write_all(bytes));
+    }
+
+    /// What `write` writes, as it writes it.
+    fn write_with(&mut self, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) {
         if self.closed {
             return;
         }
         let mut out = std::io::stdout().lock();
-        if out.write_all(bytes).is_err() {
+        if write(&mut out).is_err() {
             self.closed = true;
         }
     }

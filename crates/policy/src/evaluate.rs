@@ -53,14 +53,15 @@ pub struct Facts {
     pub partial_tree: bool,
 }
 
-/// Findings, and side by side the image each is about (for waiver matching).
+/// Findings, and side by side the image each is about (for waiver matching), borrowed
+/// from the subject or scan it came from rather than copied for each finding.
 #[derive(Default)]
-struct Pending {
+struct Pending<'a> {
     findings: Vec<Finding>,
-    images: Vec<Option<ImageRef>>,
+    images: Vec<Option<&'a ImageRef>>,
 }
 
-impl Pending {
+impl<'a> Pending<'a> {
     fn with_capacity(n: usize) -> Self {
         Self {
             findings: Vec::with_capacity(n),
@@ -68,12 +69,12 @@ impl Pending {
         }
     }
 
-    fn push(&mut self, finding: Finding, image: Option<ImageRef>) {
+    fn push(&mut self, finding: Finding, image: Option<&'a ImageRef>) {
         self.findings.push(finding);
         self.images.push(image);
     }
 
-    fn append(&mut self, mut other: Pending) {
+    fn append(&mut self, mut other: Pending<'a>) {
         self.findings.append(&mut other.findings);
         self.images.append(&mut other.images);
     }
@@ -82,13 +83,17 @@ impl Pending {
 /// Evaluates facts against the policy. `today` decides waiver expiry.
 #[must_use]
 pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Report {
-    let (mut pending, mut images) = subject_findings(config, facts);
     let scans: Vec<ScanResult> = facts
         .scans
         .iter()
         .map(|scan| vulnerabilities::rate(config.scan(), scan))
         .collect();
-    for scan in &scans {
+    let scanned: Vec<Option<ImageRef>> = scans
+        .iter()
+        .map(|scan| ImageRef::parse(&scan.image).ok())
+        .collect();
+    let (mut pending, mut images) = subject_findings(config, facts);
+    for (scan, image) in scans.iter().zip(&scanned) {
         let subject = brought_in_by(facts, scan);
         let at = At::new(&subject, &facts.help);
         // A reference given only to place the scan is listed like a checked one.
@@ -102,9 +107,8 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
                 });
             }
         }
-        let image = ImageRef::parse(&scan.image).ok();
         for finding in vulnerabilities::check(config.scan(), &at, scan) {
-            pending.push(finding, image.clone());
+            pending.push(finding, image.as_ref());
         }
     }
     for fact in &facts.stale {
@@ -192,18 +196,22 @@ fn brought_in_by(facts: &Facts, scan: &ScanResult) -> Subject {
 
 /// Evaluates every subject. Subjects are independent, so large repositories are split over
 /// the available cores; the output order is the input order either way.
-fn subject_findings(config: &Config, facts: &Facts) -> (Pending, Vec<ImageEntry>) {
+fn subject_findings<'a>(config: &Config, facts: &'a Facts) -> (Pending<'a>, Vec<ImageEntry>) {
     const CHUNK: usize = 4096;
     let subjects = &facts.subjects;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if subjects.len() <= CHUNK || threads == 1 {
-        return evaluate_subjects(config, facts, subjects);
+        return evaluate_subjects(config, facts, subjects, subjects.len());
     }
     let chunk = subjects.len().div_ceil(threads).max(CHUNK);
     let parts: Vec<(Pending, Vec<ImageEntry>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = subjects
             .chunks(chunk)
-            .map(|part| scope.spawn(move || evaluate_subjects(config, facts, part)))
+            .enumerate()
+            .map(|(i, part)| {
+                let capacity = if i == 0 { subjects.len() } else { part.len() };
+                scope.spawn(move || evaluate_subjects(config, facts, part, capacity))
+            })
             .collect();
         handles
             .into_iter()
@@ -213,8 +221,10 @@ fn subject_findings(config: &Config, facts: &Facts) -> (Pending, Vec<ImageEntry>
             })
             .collect()
     });
-    let mut findings = Pending::with_capacity(parts.iter().map(|(f, _)| f.findings.len()).sum());
-    let mut images = Vec::with_capacity(parts.iter().map(|(_, i)| i.len()).sum());
+    // The first part was sized for every subject: the others move into its spare room
+    // instead of all of them into new buffers.
+    let mut parts = parts.into_iter();
+    let (mut findings, mut images) = parts.next().unwrap_or_default();
     for (f, mut i) in parts {
         findings.append(f);
         images.append(&mut i);
@@ -222,14 +232,15 @@ fn subject_findings(config: &Config, facts: &Facts) -> (Pending, Vec<ImageEntry>
     (findings, images)
 }
 
-fn evaluate_subjects(
+fn evaluate_subjects<'a>(
     config: &Config,
     facts: &Facts,
-    subjects: &[Subject],
-) -> (Pending, Vec<ImageEntry>) {
+    subjects: &'a [Subject],
+    capacity: usize,
+) -> (Pending<'a>, Vec<ImageEntry>) {
     // About one finding and one image entry a reference: grown once, not by doubling.
-    let mut findings = Pending::with_capacity(subjects.len());
-    let mut images = Vec::with_capacity(subjects.len());
+    let mut findings = Pending::with_capacity(capacity);
+    let mut images = Vec::with_capacity(capacity);
     // The current file and its name in `help:` commands: references come file by file.
     let mut file: Option<(&str, Option<String>)> = None;
     for subject in subjects {
@@ -279,7 +290,7 @@ fn evaluate_subjects(
         // is sorted already when the references were.
         found.sort_by(|a, b| a.rule.code().cmp(b.rule.code()));
         for finding in found {
-            findings.push(finding, Some(image.clone()));
+            findings.push(finding, Some(image));
         }
     }
     (findings, images)

@@ -103,9 +103,23 @@ impl Pattern {
     /// digest-only reference matches no pattern that has a tag part.
     #[must_use]
     pub fn matches(&self, image: &ImageRef) -> bool {
-        let name = image.name();
+        // `registry/repository` put together on the stack: an image is matched against
+        // every pattern of a policy, tens of thousands of times in a monorepo.
+        let (registry, repository) = (image.registry().as_bytes(), image.repository().as_bytes());
+        let len = registry.len() + 1 + repository.len();
+        let mut buffer = [0u8; 256];
+        let owned;
+        let name: &[u8] = if len <= buffer.len() {
+            buffer[..registry.len()].copy_from_slice(registry);
+            buffer[registry.len()] = b'/';
+            buffer[registry.len() + 1..len].copy_from_slice(repository);
+            &buffer[..len]
+        } else {
+            owned = image.name();
+            owned.as_bytes()
+        };
         self.alternatives.iter().any(|alt| {
-            glob_match(&alt.name, name.as_bytes())
+            glob_match(&alt.name, name)
                 && match &alt.tag {
                     None => true,
                     Some(tag) => image

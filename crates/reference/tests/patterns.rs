@@ -226,3 +226,24 @@ fn serde_round_trips_the_pattern_text() {
     let err = serde_json::from_str::<Pattern>("\"{a\"").unwrap_err();
     assert!(err.to_string().contains("`{a`"), "{err}");
 }
+
+/// Patterns match the name put together on the stack: the longest name the grammar allows
+/// (255 characters) matches like a short one, and not a character of it is lost.
+#[test]
+fn the_longest_names_match_whole() {
+    for total in [20, 254, 255] {
+        let name = format!("ghcr.io/acme/{}", "a".repeat(total - "ghcr.io/acme/".len()));
+        assert!(matches("ghcr.io/acme/*", &name), "{total}");
+        assert!(matches("ghcr.io/**", &name), "{total}");
+        assert!(matches(&name, &name), "{total}");
+        assert!(
+            matches(&format!("{name}:1"), &format!("{name}:1")),
+            "{total}"
+        );
+        assert!(
+            !matches(&format!("{}b", &name[..name.len() - 1]), &name),
+            "{total}"
+        );
+        assert!(!matches("ghcr.io/acme/b*", &name), "{total}");
+    }
+}

@@ -174,10 +174,31 @@ struct Tail<'a> {
 }
 
 /// Pretty-printed, newline-terminated, byte for byte what `serde_json::to_writer_pretty`
-/// writes for [`Document`] (a test holds it to that). A large monorepo's report is tens of
-/// thousands of findings and images: their elements are serialized on every core, straight
-/// from the report, and joined in order.
+/// writes for [`Document`] (a test holds it to that).
 pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
+    let mut out = Vec::new();
+    write(report, options, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// How many array elements one block holds: a large monorepo's report is tens of thousands
+/// of findings and images, serialized in blocks of this many on every core and written in
+/// order, so the document never sits whole in memory.
+const BLOCK: usize = 1024;
+
+/// One block of the two long arrays: findings or images, by index range.
+#[derive(Clone)]
+enum Block {
+    Findings(std::ops::Range<usize>),
+    Images(std::ops::Range<usize>),
+}
+
+/// [`render`], written to `out` as it is serialized.
+pub(crate) fn write(
+    report: &Report,
+    options: &RenderOptions<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let head = Head {
         version: VERSION,
         tool: Tool {
@@ -192,93 +213,106 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
         policies: &report.policies,
         summary: &report.summary,
     };
-    let threads = if report.findings.len() + report.images.len() < 2048 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
+    let blocks = |len: usize, block: fn(std::ops::Range<usize>) -> Block| {
+        (0..len.div_ceil(BLOCK)).map(move |i| block(i * BLOCK..((i + 1) * BLOCK).min(len)))
     };
-    let chunks = |len: usize| len.div_ceil(threads).max(1);
-    let (finding_chunk, image_chunk) = (chunks(report.findings.len()), chunks(report.images.len()));
-    let part =
-        |t: usize, len: usize, chunk: usize| (t * chunk).min(len)..((t + 1) * chunk).min(len);
-    // Buffers are sized up front from the text each element holds: growing buffers of
-    // megabytes by doubling copies them over and over. The first thread's buffer becomes
-    // the document, so it is sized for all of it.
-    let estimate = |fixed: usize, texts: usize| fixed + texts + texts / 8;
-    let finding_bytes = |findings: &[Finding]| -> usize {
-        findings
-            .iter()
-            .map(|f| {
-                let texts = f.message.len()
-                    + f.help.as_ref().map_or(0, String::len)
-                    + f.image.as_ref().map_or(0, String::len)
-                    + f.location.as_ref().map_or(0, |l| l.file.len());
-                estimate(320, texts)
-            })
-            .sum()
+    let findings: Vec<Block> = blocks(report.findings.len(), Block::Findings).collect();
+    let images: Vec<Block> = blocks(report.images.len(), Block::Images).collect();
+    let serialize = |block: &Block, buffer: &mut Vec<u8>| {
+        buffer.clear();
+        match block {
+            Block::Findings(range) => array_items(
+                buffer,
+                report.findings[range.clone()].iter().map(JsonFinding::new),
+                range.start == 0,
+            ),
+            Block::Images(range) => {
+                array_items(
+                    buffer,
+                    report.images[range.clone()].iter(),
+                    range.start == 0,
+                );
+            }
+        }
     };
-    let image_bytes = |images: &[ImageEntry]| -> usize {
-        images
-            .iter()
-            .map(|i| estimate(110, i.image.len() + i.file.len()))
-            .sum()
-    };
-    let job = |t: usize| {
-        let findings = part(t, report.findings.len(), finding_chunk);
-        let images = part(t, report.images.len(), image_chunk);
-        let first = (findings.start == 0, images.start == 0);
-        let (findings, images) = (&report.findings[findings], &report.images[images]);
-        let capacity = if t == 0 {
-            4096 + finding_bytes(&report.findings) + image_bytes(&report.images)
-        } else {
-            finding_bytes(findings)
-        };
-        (
-            array_items(findings.iter().map(JsonFinding::new), first.0, capacity),
-            array_items(images.iter(), first.1, image_bytes(images)),
-        )
-    };
-    let mut parts: Vec<(Vec<u8>, Vec<u8>)> = if threads == 1 {
-        vec![job(0)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|t| scope.spawn(move || job(t))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
-    };
+
     let mut opening = Vec::new();
     pretty(&mut opening, &head);
     // `{\n  "version": …\n}` without its closing brace: the arrays follow.
     opening.truncate(opening.len() - "\n}".len());
     opening.extend_from_slice(b",\n  \"findings\": [");
-    let mut out = std::mem::take(&mut parts[0].0);
-    out.splice(0..0, opening);
-    for (t, part) in parts.iter().enumerate() {
-        if t > 0 {
-            out.extend_from_slice(&part.0);
-        }
-    }
+    out.write_all(&opening)?;
+    in_order(&findings, serialize, out)?;
     if !report.findings.is_empty() {
-        out.extend_from_slice(b"\n  ");
+        out.write_all(b"\n  ")?;
     }
-    out.extend_from_slice(b"],\n  \"images\": [");
-    for part in &parts {
-        out.extend_from_slice(&part.1);
-    }
+    out.write_all(b"],\n  \"images\": [")?;
+    in_order(&images, serialize, out)?;
     if !report.images.is_empty() {
-        out.extend_from_slice(b"\n  ");
+        out.write_all(b"\n  ")?;
     }
-    out.push(b']');
+    out.write_all(b"]")?;
     let mut rest = Vec::new();
     pretty(&mut rest, &tail);
     // `{\n  "summary": …\n}` without its opening brace continues the document.
-    out.push(b',');
-    out.extend_from_slice(&rest[1..]);
-    out.push(b'\n');
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    out.write_all(b",")?;
+    out.write_all(&rest[1..])?;
+    out.write_all(b"\n")
+}
+
+/// Serializes `blocks` on every core and writes them to `out` in order. Block `i` is
+/// serialized by worker `i % workers`, each a block or two ahead of the writer, into buffers
+/// the writer hands back, so memory stays a few blocks whatever the report's size.
+fn in_order<F>(blocks: &[Block], serialize: F, out: &mut dyn std::io::Write) -> std::io::Result<()>
+where
+    F: Fn(&Block, &mut Vec<u8>) + Sync,
+{
+    let workers = if blocks.len() < 2 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(blocks.len())
+    };
+    let mut buffer = Vec::new();
+    if workers == 1 {
+        for block in blocks {
+            serialize(block, &mut buffer);
+            out.write_all(&buffer)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let mut done = Vec::new();
+        let mut spare = Vec::new();
+        for w in 0..workers {
+            let (to_writer, from_worker) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+            let (to_worker, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+            let serialize = &serialize;
+            scope.spawn(move || {
+                for block in blocks.iter().skip(w).step_by(workers) {
+                    let mut buffer = returned.try_recv().unwrap_or_default();
+                    serialize(block, &mut buffer);
+                    if to_writer.send(buffer).is_err() {
+                        // The writer stopped (a write failed): nothing more is wanted.
+                        return;
+                    }
+                }
+            });
+            done.push(from_worker);
+            spare.push(to_worker);
+        }
+        for i in 0..blocks.len() {
+            let w = i % workers;
+            let buffer = done[w]
+                .recv()
+                .expect("a worker serializes each of its blocks");
+            out.write_all(&buffer)?;
+            // A worker that finished its blocks no longer takes buffers back.
+            let _ = spare[w].send(buffer);
+        }
+        Ok(())
+    })
 }
 
 fn pretty<T: Serialize>(out: &mut Vec<u8>, value: &T) {
@@ -286,26 +320,20 @@ fn pretty<T: Serialize>(out: &mut Vec<u8>, value: &T) {
         .expect("the report types serialize to JSON without fail");
 }
 
-/// Array elements as they stand one level inside the document's top object: each on its
-/// own lines, four spaces in, separated by commas; the first preceded by a bare newline
-/// when it opens the array.
-fn array_items<T: Serialize>(
-    items: impl Iterator<Item = T>,
-    opens: bool,
-    estimate: usize,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(estimate);
+/// Array elements as they stand one level inside the document's top object, appended to
+/// `out`: each on its own lines, four spaces in, separated by commas; the first preceded by
+/// a bare newline when it opens the array.
+fn array_items<T: Serialize>(out: &mut Vec<u8>, items: impl Iterator<Item = T>, opens: bool) {
     for (i, item) in items.enumerate() {
         out.extend_from_slice(if i == 0 && opens {
             b"\n    "
         } else {
             b",\n    "
         });
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, Nested::new(2));
+        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, Nested::new(2));
         item.serialize(&mut serializer)
             .expect("the report types serialize to JSON without fail");
     }
-    out
 }
 
 /// `serde_json`'s pretty printer (two spaces a level) for a value that starts `level`
@@ -465,11 +493,58 @@ mod tests {
         report
     }
 
+    /// Takes `room` bytes, then fails like a closed pipe.
+    struct Closing {
+        room: usize,
+        written: Vec<u8>,
+    }
+
+    impl std::io::Write for Closing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_that_closes_stops_the_blocks_with_its_error() {
+        // Many blocks on every core; the writer closes a few blocks in. The serializing
+        // threads stop instead of waiting forever for a writer that is gone.
+        let report = report(6 * BLOCK, 3 * BLOCK);
+        let options = options();
+        let whole = render(&report, &options);
+        let mut out = Closing {
+            room: 200_000,
+            written: Vec::new(),
+        };
+        let error = write(&report, &options, &mut out).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(out.written, whole.as_bytes()[..200_000]);
+    }
+
     #[test]
     fn renders_exactly_what_serde_json_writes_for_the_document() {
-        // Empty arrays, one element, uneven chunks, and more elements than the one-thread
-        // limit (split over threads on a multi-core machine).
-        for (findings, images) in [(0, 0), (0, 1), (1, 0), (1, 1), (3, 7), (2500, 1), (1, 3001)] {
+        // Empty arrays, one element, uneven blocks, and several blocks (serialized on every
+        // core of a multi-core machine), a last block full or not.
+        for (findings, images) in [
+            (0, 0),
+            (0, 1),
+            (1, 0),
+            (1, 1),
+            (3, 7),
+            (2500, 1),
+            (1, 3001),
+            (2 * BLOCK, BLOCK),
+        ] {
             let report = report(findings, images);
             let options = options();
             let mut expected = serde_json::to_vec_pretty(&document(&report, &options)).unwrap();

@@ -129,6 +129,24 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions<'_>) -> S
     }
 }
 
+/// Writes `report` in `format` to `out`, the same bytes as [`render`]. The JSON report is
+/// written as it is serialized, so a large one never sits whole in memory.
+///
+/// # Errors
+///
+/// When writing to `out` fails; what was written before stays written.
+pub fn render_to(
+    report: &Report,
+    format: Format,
+    options: &RenderOptions<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => json::write(report, options, out),
+        _ => out.write_all(render(report, format, options).as_bytes()),
+    }
+}
+
 /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per unwaived finding.
 #[must_use]
 pub fn github_annotations(report: &Report) -> String {

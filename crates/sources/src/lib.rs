@@ -24,7 +24,7 @@ pub use portcullis_reference::{
     Context, ImageRef, Location, Platform, Problem, ProblemKind, Resolution,
 };
 pub use project::{BuildDefinition, FileContext, NamedContext, Project};
-pub use rewrite::write_atomic;
+pub use rewrite::{write_atomic, write_atomic_with};
 
 mod bake;
 mod discover;

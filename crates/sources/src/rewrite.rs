@@ -92,7 +92,7 @@ pub(crate) fn rewrite(path: &Path, edits: &[Edit], tree: &Path) -> Result<bool, 
     if new == content {
         return Ok(false);
     }
-    replace(&target, &new, Some(meta.permissions()))
+    replace(&target, |out| out.write_all(&new), Some(meta.permissions()))
         .and_then(|()| keep_owner(&target, &meta))
         .map_err(|source| SourceError::Write {
             path: path.to_owned(),
@@ -122,17 +122,31 @@ fn keep_owner(_: &Path, _: &fs::Metadata) -> std::io::Result<()> {
 /// new one gets `0666` less the umask, as a shell redirection would. Devices and pipes
 /// (`/dev/stdout`, `/dev/null`) are written directly.
 pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(content))
+}
+
+/// [`write_atomic`] of what `write` writes, as it writes it (a large report is never held
+/// whole). When `write` fails, `path` is left as it was (a device or pipe keeps what was
+/// written).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     match fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => fs::write(path, content),
-        Ok(meta) => replace(path, content, Some(meta.permissions())),
-        Err(_) => replace(path, content, None),
+        Ok(meta) if !meta.is_file() => {
+            let mut file = fs::File::create(path)?;
+            write(&mut file)?;
+            file.flush()
+        }
+        Ok(meta) => replace(path, write, Some(meta.permissions())),
+        Err(_) => replace(path, write, None),
     }
 }
 
-/// Writes `content` to a temporary file next to `target`, syncs it and renames it over `target`.
+/// Writes to a temporary file next to `target`, syncs it and renames it over `target`.
 fn replace(
     target: &Path,
-    content: &[u8],
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     permissions: Option<fs::Permissions>,
 ) -> std::io::Result<()> {
     let dir = parent_dir(target);
@@ -149,7 +163,7 @@ fn replace(
         builder.permissions(new_file);
     }
     let mut tmp = builder.tempfile_in(&dir)?;
-    tmp.write_all(content)?;
+    write(&mut tmp)?;
     tmp.flush()?;
     if let Some(permissions) = permissions {
         fs::set_permissions(tmp.path(), permissions)?;
@@ -180,6 +194,27 @@ mod tests {
             expected: expected.into(),
             replacement: replacement.into(),
         }
+    }
+
+    #[test]
+    fn a_streamed_write_lands_whole_or_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("report.json");
+        write_atomic_with(&target, |out| {
+            out.write_all(b"{\"a\": ")?;
+            out.write_all(b"1}")
+        })
+        .unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"{\"a\": 1}");
+        // A writer that fails halfway (a report cut short) replaces nothing.
+        let failed = write_atomic_with(&target, |out| {
+            out.write_all(b"{\"b\": ")?;
+            Err(std::io::Error::other("cut short"))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "cut short");
+        assert_eq!(fs::read(&target).unwrap(), b"{\"a\": 1}");
+        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1);
     }
 
     #[cfg(unix)]

@@ -316,7 +316,7 @@ pub(crate) fn apply(
     waivers: &[Waiver],
     inline: &[InlineWaiver],
     findings: &mut [Finding],
-    images: &[Option<ImageRef>],
+    images: &[Option<&ImageRef>],
     today: jiff::civil::Date,
     evaluated: &BTreeSet<Rule>,
     whole_tree: bool,
@@ -365,7 +365,7 @@ pub(crate) fn apply(
         let mut used = false;
         for i in candidates {
             let finding = &mut findings[i];
-            if !entry.covers(finding, images[i].as_ref()) {
+            if !entry.covers(finding, images[i]) {
                 continue;
             }
             used = true;
