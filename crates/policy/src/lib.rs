@@ -37,8 +37,8 @@ pub use families::waivers::InlineWaiver;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};
 pub use portcullis_reference::{Context, Location, Problem, ProblemKind, Resolution};
 pub use report::{
-    exit, ContextSchema, Failure, ImageEntry, MirrorOutcome, Mirrored, Note, Report, Summary,
-    Traffic,
+    exit, ContextSchema, CopyKind, Failure, ImageEntry, MirrorOutcome, Mirrored, Note, Report,
+    Summary, Traffic,
 };
 pub use rules::{Rule, UnknownRule};
 pub use subject::{HelpPaths, Subject, Written};

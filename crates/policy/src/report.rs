@@ -151,7 +151,27 @@ pub enum MirrorOutcome {
     Planned,
 }
 
-/// One image `mirror` handled.
+/// Which command copied an image: the reports name the copy after it (`mirror`'s
+/// "already mirrored", `promote`'s "promoted").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyKind {
+    /// `portcullis mirror`.
+    #[default]
+    Mirror,
+    /// `portcullis promote`.
+    Promotion,
+}
+
+impl CopyKind {
+    /// Whether this is `mirror`'s copy (the JSON report leaves the kind out then).
+    #[must_use]
+    pub fn is_mirror(&self) -> bool {
+        *self == Self::Mirror
+    }
+}
+
+/// One image `mirror` (or `promote`) handled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Mirrored {
     /// The source, `from:tag`.
@@ -169,6 +189,9 @@ pub struct Mirrored {
     pub bytes: u64,
     /// Referrers and cosign legacy tags copied (signatures, attestations, SBOMs).
     pub referrers: u32,
+    /// Which command copied it; absent for `mirror`.
+    #[serde(default, skip_serializing_if = "CopyKind::is_mirror")]
+    pub kind: CopyKind,
 }
 
 /// The result of a command.

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
-use portcullis_policy::{Finding, MirrorOutcome, Mirrored, Report, Severity};
+use portcullis_policy::{CopyKind, Finding, MirrorOutcome, Mirrored, Report, Severity};
 
 use crate::{code, plural, waiver_reason, RenderOptions, SourceLinks};
 
@@ -333,12 +333,15 @@ fn waived_row(finding: &Finding, links: Option<&SourceLinks>) -> String {
 /// how many of them have a fix, and how many VEX or waivers suppressed.
 /// One image `mirror` handled: source, target, what happened, the digest and the bytes.
 fn mirror_row(m: &Mirrored) -> String {
-    let outcome = match m.outcome {
-        MirrorOutcome::Copied => "copied",
-        MirrorOutcome::Present => "already mirrored",
-        MirrorOutcome::Refused => "**refused**",
-        MirrorOutcome::Failed => "**failed**",
-        MirrorOutcome::Planned => "would copy",
+    let outcome = match (m.kind, m.outcome) {
+        (CopyKind::Mirror, MirrorOutcome::Copied) => "copied",
+        (CopyKind::Mirror, MirrorOutcome::Present) => "already mirrored",
+        (CopyKind::Mirror, MirrorOutcome::Planned) => "would copy",
+        (CopyKind::Promotion, MirrorOutcome::Copied) => "promoted",
+        (CopyKind::Promotion, MirrorOutcome::Present) => "already in place",
+        (CopyKind::Promotion, MirrorOutcome::Planned) => "would promote",
+        (_, MirrorOutcome::Refused) => "**refused**",
+        (_, MirrorOutcome::Failed) => "**failed**",
     };
     #[allow(clippy::cast_precision_loss)]
     let megabytes = m.bytes as f64 / 1_000_000.0;
@@ -497,9 +500,16 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.scans.iter().map(scan_row).collect(),
         "\n",
     );
+    let promoted = !report.mirrored.is_empty()
+        && report
+            .mirrored
+            .iter()
+            .all(|m| m.kind == CopyKind::Promotion);
     let mut mirrored = Table::new(
-        "#### Mirrored\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n"
-            .to_owned(),
+        format!(
+            "#### {}\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n",
+            if promoted { "Promoted" } else { "Mirrored" }
+        ),
         report.mirrored.iter().map(mirror_row).collect(),
         "\n",
     );
