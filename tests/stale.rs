@@ -327,6 +327,66 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
     for output in [stdout(&out), stderr(&out)] {
         assert!(!output.contains(CANARY), "the token leaked: {output}");
     }
+    // The report lists each request: where it went and what GitHub answered.
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let triggers = report["triggers"].as_array().unwrap();
+    assert_eq!(triggers.len(), 3, "{report:#}");
+    let entry = triggers
+        .iter()
+        .find(|t| {
+            t["image"]
+                .as_str()
+                .unwrap()
+                .ends_with("acme/drifted:latest")
+        })
+        .unwrap();
+    assert_eq!(entry["target"], "github-dispatch");
+    assert_eq!(entry["repository"], "acme/app");
+    assert_eq!(entry["event_type"], "portcullis-stale");
+    assert_eq!(entry["outcome"], "sent");
+    assert_eq!(entry["status"], 204);
+    assert_eq!(entry["reasons"], json!(["base-drifted"]));
+    assert_eq!(entry["digest"], drifted.payload["digest"]);
+    // The dry run's report lists them too, as not sent; human and Markdown show a row each.
+    let dry = stale(
+        dir,
+        &[
+            "--trigger",
+            "--dry-run",
+            "-f",
+            "json",
+            "-f",
+            "markdown=stale.md",
+            "-f",
+            "human=stale.txt",
+        ],
+        &env,
+    );
+    assert_exit(&dry, 1);
+    let report: Value = serde_json::from_str(&stdout(&dry)).unwrap();
+    assert!(
+        report["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["outcome"] == "dry-run" && t.get("status").is_none()),
+        "{report:#}"
+    );
+    let markdown = std::fs::read_to_string(dir.join("stale.md")).unwrap();
+    assert!(
+        markdown.contains("#### Rebuilds")
+            && markdown.contains(
+                "| github-dispatch | acme/app dispatch portcullis-stale | dry-run | base-drifted |"
+            ),
+        "{markdown}"
+    );
+    let human = std::fs::read_to_string(dir.join("stale.txt")).unwrap();
+    assert_eq!(human.matches("rebuild of `").count(), 3, "{human}");
+    assert!(
+        human.contains(": dry-run, github-dispatch to acme/app"),
+        "{human}"
+    );
+    assert!(fake.dispatches().len() == 3, "a dry run sends nothing");
 
     // Nothing stale: no request.
     std::fs::write(
@@ -382,6 +442,12 @@ fn trigger_starts_one_gitlab_pipeline_per_stale_image() {
     );
     assert_exit(&wrong, 3);
     assert!(stderr(&wrong).contains("HTTP 404") && !stderr(&wrong).contains("glptt-wrong-canary"));
+    // The human report names the refused request, its project and status.
+    assert!(
+        stdout(&wrong).contains("failed (HTTP 404), gitlab-pipeline to GitLab project 42 on main"),
+        "{}",
+        stdout(&wrong)
+    );
 }
 
 #[test]

@@ -204,6 +204,8 @@ pub struct Report {
     /// What `mirror` did with each planned image: those refused or failed at the gate first,
     /// then the copies, each group in plan order.
     pub mirrored: Vec<Mirrored>,
+    /// The rebuilds `stale --trigger` asked for (or, with `--dry-run`, would ask for).
+    pub triggers: Vec<crate::Triggered>,
     pub failures: Vec<Failure>,
     pub notes: Vec<Note>,
     /// The policy files that applied, as reports name them (`<embedded default>` for the
@@ -303,6 +305,7 @@ impl Report {
         self.images.extend(other.images);
         self.scans.extend(other.scans);
         self.mirrored.extend(other.mirrored);
+        self.triggers.extend(other.triggers);
         self.failures.extend(other.failures);
         self.notes.extend(other.notes);
         for policy in other.policies {

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
-use portcullis_policy::{CopyKind, Finding, MirrorOutcome, Mirrored, Report, Severity};
+use portcullis_policy::{CopyKind, Finding, MirrorOutcome, Mirrored, Report, Severity, Triggered};
 
 use crate::{code, plural, waiver_reason, RenderOptions, SourceLinks};
 
@@ -329,6 +329,19 @@ fn waived_row(finding: &Finding, links: Option<&SourceLinks>) -> String {
     )
 }
 
+/// One rebuild `stale --trigger` asked for: the image, where the request went, what the
+/// forge answered and why.
+fn trigger_row(t: &Triggered) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} |\n",
+        code_cell(&t.image),
+        t.target.as_str(),
+        cell(&t.place()),
+        cell(&t.outcome_text()),
+        cell(&t.reasons.join(", ")),
+    )
+}
+
 /// Counts per scanned image: the vulnerabilities that count (not suppressed) by severity,
 /// how many of them have a fix, and how many VEX or waivers suppressed.
 /// One image `mirror` handled: source, target, what happened, the digest and the bytes.
@@ -513,6 +526,12 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.mirrored.iter().map(mirror_row).collect(),
         "\n",
     );
+    let mut triggers = Table::new(
+        "#### Rebuilds\n\n| image | trigger | where | outcome | reasons |\n|---|---|---|---|---|\n"
+            .to_owned(),
+        report.triggers.iter().map(trigger_row).collect(),
+        "\n",
+    );
     let mut groups: Vec<Table> = groups(&open)
         .iter()
         .map(|g| g.table(options.links))
@@ -539,6 +558,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let mut budget = limit.saturating_sub(fixed);
     budget -= scans.fill(budget);
     budget -= mirrored.fill(budget);
+    budget -= triggers.fill(budget);
     for group in &mut groups {
         budget -= group.fill(budget);
     }
@@ -551,6 +571,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     out.push_str(&counts);
     scans.write(&mut out);
     mirrored.write(&mut out);
+    triggers.write(&mut out);
     out.push_str(&traffic);
     if groups.iter().any(|g| g.kept > 0) {
         out.push_str(details_heading);
@@ -562,7 +583,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let left_findings: usize =
         groups.iter().map(Table::left_out).sum::<usize>() + waived_table.left_out();
     let left_groups = groups.iter().filter(|g| g.kept == 0).count();
-    let left_images = scans.left_out() + mirrored.left_out();
+    let left_images = scans.left_out() + mirrored.left_out() + triggers.left_out();
     if left_findings + left_images > 0 {
         let mut parts = Vec::new();
         if left_findings > 0 {
