@@ -327,8 +327,29 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
     for output in [stdout(&out), stderr(&out)] {
         assert!(!output.contains(CANARY), "the token leaked: {output}");
     }
+    the_reports_list_the_requests(dir, &env, &out, &drifted.payload["digest"]);
+    assert!(fake.dispatches().len() == 3, "a dry run sends nothing");
+
+    // Nothing stale: no request.
+    std::fs::write(
+        dir.join("portcullis.toml"),
+        format!(
+            "[stale]\nmax-age = \"30d\"\nimages = [\"{}/acme/fresh:latest\"]\ntrigger = \"github-dispatch\"\nrepository = \"acme/app\"\n",
+            setup.registry.host()
+        ),
+    )
+    .unwrap();
+    let before = fake.requests().len();
+    let calm = stale(dir, &["--trigger"], &env);
+    assert_exit(&calm, 0);
+    assert_eq!(fake.requests().len(), before);
+}
+
+/// The JSON report of a `--trigger` run (`out`) lists each request: where it went and what
+/// GitHub answered; a dry run's lists them as not sent, with a row each in human and Markdown.
+fn the_reports_list_the_requests(dir: &Path, env: &[(&str, &str)], out: &Output, digest: &Value) {
     // The report lists each request: where it went and what GitHub answered.
-    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let report: Value = serde_json::from_str(&stdout(out)).unwrap();
     let triggers = report["triggers"].as_array().unwrap();
     assert_eq!(triggers.len(), 3, "{report:#}");
     let entry = triggers
@@ -346,7 +367,7 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
     assert_eq!(entry["outcome"], "sent");
     assert_eq!(entry["status"], 204);
     assert_eq!(entry["reasons"], json!(["base-drifted"]));
-    assert_eq!(entry["digest"], drifted.payload["digest"]);
+    assert_eq!(&entry["digest"], digest);
     // The dry run's report lists them too, as not sent; human and Markdown show a row each.
     let dry = stale(
         dir,
@@ -360,7 +381,7 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
             "-f",
             "human=stale.txt",
         ],
-        &env,
+        env,
     );
     assert_exit(&dry, 1);
     let report: Value = serde_json::from_str(&stdout(&dry)).unwrap();
@@ -386,21 +407,6 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
         human.contains(": dry-run, github-dispatch to acme/app"),
         "{human}"
     );
-    assert!(fake.dispatches().len() == 3, "a dry run sends nothing");
-
-    // Nothing stale: no request.
-    std::fs::write(
-        dir.join("portcullis.toml"),
-        format!(
-            "[stale]\nmax-age = \"30d\"\nimages = [\"{}/acme/fresh:latest\"]\ntrigger = \"github-dispatch\"\nrepository = \"acme/app\"\n",
-            setup.registry.host()
-        ),
-    )
-    .unwrap();
-    let before = fake.requests().len();
-    let calm = stale(dir, &["--trigger"], &env);
-    assert_exit(&calm, 0);
-    assert_eq!(fake.requests().len(), before);
 }
 
 #[test]

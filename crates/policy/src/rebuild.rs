@@ -1,6 +1,8 @@
 //! The rebuilds `stale --trigger` asked for, as the report carries them: which image, where
 //! the request went (never with its token) and what the forge answered.
 
+use std::fmt::Write as _;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -71,13 +73,13 @@ impl Triggered {
             _ => self.repository.clone(),
         };
         if let Some(event) = &self.event_type {
-            place.push_str(&format!(" dispatch {event}"));
+            let _ = write!(place, " dispatch {event}");
         }
         if let Some(workflow) = &self.workflow {
-            place.push_str(&format!(" workflow {workflow}"));
+            let _ = write!(place, " workflow {workflow}");
         }
         if let Some(git_ref) = &self.git_ref {
-            place.push_str(&format!(" on {git_ref}"));
+            let _ = write!(place, " on {git_ref}");
         }
         place
     }

@@ -329,6 +329,30 @@ fn waived_row(finding: &Finding, links: Option<&SourceLinks>) -> String {
     )
 }
 
+/// The tables of what `mirror` or `promote` copied and of the rebuilds `stale` asked for.
+fn image_tables(report: &Report) -> (Table, Table) {
+    let promoted = !report.mirrored.is_empty()
+        && report
+            .mirrored
+            .iter()
+            .all(|m| m.kind == CopyKind::Promotion);
+    let mirrored = Table::new(
+        format!(
+            "#### {}\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n",
+            if promoted { "Promoted" } else { "Mirrored" }
+        ),
+        report.mirrored.iter().map(mirror_row).collect(),
+        "\n",
+    );
+    let triggers = Table::new(
+        "#### Rebuilds\n\n| image | trigger | where | outcome | reasons |\n|---|---|---|---|---|\n"
+            .to_owned(),
+        report.triggers.iter().map(trigger_row).collect(),
+        "\n",
+    );
+    (mirrored, triggers)
+}
+
 /// One rebuild `stale --trigger` asked for: the image, where the request went, what the
 /// forge answered and why.
 fn trigger_row(t: &Triggered) -> String {
@@ -513,25 +537,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.scans.iter().map(scan_row).collect(),
         "\n",
     );
-    let promoted = !report.mirrored.is_empty()
-        && report
-            .mirrored
-            .iter()
-            .all(|m| m.kind == CopyKind::Promotion);
-    let mut mirrored = Table::new(
-        format!(
-            "#### {}\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n",
-            if promoted { "Promoted" } else { "Mirrored" }
-        ),
-        report.mirrored.iter().map(mirror_row).collect(),
-        "\n",
-    );
-    let mut triggers = Table::new(
-        "#### Rebuilds\n\n| image | trigger | where | outcome | reasons |\n|---|---|---|---|---|\n"
-            .to_owned(),
-        report.triggers.iter().map(trigger_row).collect(),
-        "\n",
-    );
+    let (mut mirrored, mut triggers) = image_tables(report);
     let mut groups: Vec<Table> = groups(&open)
         .iter()
         .map(|g| g.table(options.links))
