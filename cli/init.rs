@@ -16,6 +16,11 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("build", &["check", "pin"]),
     ("waiver", &["check", "scan"]),
     ("scan", &["scan"]),
+    ("trust", &["verify", "check", "mirror", "promote"]),
+    ("sign", &["sign", "attest", "promote"]),
+    ("mirror", &["mirror", "check", "pin"]),
+    ("promote", &["promote"]),
+    ("stale", &["stale"]),
     ("registries", &["check", "pin"]),
 ];
 

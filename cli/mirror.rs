@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use portcullis_policy::mirror::{needs_signature, refusals, scan_refusals, MirrorItem};
-use portcullis_policy::{Config, Failure, Finding, MirrorOutcome, Mirrored, Report, Traffic};
+use portcullis_policy::{
+    Config, CopyKind, Failure, Finding, MirrorOutcome, Mirrored, Report, Traffic,
+};
 use portcullis_reference::ImageRef;
 use portcullis_registry::{Client, CopyOptions, CopyReport, Progress};
 use portcullis_report::Format;
@@ -303,5 +305,6 @@ fn entry(item: &MirrorItem, outcome: MirrorOutcome, copied: Option<&CopyReport>)
         blobs: copied.blobs_uploaded + copied.blobs_mounted,
         bytes: copied.bytes,
         referrers: copied.referrers_copied + copied.legacy_tags_copied,
+        kind: CopyKind::Mirror,
     }
 }

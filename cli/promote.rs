@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use portcullis_policy::families::promote::{self as decide, Need, PromotionPlan, ScanInputs};
 use portcullis_policy::{
-    judge_signatures, Config, Facts, Failure, MirrorOutcome, Mirrored, Note, Report, SignFormat,
-    SignMode,
+    judge_signatures, Config, CopyKind, Facts, Failure, MirrorOutcome, Mirrored, Note, Report,
+    SignFormat, SignMode,
 };
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_registry::{Client, CopyOptions, CopyReport, RegistryError};
@@ -526,5 +526,6 @@ fn entry(
         blobs: copied.blobs_uploaded + copied.blobs_mounted,
         bytes: copied.bytes,
         referrers: copied.referrers_copied + copied.legacy_tags_copied,
+        kind: CopyKind::Promotion,
     }
 }

@@ -189,7 +189,7 @@ fn scan(
 }
 
 /// Asks `target` for one rebuild per stale image (or, with `--dry-run`, says what it would
-/// send); what was sent is noted, a refusal is a failure.
+/// send); each request is an entry of `report.triggers`, a refusal is also a failure.
 async fn ask(target: &Target, args: &StaleArgs, report: &mut Report) {
     let details = report
         .findings
@@ -209,32 +209,21 @@ async fn ask(target: &Target, args: &StaleArgs, report: &mut Report) {
                 request.body
             )));
         }
+        report.triggers.extend(trigger::dry_run(target, &rebuilds));
         return;
     }
     let pace = Pace {
         min_interval: Duration::from_millis(args.trigger_interval_ms),
         ..Pace::default()
     };
-    match trigger::trigger(target, &rebuilds, pace).await {
-        Ok(sent) => {
-            for sent in sent {
-                let pipeline = sent
-                    .pipeline
-                    .map(|url| format!(": {url}"))
-                    .unwrap_or_default();
-                report.notes.push(Note::info(format!(
-                    "asked for a rebuild of `{}` ({}, HTTP {}){pipeline}",
-                    sent.image,
-                    target.describe(),
-                    sent.status
-                )));
-            }
-        }
-        Err(error) => report.failures.push(Failure {
+    let asked = trigger::ask(target, &rebuilds, pace).await;
+    report.triggers.extend(asked.triggered);
+    if let Some(error) = asked.error {
+        report.failures.push(Failure {
             message: chain(&error),
             image: None,
             location: None,
-        }),
+        });
     }
 }
 

@@ -54,6 +54,16 @@ fn init_writes_a_policy_that_check_pin_and_scan_load() {
     let scanned: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(scanned["scans"][0]["gate"]["fail_on"], "high");
     assert_eq!(scanned["policies"][0], "portcullis.toml", "{scanned}");
+
+    // The later commands' sections are commented out: `stale` has nothing to watch (a
+    // usage error naming the keys), `mirror` nothing to copy.
+    let out = run_in(d, &["stale"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("[stale] images"), "{}", stderr(&out));
+    let out = run_in(d, &["mirror", "--dry-run", "-f", "json"]);
+    assert_exit(&out, 0);
+    let mirrored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(mirrored.get("mirrored").is_none(), "{mirrored}");
 }
 
 #[test]

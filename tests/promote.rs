@@ -249,6 +249,12 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     );
     let markdown = std::fs::read_to_string(w.dir.path().join("promote.md")).unwrap();
     assert!(markdown.contains("CVE-2019-18224"), "{markdown}");
+    // Named as a promotion, not a mirror.
+    assert!(!junit.contains("mirror"), "{junit}");
+    assert!(
+        markdown.contains("#### Promoted") && !markdown.contains("Mirrored"),
+        "{markdown}"
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rules = common::rules(&report);
     assert!(
@@ -262,7 +268,7 @@ fn only_a_vetted_image_is_promoted_and_refusals_write_nothing() {
     assert_exit(&out, 0);
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
-        all.contains(&format!("would copy `{signed}` → `{target}`")),
+        all.contains(&format!("would promote `{signed}` → `{target}`")),
         "{all}"
     );
     assert!(all.contains("nothing was written"), "{all}");

@@ -327,6 +327,8 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
     for output in [stdout(&out), stderr(&out)] {
         assert!(!output.contains(CANARY), "the token leaked: {output}");
     }
+    the_reports_list_the_requests(dir, &env, &out, &drifted.payload["digest"]);
+    assert!(fake.dispatches().len() == 3, "a dry run sends nothing");
 
     // Nothing stale: no request.
     std::fs::write(
@@ -341,6 +343,70 @@ fn trigger_dispatches_once_per_stale_image_to_github() {
     let calm = stale(dir, &["--trigger"], &env);
     assert_exit(&calm, 0);
     assert_eq!(fake.requests().len(), before);
+}
+
+/// The JSON report of a `--trigger` run (`out`) lists each request: where it went and what
+/// GitHub answered; a dry run's lists them as not sent, with a row each in human and Markdown.
+fn the_reports_list_the_requests(dir: &Path, env: &[(&str, &str)], out: &Output, digest: &Value) {
+    // The report lists each request: where it went and what GitHub answered.
+    let report: Value = serde_json::from_str(&stdout(out)).unwrap();
+    let triggers = report["triggers"].as_array().unwrap();
+    assert_eq!(triggers.len(), 3, "{report:#}");
+    let entry = triggers
+        .iter()
+        .find(|t| {
+            t["image"]
+                .as_str()
+                .unwrap()
+                .ends_with("acme/drifted:latest")
+        })
+        .unwrap();
+    assert_eq!(entry["target"], "github-dispatch");
+    assert_eq!(entry["repository"], "acme/app");
+    assert_eq!(entry["event_type"], "portcullis-stale");
+    assert_eq!(entry["outcome"], "sent");
+    assert_eq!(entry["status"], 204);
+    assert_eq!(entry["reasons"], json!(["base-drifted"]));
+    assert_eq!(&entry["digest"], digest);
+    // The dry run's report lists them too, as not sent; human and Markdown show a row each.
+    let dry = stale(
+        dir,
+        &[
+            "--trigger",
+            "--dry-run",
+            "-f",
+            "json",
+            "-f",
+            "markdown=stale.md",
+            "-f",
+            "human=stale.txt",
+        ],
+        env,
+    );
+    assert_exit(&dry, 1);
+    let report: Value = serde_json::from_str(&stdout(&dry)).unwrap();
+    assert!(
+        report["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["outcome"] == "dry-run" && t.get("status").is_none()),
+        "{report:#}"
+    );
+    let markdown = std::fs::read_to_string(dir.join("stale.md")).unwrap();
+    assert!(
+        markdown.contains("#### Rebuilds")
+            && markdown.contains(
+                "| github-dispatch | acme/app dispatch portcullis-stale | dry-run | base-drifted |"
+            ),
+        "{markdown}"
+    );
+    let human = std::fs::read_to_string(dir.join("stale.txt")).unwrap();
+    assert_eq!(human.matches("rebuild of `").count(), 3, "{human}");
+    assert!(
+        human.contains(": dry-run, github-dispatch to acme/app"),
+        "{human}"
+    );
 }
 
 #[test]
@@ -382,6 +448,12 @@ fn trigger_starts_one_gitlab_pipeline_per_stale_image() {
     );
     assert_exit(&wrong, 3);
     assert!(stderr(&wrong).contains("HTTP 404") && !stderr(&wrong).contains("glptt-wrong-canary"));
+    // The human report names the refused request, its project and status.
+    assert!(
+        stdout(&wrong).contains("failed (HTTP 404), gitlab-pipeline to GitLab project 42 on main"),
+        "{}",
+        stdout(&wrong)
+    );
 }
 
 #[test]
@@ -390,4 +462,260 @@ fn trigger_without_a_token_is_a_usage_error() {
     let out = stale(setup.dir.path(), &["--trigger"], &[]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("GITHUB_TOKEN"));
+}
+
+/// The Trivy report of `debian-buster` (from Trivy's own test suite: one fixed critical,
+/// one unfixed low), as if it had been made for `image` (`repository@digest`), with
+/// `edit` applied to each of its vulnerabilities.
+fn trivy_report_about(dir: &Path, image: &str, edit: impl Fn(&mut Value)) -> std::path::PathBuf {
+    let fixture = common::repo_root().join("crates/scan/tests/data/debian-buster.json");
+    let mut report: Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    report["ArtifactName"] = Value::from(image);
+    report["Metadata"]["RepoDigests"] = json!([image]);
+    for result in report["Results"].as_array_mut().unwrap() {
+        for vuln in result["Vulnerabilities"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            edit(vuln);
+        }
+    }
+    let path = dir.join("trivy.json");
+    std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn scan_makes_an_image_with_a_fixable_vulnerability_at_the_gate_stale() {
+    let registry = Registry::start(Auth::None).unwrap();
+    let host = registry.host();
+    // Built yesterday on no known base: only the scan can make it stale.
+    let digest = annotated(&registry, "acme/app", "1.0", &now_minus_days(1), &json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |fail_on: &str| {
+        format!("[stale]\nmax-age = \"30d\"\nimages = [\"{host}/acme/app:1.0\"]\n\n[scan]\nfail-on = \"{fail_on}\"\n")
+    };
+    let subject = format!("{host}/acme/app@{digest}");
+    let run = |fail_on: &str, edit: &dyn Fn(&mut Value)| {
+        std::fs::write(dir.path().join("portcullis.toml"), policy(fail_on)).unwrap();
+        let report = trivy_report_about(dir.path(), &subject, edit);
+        stale(
+            dir.path(),
+            &["--scan", "--report", report.to_str().unwrap(), "-f", "json"],
+            &[],
+        )
+    };
+
+    // The report as Trivy wrote it: one fixed critical makes the image stale.
+    let out = run("high", &|_| {});
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(stale_images(&report), [format!("{host}/acme/app:1.0")]);
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("1 vulnerability with a fix at or above `high` (1 critical)"),
+        "{message}"
+    );
+    let human = stale(
+        dir.path(),
+        &[
+            "--scan",
+            "--report",
+            dir.path().join("trivy.json").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_exit(&human, 1);
+    assert!(
+        stdout(&human).contains("(1 critical)"),
+        "{}",
+        stdout(&human)
+    );
+
+    // Counts by severity: the unfixed low given a fix counts too under `low`.
+    let out = run("low", &|vuln| {
+        if vuln["Status"] == "affected" {
+            vuln["FixedVersion"] = Value::from("9.9");
+            vuln["Status"] = Value::from("fixed");
+        }
+    });
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("2 vulnerabilities with a fix at or above `low` (1 critical, 1 low)"),
+        "{message}"
+    );
+
+    // Only unfixed vulnerabilities: not stale.
+    let out = run("low", &|vuln| {
+        vuln.as_object_mut().unwrap().remove("FixedVersion");
+        vuln["Status"] = Value::from("affected");
+    });
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(stale_images(&report).is_empty(), "{report:#}");
+
+    // A fixed vulnerability below the gate: not stale.
+    let out = run("critical", &|vuln| vuln["Severity"] = Value::from("MEDIUM"));
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(stale_images(&report).is_empty(), "{report:#}");
+}
+
+/// Pushes an OCI index at `repo:tag` whose first entry is a BuildKit-style attestation
+/// manifest (`unknown/unknown`) and whose second is `child`, with `annotations` on the
+/// index itself.
+fn index_over(registry: &Registry, repo: &str, tag: &str, child: &str, annotations: &Value) {
+    let entry = |digest: &str, os: &str, arch: &str| {
+        let (media_type, bytes) = registry.fetch_manifest(repo, digest).unwrap();
+        json!({"mediaType": media_type, "digest": digest, "size": bytes.len(),
+            "platform": {"os": os, "architecture": arch}})
+    };
+    let attestation = registry
+        .seed_image(
+            repo,
+            "attestation",
+            &ImageSpec::new("unknown", "unknown").layers(vec![b"attestation".to_vec()]),
+        )
+        .unwrap()
+        .to_string();
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [entry(&attestation, "unknown", "unknown"), entry(child, "linux", "amd64")],
+        "annotations": annotations,
+    }))
+    .unwrap();
+    registry
+        .push_manifest(repo, tag, OCI_INDEX, &index)
+        .unwrap();
+}
+
+#[test]
+fn bases_on_an_index_or_only_on_its_platform_child_are_found() {
+    let registry = Registry::start(Auth::None).unwrap();
+    let host = registry.host();
+    let base_then = base(&registry, "alpine then");
+    let base_annotations = json!({
+        "org.opencontainers.image.base.name": format!("{host}/library/alpine:3.20"),
+        "org.opencontainers.image.base.digest": base_then,
+    });
+    let recent = now_minus_days(1);
+    // On the index: the child says nothing.
+    let plain = annotated(&registry, "acme/on-index", "child", &recent, &json!({}));
+    index_over(&registry, "acme/on-index", "1.0", &plain, &base_annotations);
+    // Only on the platform child: the index says nothing.
+    let child = annotated(
+        &registry,
+        "acme/on-child",
+        "child",
+        &recent,
+        &base_annotations,
+    );
+    index_over(&registry, "acme/on-child", "1.0", &child, &json!({}));
+    let base_now = base(&registry, "alpine now");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        format!("[stale]\nimages = [\"{host}/acme/on-index:1.0\", \"{host}/acme/on-child:1.0\"]\n"),
+    )
+    .unwrap();
+    let out = stale(dir.path(), &["-f", "json"], &[]);
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut images = stale_images(&report);
+    images.sort();
+    assert_eq!(
+        images,
+        [
+            format!("{host}/acme/on-child:1.0"),
+            format!("{host}/acme/on-index:1.0"),
+        ]
+    );
+    for finding in report["findings"].as_array().unwrap() {
+        let message = finding["message"].as_str().unwrap();
+        assert!(
+            message.contains(&base_then) && message.contains(&base_now),
+            "{message}"
+        );
+    }
+    assert!(!stderr(&out).contains("is unknown"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_legacy_att_provenance_names_the_base() {
+    use portcullis_testkit::sigstore::{Claims, SigstoreStack};
+    let registry = Registry::start(Auth::None).unwrap();
+    let host = registry.host();
+    let base_then = base(&registry, "alpine then");
+    let digest = annotated(&registry, "acme/app", "1.0", &now_minus_days(1), &json!({}));
+    let stack = SigstoreStack::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trust = stack.write_trust_files(dir.path()).unwrap().trust_config;
+    let token = stack.token(&Claims::github("acme/app")).unwrap();
+    let attest = portcullis()
+        .current_dir(dir.path())
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env("DOCKER_CONFIG", dir.path().join("docker"))
+        .envs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "acme/app"),
+            ("GITHUB_SHA", "8f4e3c2b1a0918273645546372819aabbccddeef"),
+            ("GITHUB_REF", "refs/heads/main"),
+            (
+                "GITHUB_WORKFLOW_REF",
+                "acme/app/.github/workflows/release.yml@refs/heads/main",
+            ),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_RUN_ATTEMPT", "1"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("RUNNER_ENVIRONMENT", "github-hosted"),
+        ])
+        .args([
+            "attest",
+            &format!("{host}/acme/app@{digest}"),
+            "--type",
+            "slsaprovenance",
+            "--predicate",
+            "auto",
+            "--base-image",
+            &format!("{host}/library/alpine:3.20@{base_then}"),
+            "--format",
+            "legacy",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            trust.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&attest, 0);
+    // Only the `.att` tag holds it: no referrer was written.
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert!(registry
+        .fetch_manifest("acme/app", &format!("sha256-{hex}.att"))
+        .is_ok());
+    assert!(registry
+        .fetch_manifest("acme/app", &format!("sha256-{hex}"))
+        .is_err());
+    let base_now = base(&registry, "alpine now");
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        format!("[stale]\nimages = [\"{host}/acme/app:1.0\"]\n"),
+    )
+    .unwrap();
+    let out = stale(dir.path(), &["-f", "json"], &[]);
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(stale_images(&report), [format!("{host}/acme/app:1.0")]);
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{host}/library/alpine:3.20"))
+            && message.contains(&base_then)
+            && message.contains(&base_now),
+        "{message}"
+    );
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use portcullis_policy::{StaleDetail, StaleSettings, Trigger};
+use portcullis_policy::{StaleDetail, StaleSettings, Trigger, TriggerOutcome, Triggered};
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_secret::Secret;
 use serde_json::{json, Map, Value};
@@ -79,6 +79,65 @@ impl Target {
             Self::GitlabPipeline {
                 project, git_ref, ..
             } => format!("a pipeline on `{git_ref}` of GitLab project `{project}`"),
+        }
+    }
+
+    /// The report's entry for `rebuild` asked of this target: where it went, never the
+    /// token.
+    #[must_use]
+    pub fn entry(
+        &self,
+        rebuild: &Rebuild,
+        outcome: TriggerOutcome,
+        status: Option<u16>,
+        pipeline: Option<String>,
+    ) -> Triggered {
+        let (target, repository, event_type, workflow, git_ref) = match self {
+            Self::GithubDispatch {
+                repository,
+                event_type,
+                ..
+            } => (
+                Trigger::GithubDispatch,
+                repository,
+                Some(event_type.clone()),
+                None,
+                None,
+            ),
+            Self::GithubWorkflow {
+                repository,
+                workflow,
+                git_ref,
+                ..
+            } => (
+                Trigger::GithubWorkflow,
+                repository,
+                None,
+                Some(workflow.clone()),
+                Some(git_ref.clone()),
+            ),
+            Self::GitlabPipeline {
+                project, git_ref, ..
+            } => (
+                Trigger::GitlabPipeline,
+                project,
+                None,
+                None,
+                Some(git_ref.clone()),
+            ),
+        };
+        Triggered {
+            image: rebuild.image.to_string(),
+            digest: rebuild.digest.to_string(),
+            target,
+            repository: repository.clone(),
+            event_type,
+            workflow,
+            git_ref,
+            outcome,
+            status,
+            pipeline,
+            reasons: rebuild.reasons.iter().map(|r| (*r).to_owned()).collect(),
         }
     }
 
@@ -337,6 +396,17 @@ pub enum TriggerError {
     },
 }
 
+impl TriggerError {
+    /// The HTTP status the forge answered, when it answered.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::Http { source, .. } => source.status().map(|s| s.as_u16()),
+        }
+    }
+}
+
 /// The request `rebuild` makes at `target` (the token left out of it).
 #[must_use]
 pub fn request(target: &Target, rebuild: &Rebuild) -> Request {
@@ -436,6 +506,57 @@ pub async fn trigger(
     rebuilds: &[Rebuild],
     pace: Pace,
 ) -> Result<Vec<Sent>, TriggerError> {
+    let mut sent = Vec::new();
+    send_all(target, rebuilds, pace, &mut sent).await?;
+    Ok(sent)
+}
+
+/// What asking for rebuilds did, as the report carries it.
+#[derive(Debug)]
+pub struct Asked {
+    /// One entry per rebuild asked for: those sent, then the one that failed.
+    pub triggered: Vec<Triggered>,
+    /// Why the run stopped early (the rebuilds after the failed one were not asked for).
+    pub error: Option<TriggerError>,
+}
+
+/// [`trigger`], with the report's entry for each rebuild asked for.
+pub async fn ask(target: &Target, rebuilds: &[Rebuild], pace: Pace) -> Asked {
+    let mut sent = Vec::new();
+    let error = send_all(target, rebuilds, pace, &mut sent).await.err();
+    let mut triggered: Vec<Triggered> = rebuilds
+        .iter()
+        .zip(&sent)
+        .map(|(rebuild, sent)| {
+            target.entry(
+                rebuild,
+                TriggerOutcome::Sent,
+                Some(sent.status),
+                sent.pipeline.clone(),
+            )
+        })
+        .collect();
+    if let (Some(error), Some(rebuild)) = (&error, rebuilds.get(sent.len())) {
+        triggered.push(target.entry(rebuild, TriggerOutcome::Failed, error.status(), None));
+    }
+    Asked { triggered, error }
+}
+
+/// The report's entries for a `--dry-run`: each rebuild that would be asked for.
+#[must_use]
+pub fn dry_run(target: &Target, rebuilds: &[Rebuild]) -> Vec<Triggered> {
+    rebuilds
+        .iter()
+        .map(|rebuild| target.entry(rebuild, TriggerOutcome::DryRun, None, None))
+        .collect()
+}
+
+async fn send_all(
+    target: &Target,
+    rebuilds: &[Rebuild],
+    pace: Pace,
+    sent: &mut Vec<Sent>,
+) -> Result<(), TriggerError> {
     portcullis_registry::install_crypto_provider();
     let http = reqwest::Client::builder()
         .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
@@ -446,7 +567,6 @@ pub async fn trigger(
             image: String::new(),
             source,
         })?;
-    let mut sent = Vec::new();
     let mut last: Option<tokio::time::Instant> = None;
     for rebuild in rebuilds {
         let request = request(target, rebuild);
@@ -494,7 +614,7 @@ pub async fn trigger(
             pipeline,
         });
     }
-    Ok(sent)
+    Ok(())
 }
 
 async fn send(

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis_forge::trigger::{rebuilds, trigger, Pace, Target, TriggerError};
-use portcullis_policy::{StaleDetail, StaleReason};
+use portcullis_forge::trigger::{ask, dry_run, rebuilds, trigger, Pace, Target, TriggerError};
+use portcullis_policy::{StaleDetail, StaleReason, Trigger, TriggerOutcome};
 use portcullis_reference::{Digest, ImageRef};
 use portcullis_secret::Secret;
 use portcullis_testkit::forge::{FakeGithub, FakeGitlab};
@@ -205,4 +205,50 @@ async fn gitlab_pipeline_trigger_once_per_image_with_variables() {
         text.contains("HTTP 404") && !text.contains("glptt"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn ask_reports_each_rebuild_with_its_target_and_outcome_and_no_token() {
+    let fake = FakeGitlab::start(42, "acme/app").unwrap();
+    fake.add_trigger_token("glptt-canary");
+    let target = |token: &str| Target::GitlabPipeline {
+        api: fake.api_url(),
+        project: "acme/app".into(),
+        git_ref: "main".into(),
+        token: Secret::new(token),
+    };
+    let wanted = rebuilds([
+        &detail("registry.example.com/acme/app:latest"),
+        &detail("registry.example.com/acme/api:latest"),
+    ]);
+    let asked = ask(&target("glptt-canary"), &wanted, fast()).await;
+    assert!(asked.error.is_none());
+    assert_eq!(asked.triggered.len(), 2);
+    let first = &asked.triggered[0];
+    assert_eq!(first.image, "registry.example.com/acme/app:latest");
+    assert_eq!(first.target, Trigger::GitlabPipeline);
+    assert_eq!(first.repository, "acme/app");
+    assert_eq!(first.git_ref.as_deref(), Some("main"));
+    assert_eq!(first.outcome, TriggerOutcome::Sent);
+    assert_eq!(first.status, Some(201));
+    assert!(first.pipeline.as_deref().unwrap().contains("/pipelines/"));
+    assert_eq!(first.reasons, ["base-drifted"]);
+
+    // A refusal: the first rebuild is the failed entry with the status; the rest are not asked.
+    let asked = ask(&target("glptt-wrong"), &wanted, fast()).await;
+    assert!(asked.error.is_some());
+    assert_eq!(asked.triggered.len(), 1);
+    assert_eq!(asked.triggered[0].outcome, TriggerOutcome::Failed);
+    assert_eq!(asked.triggered[0].status, Some(404));
+
+    let planned = dry_run(&target("glptt-canary"), &wanted);
+    assert_eq!(planned.len(), 2);
+    assert!(planned
+        .iter()
+        .all(|t| t.outcome == TriggerOutcome::DryRun && t.status.is_none()));
+    let text = format!(
+        "{planned:?} {}",
+        serde_json::to_string(&asked.triggered).unwrap()
+    );
+    assert!(!text.contains("glptt"), "{text}");
 }

@@ -13,6 +13,7 @@ mod evaluate;
 pub mod families;
 mod finding;
 pub mod mirror;
+mod rebuild;
 mod report;
 pub mod rules;
 pub mod shell;
@@ -36,9 +37,10 @@ pub use families::vulnerabilities::counts as vulnerability_counts;
 pub use families::waivers::InlineWaiver;
 pub use finding::{AppliedWaiver, Detail, Finding, Severity};
 pub use portcullis_reference::{Context, Location, Problem, ProblemKind, Resolution};
+pub use rebuild::{TriggerOutcome, Triggered};
 pub use report::{
-    exit, ContextSchema, Failure, ImageEntry, MirrorOutcome, Mirrored, Note, Report, Summary,
-    Traffic,
+    exit, ContextSchema, CopyKind, Failure, ImageEntry, MirrorOutcome, Mirrored, Note, Report,
+    Summary, Traffic,
 };
 pub use rules::{Rule, UnknownRule};
 pub use subject::{HelpPaths, Subject, Written};

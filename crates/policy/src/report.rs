@@ -151,7 +151,27 @@ pub enum MirrorOutcome {
     Planned,
 }
 
-/// One image `mirror` handled.
+/// Which command copied an image: the reports name the copy after it (`mirror`'s
+/// "already mirrored", `promote`'s "promoted").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyKind {
+    /// `portcullis mirror`.
+    #[default]
+    Mirror,
+    /// `portcullis promote`.
+    Promotion,
+}
+
+impl CopyKind {
+    /// Whether this is `mirror`'s copy (the JSON report leaves the kind out then).
+    #[must_use]
+    pub fn is_mirror(&self) -> bool {
+        *self == Self::Mirror
+    }
+}
+
+/// One image `mirror` (or `promote`) handled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Mirrored {
     /// The source, `from:tag`.
@@ -169,6 +189,9 @@ pub struct Mirrored {
     pub bytes: u64,
     /// Referrers and cosign legacy tags copied (signatures, attestations, SBOMs).
     pub referrers: u32,
+    /// Which command copied it; absent for `mirror`.
+    #[serde(default, skip_serializing_if = "CopyKind::is_mirror")]
+    pub kind: CopyKind,
 }
 
 /// The result of a command.
@@ -181,6 +204,8 @@ pub struct Report {
     /// What `mirror` did with each planned image: those refused or failed at the gate first,
     /// then the copies, each group in plan order.
     pub mirrored: Vec<Mirrored>,
+    /// The rebuilds `stale --trigger` asked for (or, with `--dry-run`, would ask for).
+    pub triggers: Vec<crate::Triggered>,
     pub failures: Vec<Failure>,
     pub notes: Vec<Note>,
     /// The policy files that applied, as reports name them (`<embedded default>` for the
@@ -280,6 +305,7 @@ impl Report {
         self.images.extend(other.images);
         self.scans.extend(other.scans);
         self.mirrored.extend(other.mirrored);
+        self.triggers.extend(other.triggers);
         self.failures.extend(other.failures);
         self.notes.extend(other.notes);
         for policy in other.policies {

@@ -253,6 +253,37 @@ fn inline_tables_are_accepted_too() {
     assert_eq!(config.waivers().len(), 1);
 }
 
+/// `text` with the commented examples of the blank-line-separated blocks `pick` accepts
+/// uncommented: `# [header]` lines and `# key = value` lines.
+fn uncomment(text: &str, pick: impl Fn(&str) -> bool) -> String {
+    text.split("\n\n")
+        .map(|block| {
+            if !pick(block) {
+                return block.to_owned();
+            }
+            block
+                .lines()
+                .map(|line| {
+                    let trimmed = line.trim_start();
+                    let example = trimmed.starts_with("# [")
+                        || trimmed.starts_with("# ")
+                            && trimmed[2..].split_once(" = ").is_some_and(|(key, _)| {
+                                !key.contains(' ')
+                                    && key.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                            });
+                    if example {
+                        &trimmed[2..]
+                    } else {
+                        line
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 #[test]
 fn starter_parses_and_matches_the_documented_defaults() {
     let config = Config::parse("portcullis.toml", Config::starter())
@@ -260,40 +291,68 @@ fn starter_parses_and_matches_the_documented_defaults() {
     assert!(config.images().require_digest.value);
     assert!(config.images().allow.is_some());
     assert_eq!(config.scan().fail_on.value, FailOn::High);
+    // The later commands' sections stay commented out: a fresh `init` changes nothing.
     assert!(
         config.waivers().is_empty(),
         "the waiver example stays commented out"
     );
-    // The commented examples parse too once uncommented.
-    let uncommented = Config::starter()
-        .lines()
-        .map(|line| {
-            let trimmed = line.trim_start();
-            let example = trimmed.starts_with("# [")
-                || trimmed.starts_with("# ")
-                    && trimmed[2..].split_once(" = ").is_some_and(|(key, _)| {
-                        !key.contains(' ')
-                            && key.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-                    });
-            if example {
-                &trimmed[2..]
-            } else {
-                line
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    assert!(config.mirrors().is_empty());
+    assert!(config.trust().signers.is_empty());
+    assert!(config.promotions().is_empty());
+    assert_eq!(config.stale().trigger.value, Trigger::None);
+    assert!(config.stale().max_age.is_none());
+    assert!(config.stale().site.is_none() && config.sign().mode.site.is_none());
+    assert!(!Config::starter().contains("\n[report]"));
+
+    // The commented examples parse together once uncommented.
+    let uncommented = uncomment(Config::starter(), |_| true);
     let config = Config::parse("uncommented.toml", &uncommented)
         .unwrap_or_else(|errors| panic!("{errors}\n{uncommented}"));
     assert_eq!(config.waivers().len(), 1);
     assert_eq!(config.scan().hook.len(), 1);
     assert_eq!(config.registries().len(), 1);
-    // Sections of commands that do not exist yet are not written (mirror, sign, verify,
-    // stale, the pull request comment).
-    assert!(config.mirrors().is_empty());
-    assert!(config.trust().signers.is_empty());
-    for absent in ["[trust]", "[sign]", "mirror]]", "[stale]", "[report]"] {
-        assert!(!Config::starter().contains(absent), "{absent}");
+    assert_eq!(config.trust().signers.len(), 1);
+    assert_eq!(config.sign().mode.value, SignMode::Keyless);
+    assert_eq!(config.sign().format.value, SignFormat::Bundle);
+    assert_eq!(config.mirrors().len(), 1);
+    assert_eq!(config.promotions().len(), 1);
+    assert_eq!(config.stale().trigger.value, Trigger::GithubDispatch);
+    assert_eq!(
+        config.stale().max_age.as_ref().unwrap().value,
+        Duration::from_secs(30 * 86_400)
+    );
+}
+
+#[test]
+fn each_commented_section_of_the_starter_parses_alone() {
+    let headers: Vec<&str> = Config::starter()
+        .lines()
+        .filter_map(|line| line.strip_prefix("# ["))
+        .collect();
+    for section in [
+        "[waiver]]",
+        "[scan.hook]]",
+        "[trust.signer]]",
+        "sign]",
+        "[mirror]]",
+        "[promote]]",
+        "stale]",
+        "registries.",
+    ] {
+        assert!(
+            headers.iter().any(|header| header.starts_with(section)),
+            "no commented `{section}` in the starter: {headers:?}"
+        );
+    }
+    for header in headers {
+        let uncommented = uncomment(Config::starter(), |block| {
+            block
+                .lines()
+                .any(|line| line.strip_prefix("# [") == Some(header))
+        });
+        assert_ne!(uncommented, Config::starter(), "{header}");
+        Config::parse("uncommented.toml", &uncommented)
+            .unwrap_or_else(|errors| panic!("`[{header}` alone: {errors}\n{uncommented}"));
     }
 }
 

@@ -13,7 +13,9 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::termcolor::{Ansi, NoColor, WriteColor};
 use codespan_reporting::term::{self, Chars, Config};
 use portcullis_policy::vuln::ScanResult;
-use portcullis_policy::{ConfigSite, Finding, Location, MirrorOutcome, Mirrored, Report, Severity};
+use portcullis_policy::{
+    ConfigSite, CopyKind, Finding, Location, MirrorOutcome, Mirrored, Report, Severity, Triggered,
+};
 
 use crate::{code, plural, waiver_reason, RenderOptions};
 
@@ -307,14 +309,32 @@ pub(crate) fn traffic_line(traffic: &portcullis_policy::Traffic) -> String {
     line
 }
 
+/// One rebuild `stale --trigger` asked for: `rebuild of `img` (sha256:…): sent (HTTP 204),
+/// github-dispatch to acme/app dispatch portcullis-stale; base-drifted`.
+pub(crate) fn trigger_line(t: &Triggered) -> String {
+    format!(
+        "rebuild of `{}` ({}): {}, {} to {}; {}",
+        t.image,
+        t.digest,
+        t.outcome_text(),
+        t.target.as_str(),
+        t.place(),
+        t.reasons.join(", ")
+    )
+}
+
 /// What `mirror` did with one image: `copied `src:tag` → `dst:tag` (sha256:…): 3 manifests, 5 blobs, 12.4 MB, 2 referrers`.
 pub(crate) fn mirror_line(m: &Mirrored) -> String {
-    let verb = match m.outcome {
-        MirrorOutcome::Copied => "copied",
-        MirrorOutcome::Present => "already mirrored",
-        MirrorOutcome::Refused => "refused",
-        MirrorOutcome::Failed => "failed to copy",
-        MirrorOutcome::Planned => "would copy",
+    let verb = match (m.kind, m.outcome) {
+        (CopyKind::Mirror, MirrorOutcome::Copied) => "copied",
+        (CopyKind::Mirror, MirrorOutcome::Present) => "already mirrored",
+        (CopyKind::Mirror, MirrorOutcome::Failed) => "failed to copy",
+        (CopyKind::Mirror, MirrorOutcome::Planned) => "would copy",
+        (CopyKind::Promotion, MirrorOutcome::Copied) => "promoted",
+        (CopyKind::Promotion, MirrorOutcome::Present) => "already in place",
+        (CopyKind::Promotion, MirrorOutcome::Failed) => "failed to promote",
+        (CopyKind::Promotion, MirrorOutcome::Planned) => "would promote",
+        (_, MirrorOutcome::Refused) => "refused",
     };
     let digest = m
         .digest
@@ -450,6 +470,10 @@ pub(crate) fn render(report: &Report, options: &RenderOptions<'_>) -> String {
     }
     for mirrored in &report.mirrored {
         out.push_str(&printable(&mirror_line(mirrored)));
+        out.push('\n');
+    }
+    for triggered in &report.triggers {
+        out.push_str(&printable(&trigger_line(triggered)));
         out.push('\n');
     }
     if let Some(traffic) = &report.summary.traffic {

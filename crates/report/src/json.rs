@@ -8,7 +8,7 @@
 use portcullis_policy::vuln::{ScanResult, VulnerabilityFinding};
 use portcullis_policy::{
     AppliedWaiver, ContextSchema, Failure, Finding, ImageEntry, Mirrored, Report, Rule, Severity,
-    Summary,
+    Summary, Triggered,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -38,6 +38,11 @@ pub(crate) struct Document<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schemars(default)]
     mirrored: &'a [Mirrored],
+    /// The rebuilds `stale --trigger` asked for, would ask for (`--dry-run`) or failed to
+    /// (only for `stale --trigger`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schemars(default)]
+    triggers: &'a [Triggered],
     /// What kept the command from finishing (exit 3).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schemars(default)]
@@ -146,6 +151,7 @@ fn document<'a>(report: &'a Report, options: &RenderOptions<'a>) -> Document<'a>
         images: &report.images,
         scans: &report.scans,
         mirrored: &report.mirrored,
+        triggers: &report.triggers,
         failures: &report.failures,
         policies: &report.policies,
         summary: &report.summary,
@@ -166,6 +172,8 @@ struct Tail<'a> {
     scans: &'a [ScanResult],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     mirrored: &'a [Mirrored],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    triggers: &'a [Triggered],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     failures: &'a [Failure],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -209,6 +217,7 @@ pub(crate) fn write(
     let tail = Tail {
         scans: &report.scans,
         mirrored: &report.mirrored,
+        triggers: &report.triggers,
         failures: &report.failures,
         policies: &report.policies,
         summary: &report.summary,

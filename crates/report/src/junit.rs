@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use portcullis_policy::{Finding, MirrorOutcome, Report, Severity};
+use portcullis_policy::{CopyKind, Finding, MirrorOutcome, Report, Severity};
 
 use crate::parts::split;
 use crate::{code, waiver_reason, TOOL_NAME};
@@ -159,13 +159,22 @@ impl Suite {
     }
 }
 
+/// The command that copied an image, as suites and cases name it.
+fn command(kind: CopyKind) -> &'static str {
+    match kind {
+        CopyKind::Mirror => "mirror",
+        CopyKind::Promotion => "promote",
+    }
+}
+
 /// The cases of a mirror run's images that are not refusals (those are findings).
 fn mirror_cases(report: &Report, suite: &mut Suite) {
     for mirrored in &report.mirrored {
         let name = format!("{} → {}", mirrored.source, mirrored.target);
+        let class = command(mirrored.kind);
         match mirrored.outcome {
             MirrorOutcome::Copied | MirrorOutcome::Present | MirrorOutcome::Planned => {
-                suite.passing("mirror", name);
+                suite.passing(class, name);
             }
             MirrorOutcome::Failed => {
                 let message = report
@@ -176,7 +185,7 @@ fn mirror_cases(report: &Report, suite: &mut Suite) {
                 let name = suite.names.unique(name);
                 suite.failures += 1;
                 suite.cases.push(format!(
-                    "    <testcase classname=\"mirror\" name=\"{}\">\n      <failure type=\"copy-failed\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                    "    <testcase classname=\"{class}\" name=\"{}\">\n      <failure type=\"copy-failed\" message=\"{}\">{}</failure>\n    </testcase>\n",
                     xml(&name),
                     xml(message),
                     xml(message)
@@ -215,7 +224,11 @@ pub(crate) fn render(report: &Report) -> String {
         if mirror {
             mirror_cases(report, &mut suite);
         }
-        let command = if mirror { "mirror" } else { "check" };
+        let command = if mirror {
+            command(report.mirrored[0].kind)
+        } else {
+            "check"
+        };
         suites.push((format!("{TOOL_NAME} {command}"), suite));
     }
     for part in &parts.scans {

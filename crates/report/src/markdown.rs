@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use portcullis_policy::vuln::{FixState, ScanResult, VulnSeverity};
-use portcullis_policy::{Finding, MirrorOutcome, Mirrored, Report, Severity};
+use portcullis_policy::{CopyKind, Finding, MirrorOutcome, Mirrored, Report, Severity, Triggered};
 
 use crate::{code, plural, waiver_reason, RenderOptions, SourceLinks};
 
@@ -329,16 +329,56 @@ fn waived_row(finding: &Finding, links: Option<&SourceLinks>) -> String {
     )
 }
 
+/// The tables of what `mirror` or `promote` copied and of the rebuilds `stale` asked for.
+fn image_tables(report: &Report) -> (Table, Table) {
+    let promoted = !report.mirrored.is_empty()
+        && report
+            .mirrored
+            .iter()
+            .all(|m| m.kind == CopyKind::Promotion);
+    let mirrored = Table::new(
+        format!(
+            "#### {}\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n",
+            if promoted { "Promoted" } else { "Mirrored" }
+        ),
+        report.mirrored.iter().map(mirror_row).collect(),
+        "\n",
+    );
+    let triggers = Table::new(
+        "#### Rebuilds\n\n| image | trigger | where | outcome | reasons |\n|---|---|---|---|---|\n"
+            .to_owned(),
+        report.triggers.iter().map(trigger_row).collect(),
+        "\n",
+    );
+    (mirrored, triggers)
+}
+
+/// One rebuild `stale --trigger` asked for: the image, where the request went, what the
+/// forge answered and why.
+fn trigger_row(t: &Triggered) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} |\n",
+        code_cell(&t.image),
+        t.target.as_str(),
+        cell(&t.place()),
+        cell(&t.outcome_text()),
+        cell(&t.reasons.join(", ")),
+    )
+}
+
 /// Counts per scanned image: the vulnerabilities that count (not suppressed) by severity,
 /// how many of them have a fix, and how many VEX or waivers suppressed.
 /// One image `mirror` handled: source, target, what happened, the digest and the bytes.
 fn mirror_row(m: &Mirrored) -> String {
-    let outcome = match m.outcome {
-        MirrorOutcome::Copied => "copied",
-        MirrorOutcome::Present => "already mirrored",
-        MirrorOutcome::Refused => "**refused**",
-        MirrorOutcome::Failed => "**failed**",
-        MirrorOutcome::Planned => "would copy",
+    let outcome = match (m.kind, m.outcome) {
+        (CopyKind::Mirror, MirrorOutcome::Copied) => "copied",
+        (CopyKind::Mirror, MirrorOutcome::Present) => "already mirrored",
+        (CopyKind::Mirror, MirrorOutcome::Planned) => "would copy",
+        (CopyKind::Promotion, MirrorOutcome::Copied) => "promoted",
+        (CopyKind::Promotion, MirrorOutcome::Present) => "already in place",
+        (CopyKind::Promotion, MirrorOutcome::Planned) => "would promote",
+        (_, MirrorOutcome::Refused) => "**refused**",
+        (_, MirrorOutcome::Failed) => "**failed**",
     };
     #[allow(clippy::cast_precision_loss)]
     let megabytes = m.bytes as f64 / 1_000_000.0;
@@ -497,12 +537,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
         report.scans.iter().map(scan_row).collect(),
         "\n",
     );
-    let mut mirrored = Table::new(
-        "#### Mirrored\n\n| source | target | outcome | digest | copied |\n|---|---|---|---|---:|\n"
-            .to_owned(),
-        report.mirrored.iter().map(mirror_row).collect(),
-        "\n",
-    );
+    let (mut mirrored, mut triggers) = image_tables(report);
     let mut groups: Vec<Table> = groups(&open)
         .iter()
         .map(|g| g.table(options.links))
@@ -529,6 +564,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let mut budget = limit.saturating_sub(fixed);
     budget -= scans.fill(budget);
     budget -= mirrored.fill(budget);
+    budget -= triggers.fill(budget);
     for group in &mut groups {
         budget -= group.fill(budget);
     }
@@ -541,6 +577,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     out.push_str(&counts);
     scans.write(&mut out);
     mirrored.write(&mut out);
+    triggers.write(&mut out);
     out.push_str(&traffic);
     if groups.iter().any(|g| g.kept > 0) {
         out.push_str(details_heading);
@@ -552,7 +589,7 @@ pub fn markdown_with_limit(report: &Report, options: &RenderOptions<'_>, limit: 
     let left_findings: usize =
         groups.iter().map(Table::left_out).sum::<usize>() + waived_table.left_out();
     let left_groups = groups.iter().filter(|g| g.kept == 0).count();
-    let left_images = scans.left_out() + mirrored.left_out();
+    let left_images = scans.left_out() + mirrored.left_out() + triggers.left_out();
     if left_findings + left_images > 0 {
         let mut parts = Vec::new();
         if left_findings > 0 {

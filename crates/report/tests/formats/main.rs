@@ -5,6 +5,7 @@
 mod common;
 
 mod annotations;
+mod copies;
 mod gitlab;
 mod human_json;
 mod json_schema;
