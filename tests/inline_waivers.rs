@@ -109,3 +109,69 @@ fn a_bad_inline_waiver_exits_2_naming_file_line_and_text() {
     let message = bad[0]["message"].as_str().unwrap();
     assert!(message.contains("`digest-not-pined`"), "{message}");
 }
+
+// Checking a directory below the current one named the waivers' files relative to that
+// directory and the findings relative to the root, so no waiver matched its finding.
+#[test]
+fn inline_waivers_apply_when_a_subdirectory_or_a_file_in_it_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("deploy/ci");
+    std::fs::create_dir_all(&sub).unwrap();
+    write(
+        &sub,
+        "Dockerfile",
+        "# portcullis: ignore digest-not-pinned -- vendor base\nFROM nginx:1.27\n",
+    );
+    write(
+        &sub,
+        "app.gitlab-ci.yml",
+        "job:\n  # portcullis: ignore digest-not-pinned -- vendor image\n  image: redis:7\n  script: [\"true\"]\n",
+    );
+    write(
+        &sub,
+        "bad.gitlab-ci.yml",
+        "job:\n  image: memcached:1.6 # portcullis: ignore digest-not-pined -- r\n  script: [\"true\"]\n",
+    );
+    for checked in ["deploy", "deploy/ci", "deploy/ci/Dockerfile"] {
+        let out = run_in(dir.path(), &["check", checked, "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let waived: Vec<(&str, u64)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["waived"] == true)
+            .map(|f| (f["file"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+            .collect();
+        let unused = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "waiver-unused")
+            .count();
+        assert_eq!(unused, 0, "{checked}: {}", stdout(&out));
+        if checked.ends_with("Dockerfile") {
+            assert_exit(&out, 0);
+            assert_eq!(waived, [("deploy/ci/Dockerfile", 2)], "{checked}");
+            continue;
+        }
+        assert_exit(&out, 2);
+        assert_eq!(
+            waived,
+            [
+                ("deploy/ci/Dockerfile", 2),
+                ("deploy/ci/app.gitlab-ci.yml", 3)
+            ],
+            "{checked}"
+        );
+        // A malformed waiver is reported at its own file under the same name.
+        let bad: Vec<&serde_json::Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "file-invalid")
+            .collect();
+        assert_eq!(bad.len(), 1, "{checked}: {}", stdout(&out));
+        assert_eq!(bad[0]["file"], "deploy/ci/bad.gitlab-ci.yml", "{checked}");
+        assert_eq!(bad[0]["line"], 2, "{checked}");
+    }
+}

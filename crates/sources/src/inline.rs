@@ -13,6 +13,7 @@
 use std::ops::{Range, RangeInclusive};
 
 use portcullis_reference::inline::{CommentError, InlineComment, InlineIgnore, Part};
+use portcullis_reference::source::Location;
 
 use crate::text::LineIndex;
 
@@ -23,6 +24,24 @@ const MARKER: &str = "portcullis";
 /// comment search entirely.
 pub(crate) fn may_hold(text: &str) -> bool {
     text.contains(MARKER)
+}
+
+/// Calls `f` on the location of `comment` and of each of its parts.
+pub(crate) fn each_location(comment: &mut InlineComment, mut f: impl FnMut(&mut Location)) {
+    f(&mut comment.location);
+    match &mut comment.parsed {
+        Ok(parts) => {
+            for part in parts
+                .rules
+                .iter_mut()
+                .chain(parts.until.as_mut())
+                .chain(std::iter::once(&mut parts.reason))
+            {
+                f(&mut part.location);
+            }
+        }
+        Err(error) => f(&mut error.location),
+    }
 }
 
 /// Reads the comment whose `#` is at byte `hash` and which ends at byte `end` (its line's

@@ -364,20 +364,7 @@ fn comments_in(file: &SourceFile, text: &str) -> Vec<InlineComment> {
             location.span = location.span.start + shift..location.span.end + shift;
         };
         for comment in &mut comments {
-            moved(&mut comment.location);
-            match &mut comment.parsed {
-                Ok(parts) => {
-                    for part in parts
-                        .rules
-                        .iter_mut()
-                        .chain(parts.until.as_mut())
-                        .chain(std::iter::once(&mut parts.reason))
-                    {
-                        moved(&mut part.location);
-                    }
-                }
-                Err(error) => moved(&mut error.location),
-            }
+            inline::each_location(comment, moved);
         }
     }
     comments

@@ -112,6 +112,12 @@ impl Root {
                 .message
                 .replace(&format!("`{old}`"), &format!("`{}`", problem.file));
         }
+        // The inline waivers name their file as the references they waive do.
+        for comment in &mut collected.inline_comments {
+            crate::inline::each_location(comment, |location| {
+                location.file = join(&location.file);
+            });
+        }
         Ok(collected)
     }
 }
