@@ -114,7 +114,7 @@ pub fn evaluate(config: &Config, facts: &Facts, today: jiff::civil::Date) -> Rep
     for fact in &facts.stale {
         let at = At::new(&fact.subject, &facts.help);
         if let Some(finding) = staleness::check(config.stale(), config.scan(), &at, fact) {
-            pending.push(finding, fact.subject.resolution.image().cloned());
+            pending.push(finding, fact.subject.resolution.image());
         }
     }
     let evaluated = evaluated_rules(facts);
