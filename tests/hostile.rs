@@ -280,7 +280,7 @@ fn a_registry_that_never_answers_costs_seconds_and_one_message() {
     let out = run_in(dir.path(), &["check", "--resolve", "-f", "json"]);
     let elapsed = started.elapsed();
     assert_exit(&out, 3);
-    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_mins(1), "took {elapsed:?}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let failures = report["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");

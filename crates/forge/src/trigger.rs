@@ -368,7 +368,7 @@ impl Default for Pace {
         Self {
             // GitHub asks for at least a second between mutating requests.
             min_interval: Duration::from_secs(1),
-            max_wait: Duration::from_secs(60),
+            max_wait: Duration::from_mins(1),
             retries: 3,
         }
     }

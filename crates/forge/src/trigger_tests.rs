@@ -17,7 +17,7 @@ fn detail(image: &str) -> StaleDetail {
             },
             StaleReason::TooOld {
                 created: "2026-01-01T00:00:00Z".parse().unwrap(),
-                max_age: Duration::from_secs(86_400),
+                max_age: Duration::from_hours(24),
             },
         ],
     }

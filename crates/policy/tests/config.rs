@@ -157,7 +157,7 @@ fn every_documented_key_is_accepted_and_typed() {
     assert_eq!(scan.hook[0].format.value, ReportFormat::Sarif);
     assert_eq!(
         scan.hook[0].timeout.as_ref().unwrap().value,
-        Duration::from_secs(300)
+        Duration::from_mins(5)
     );
     assert_eq!(
         scan.hook[1].command.value,
@@ -212,7 +212,7 @@ fn every_documented_key_is_accepted_and_typed() {
 
     assert_eq!(
         config.stale().max_age.as_ref().unwrap().value,
-        Duration::from_secs(30 * 86_400)
+        Duration::from_hours(720)
     );
     assert_eq!(config.stale().trigger.value, Trigger::GithubDispatch);
     assert_eq!(config.report().comment.value, CommentMode::New);
@@ -319,7 +319,7 @@ fn starter_parses_and_matches_the_documented_defaults() {
     assert_eq!(config.stale().trigger.value, Trigger::GithubDispatch);
     assert_eq!(
         config.stale().max_age.as_ref().unwrap().value,
-        Duration::from_secs(30 * 86_400)
+        Duration::from_hours(720)
     );
 }
 

@@ -62,7 +62,7 @@ impl Default for ClientOptions {
             user_agent: concat!("portcullis/", env!("CARGO_PKG_VERSION")).to_owned(),
             use_env: true,
             backoff: Duration::from_millis(250),
-            blob_timeout: Duration::from_secs(30 * 60),
+            blob_timeout: Duration::from_mins(30),
             max_requests: None,
             blob_concurrency: 6,
             upload_chunk_bytes: None,

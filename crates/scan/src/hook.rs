@@ -14,7 +14,7 @@ pub use portcullis_policy::HookCommand;
 use crate::{Format, SbomKind, ScanError};
 
 /// Default hook timeout (Trivy's first run downloads its database).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(10);
 
 /// One scanner command.
 #[derive(Clone, PartialEq, Eq)]

@@ -68,7 +68,7 @@ fn syft_hook_produces_an_sbom_of_a_local_registry_image() {
                 panic!("built-ins are argv lists")
             };
             words[0] = syft.display().to_string();
-            hook.timeout = Duration::from_secs(120);
+            hook.timeout = Duration::from_mins(2);
             hook
         })
         .collect();

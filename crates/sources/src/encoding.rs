@@ -47,7 +47,7 @@ impl Encoding {
             Encoding::Utf16Le => false,
             Encoding::Utf16Be => true,
         };
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(NotText::OddLength);
         }
         let units = bytes.chunks_exact(2).map(|pair| {

@@ -401,7 +401,7 @@ async fn log_entry(
         .post(format!("{base}/api/v1/log/entries"))
         .header("Content-Type", "application/json")
         .body(entry.to_string())
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_mins(1))
         .send()
         .await
         .map_err(|e| rekor(e.without_url().to_string()))?;

@@ -412,7 +412,7 @@ pub(crate) fn check(
 fn duration_text(duration: Duration) -> String {
     let seconds = duration.as_secs();
     for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if seconds >= size && seconds % size == 0 {
+        if seconds >= size && seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }

@@ -11,7 +11,7 @@ use anyhow::Result;
 use super::wire::{self, Framing, RequestHead};
 use super::{lock, Fault, ProxiedRequest, RedirectedRequest, Shared};
 
-const IO_TIMEOUT: Duration = Duration::from_secs(120);
+const IO_TIMEOUT: Duration = Duration::from_mins(2);
 
 /// The client's side of one connection.
 struct Client {
