@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{skip, tool};
 use sha2::{Digest, Sha256};
 
 const WORKFLOWS: &[&str] = &[
@@ -22,26 +23,6 @@ const WORKFLOWS: &[&str] = &[
     "examples/github/portcullis.yml",
     "examples/github/stale.yml",
 ];
-
-/// `name` from the repository's `.venv/bin`, else from `PATH`.
-fn tool(name: &str) -> Option<PathBuf> {
-    let venv = common::repo_root().join(".venv/bin").join(name);
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-#[allow(clippy::print_stderr)] // a skipped test says why
-fn skip(what: &str) {
-    assert!(
-        std::env::var_os("PORTCULLIS_REQUIRE_TOOLS").is_none(),
-        "{what} not found and PORTCULLIS_REQUIRE_TOOLS is set; scripts/install-test-deps installs it"
-    );
-    eprintln!("SKIPPED: {what} not found; scripts/install-test-deps installs it");
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.current_dir(common::repo_root())

@@ -16,30 +16,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{skip, tool};
 use portcullis_testkit::forge::FakeGitlab;
 use portcullis_testkit::{Auth, ImageSpec, Registry};
 
 const TOKEN: &str = "glpat-portcullis-gitlab-local";
-
-/// `name` from the repository's `node_modules/.bin`, else from `PATH`.
-fn tool(name: &str) -> Option<PathBuf> {
-    let local = common::repo_root().join("node_modules/.bin").join(name);
-    if local.is_file() {
-        return Some(local);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-#[allow(clippy::print_stderr)] // a skipped test says why
-fn skip(what: &str) {
-    assert!(
-        std::env::var_os("PORTCULLIS_REQUIRE_TOOLS").is_none(),
-        "{what} not found and PORTCULLIS_REQUIRE_TOOLS is set; scripts/install-test-deps installs it"
-    );
-    eprintln!("SKIPPED: {what} not found; scripts/install-test-deps installs it");
-}
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")

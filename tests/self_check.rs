@@ -167,23 +167,9 @@ fn the_image_runs_as_a_non_root_user_and_keeps_local_trees_out_of_its_context() 
 }
 
 #[test]
-#[allow(clippy::print_stderr)] // a skipped test says why
 fn hadolint_passes_the_containerfile() {
-    let venv = repo_root().join(".venv/bin/hadolint");
-    let hadolint = if venv.is_file() {
-        venv
-    } else if let Some(found) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("hadolint"))
-        .find(|p| p.is_file())
-    {
-        found
-    } else {
-        assert!(
-            std::env::var_os("PORTCULLIS_REQUIRE_TOOLS").is_none(),
-            "hadolint not found and PORTCULLIS_REQUIRE_TOOLS is set; scripts/install-test-deps installs it"
-        );
-        eprintln!("SKIPPED: hadolint not found; scripts/install-test-deps installs it");
-        return;
+    let Some(hadolint) = common::tool("hadolint") else {
+        return common::skip("hadolint");
     };
     let out = Command::new(&hadolint)
         .args(["--no-color", "Containerfile"])

@@ -78,3 +78,25 @@ pub fn skopeo_digest(image: &str) -> String {
     );
     format!("sha256:{}", hex::encode(Sha256::digest(&out.stdout)))
 }
+
+/// A test tool: from the repository's `.venv/bin` or `node_modules/.bin` (where
+/// `scripts/install-test-deps` puts them), else from `PATH`.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let root = repo_root();
+    [root.join(".venv/bin"), root.join("node_modules/.bin")]
+        .into_iter()
+        .chain(std::env::split_paths(&std::env::var_os("PATH")?))
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// Says why a test is skipped for a missing tool; fails instead when
+/// `PORTCULLIS_REQUIRE_TOOLS` is set (as `scripts/test` does).
+#[allow(clippy::print_stderr)] // a skipped test says why
+pub fn skip(what: &str) {
+    assert!(
+        std::env::var_os("PORTCULLIS_REQUIRE_TOOLS").is_none(),
+        "{what} not found and PORTCULLIS_REQUIRE_TOOLS is set; scripts/install-test-deps installs it"
+    );
+    eprintln!("SKIPPED: {what} not found; scripts/install-test-deps installs it");
+}
