@@ -225,21 +225,7 @@ fn signed_and_attested_images_verify_only_for_the_right_signer() {
     attest
         .current_dir(w.dir.path())
         .env("DOCKER_CONFIG", w.dir.path().join("docker"))
-        .envs([
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_SERVER_URL", "https://github.com"),
-            ("GITHUB_REPOSITORY", "acme/app"),
-            ("GITHUB_SHA", "8f4e3c2b1a0918273645546372819aabbccddeef"),
-            ("GITHUB_REF", "refs/heads/main"),
-            (
-                "GITHUB_WORKFLOW_REF",
-                "acme/app/.github/workflows/release.yml@refs/heads/main",
-            ),
-            ("GITHUB_RUN_ID", "42"),
-            ("GITHUB_RUN_ATTEMPT", "1"),
-            ("GITHUB_EVENT_NAME", "push"),
-            ("RUNNER_ENVIRONMENT", "github-hosted"),
-        ])
+        .envs(common::GITHUB_PUSH_ENV)
         .args([
             "attest",
             &w.image,

@@ -659,21 +659,7 @@ fn a_legacy_att_provenance_names_the_base() {
         .current_dir(dir.path())
         .env_remove("SIGSTORE_ID_TOKEN")
         .env("DOCKER_CONFIG", dir.path().join("docker"))
-        .envs([
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_SERVER_URL", "https://github.com"),
-            ("GITHUB_REPOSITORY", "acme/app"),
-            ("GITHUB_SHA", "8f4e3c2b1a0918273645546372819aabbccddeef"),
-            ("GITHUB_REF", "refs/heads/main"),
-            (
-                "GITHUB_WORKFLOW_REF",
-                "acme/app/.github/workflows/release.yml@refs/heads/main",
-            ),
-            ("GITHUB_RUN_ID", "42"),
-            ("GITHUB_RUN_ATTEMPT", "1"),
-            ("GITHUB_EVENT_NAME", "push"),
-            ("RUNNER_ENVIRONMENT", "github-hosted"),
-        ])
+        .envs(common::GITHUB_PUSH_ENV)
         .args([
             "attest",
             &format!("{host}/acme/app@{digest}"),

@@ -100,3 +100,21 @@ pub fn skip(what: &str) {
     );
     eprintln!("SKIPPED: {what} not found; scripts/install-test-deps installs it");
 }
+
+/// What GitHub Actions sets for a `push` to `main` of `acme/app` by its release workflow:
+/// enough for `attest --predicate auto` to write SLSA provenance.
+pub const GITHUB_PUSH_ENV: [(&str, &str); 10] = [
+    ("GITHUB_ACTIONS", "true"),
+    ("GITHUB_SERVER_URL", "https://github.com"),
+    ("GITHUB_REPOSITORY", "acme/app"),
+    ("GITHUB_SHA", "8f4e3c2b1a0918273645546372819aabbccddeef"),
+    ("GITHUB_REF", "refs/heads/main"),
+    (
+        "GITHUB_WORKFLOW_REF",
+        "acme/app/.github/workflows/release.yml@refs/heads/main",
+    ),
+    ("GITHUB_RUN_ID", "42"),
+    ("GITHUB_RUN_ATTEMPT", "1"),
+    ("GITHUB_EVENT_NAME", "push"),
+    ("RUNNER_ENVIRONMENT", "github-hosted"),
+];
