@@ -169,13 +169,14 @@ impl Promotion<'_> {
         // The tag is the last write: the image goes over by digest, is signed and attested,
         // and only then does the tag point at it. A tag already on another digest is
         // refused before anything is written.
-        let tag_in_place = match self.tag_free(allow_retag) {
-            Ok(in_place) => in_place,
-            Err(error) => {
-                self.copy_failed(&error, report);
-                return Ok(());
-            }
-        };
+        let tag_in_place =
+            match rt.block_on(client.tag_holds(written, self.source_digest, allow_retag)) {
+                Ok(in_place) => in_place,
+                Err(error) => {
+                    self.copy_failed(&error, report);
+                    return Ok(());
+                }
+            };
         let untagged = written
             .without_tag()
             .with_digest(self.source_digest.clone());
@@ -260,25 +261,6 @@ impl Promotion<'_> {
 }
 
 impl Promotion<'_> {
-    /// Whether the target tag already names the source's digest (`Ok(true)`), is free
-    /// (`Ok(false)`), or names another digest and `--allow-retag` is off (a refusal).
-    fn tag_free(&self, allow_retag: bool) -> Result<bool, RegistryError> {
-        if !self.tagged {
-            return Ok(false);
-        }
-        match self.rt.block_on(self.client.resolve_digest(self.written)) {
-            Ok(found) if found.digest == *self.source_digest => Ok(true),
-            Ok(_) if allow_retag => Ok(false),
-            Ok(found) => Err(RegistryError::Retag {
-                target: self.written.to_string(),
-                existing: found.digest.to_string(),
-                wanted: self.source_digest.to_string(),
-            }),
-            Err(error) if error.is_not_found() => Ok(false),
-            Err(error) => Err(error),
-        }
-    }
-
     /// Records a copy (or tag) that did not happen: a retag refusal is the policy's
     /// finding, anything else a runtime failure.
     fn copy_failed(&self, error: &RegistryError, report: &mut Report) {

@@ -107,6 +107,31 @@ impl Client {
         result
     }
 
+    /// Whether `target`'s tag may be pointed at `wanted`, asked before anything is written
+    /// (for a caller that copies by digest first and tags last): `Ok(true)` when it already
+    /// names `wanted`, `Ok(false)` when it is free (or `allow_retag`), and
+    /// [`RegistryError::Retag`] when it names another digest. A target without a tag is free.
+    pub async fn tag_holds(
+        &self,
+        target: &ImageRef,
+        wanted: &Digest,
+        allow_retag: bool,
+    ) -> Result<bool, RegistryError> {
+        let Some(tag) = target.tag().filter(|_| target.digest().is_none()) else {
+            return Ok(false);
+        };
+        let repo = target.without_digest();
+        match self.tag_digest(&repo, &Access::Push, tag).await? {
+            Some((existing, _)) if existing == *wanted => Ok(true),
+            Some((existing, _)) if !allow_retag => Err(RegistryError::Retag {
+                target: format!("{}:{tag}", repo.name()),
+                existing: existing.to_string(),
+                wanted: wanted.to_string(),
+            }),
+            _ => Ok(false),
+        }
+    }
+
     async fn copy_observed(
         &self,
         source: &ImageRef,

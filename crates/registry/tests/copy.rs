@@ -215,6 +215,16 @@ async fn a_tag_pointing_elsewhere_is_not_moved_without_allow_retag() {
     assert!(matches!(error, RegistryError::Retag { .. }), "{error}");
     assert!(error.to_string().contains(&other.to_string()), "{error}");
     assert_eq!(writes(&registry)[before..], [] as [String; 0]);
+    // Asked before a copy by digest: the same refusal, and nothing written.
+    let error = client.tag_holds(&to, &wanted, false).await.unwrap_err();
+    assert!(matches!(error, RegistryError::Retag { .. }), "{error}");
+    assert!(!client.tag_holds(&to, &wanted, true).await.unwrap());
+    assert!(client.tag_holds(&to, &other, false).await.unwrap());
+    assert!(!client
+        .tag_holds(&image(&registry, "mirror/app", "2.0"), &wanted, false)
+        .await
+        .unwrap());
+    assert_eq!(writes(&registry)[before..], [] as [String; 0]);
     // Allowed, it moves, and the blobs come by mount (same registry): no layer bytes sent.
     let report = client
         .copy(
